@@ -1,0 +1,28 @@
+"""Korean sentiment and emotion analysis for spaCy pipelines, backed by Hugging Face models.
+
+spaCy finds the ``korean_sentiment`` and ``korean_emotion`` factories through entry points, so this
+module imports nothing heavy: the names below load on first use. (spaCy itself imports torch when
+it is installed; transformers loads only when a component loads its model.)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "SentimentClassifier": "sentiment",
+    "EmotionClassifier": "emotion",
+    "ModelNotFoundError": "loading",
+    "blank_korean": "blank",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
