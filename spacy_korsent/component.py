@@ -10,7 +10,8 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable, Optional
 
 import numpy as np
 import srsly
@@ -51,7 +52,7 @@ class KoreanClassifier(Pipe):
     """Base of ``korean_sentiment`` and ``korean_emotion``; subclasses say how to read the model."""
 
     extension: str = ""
-    """Name of the Doc/Span extension the component writes, e.g. ``sentiment``."""
+    """Name of the Doc/Span extension the component provides, e.g. ``sentiment``."""
 
     def __init__(
         self,
@@ -98,9 +99,7 @@ class KoreanClassifier(Pipe):
         self._model: Any = None
         self._onnx_path: Optional[Path] = None
         self._classifier: Optional[WindowClassifier] = None
-        for cls in (Doc, Span):
-            if not cls.has_extension(self.extension):
-                cls.set_extension(self.extension, default=None)
+        register_extension(self.extension)
 
     # --- what a subclass decides -------------------------------------------------------------
 
@@ -140,7 +139,7 @@ class KoreanClassifier(Pipe):
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        """Annotate docs in input order, bucketing ``max(batch_size, buffer_size)`` docs at a time."""
+        """Annotate docs in input order, bucketing ``max(batch_size, buffer_size)`` at a time."""
         for docs in minibatch(stream, size=max(batch_size, self.buffer_size)):
             self._annotate(docs)
             yield from docs
@@ -168,7 +167,7 @@ class KoreanClassifier(Pipe):
 
     def _set(self, target: Doc | Span, probs: Optional[np.ndarray]) -> None:
         result = self.empty_result() if probs is None else self.make_result(probs)
-        target._.set(self.extension, result)
+        target._.set(_stored(self.extension), result)
         if self.set_cats and probs is not None and isinstance(target, Doc):
             target.cats.update(zip(self.labels, map(float, probs)))
 
@@ -208,7 +207,9 @@ class KoreanClassifier(Pipe):
             from .onnx_backend import OnnxBackend, export_onnx
 
             if self._onnx_path is None:
-                self._onnx_path = export_onnx(self._model, self._scratch_file(), quantize=self.quantize)
+                self._onnx_path = export_onnx(
+                    self._model, self._scratch_file(), quantize=self.quantize
+                )
             return OnnxBackend(self._onnx_path, n_threads=self.n_threads)
         from .torch_backend import TorchBackend
 
@@ -263,6 +264,32 @@ class KoreanClassifier(Pipe):
         scratch = tempfile.mkdtemp(prefix="korsent-onnx-")
         weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
         return Path(scratch) / ONNX_FILE
+
+
+def register_extension(name: str) -> None:
+    """``Doc._.name`` / ``Span._.name``: a getter over plain data kept under ``_name``.
+
+    The stored dict is what travels through ``DocBin(store_user_data=True)`` and worker processes;
+    both hand lists back as tuples, so the getter rebuilds lists for a value that looks the same
+    wherever the doc has been.
+    """
+    stored = _stored(name)
+    for cls in (Doc, Span):
+        if not cls.has_extension(name):
+            cls.set_extension(stored, default=None)
+            cls.set_extension(name, getter=lambda obj: _as_lists(obj._.get(stored)))
+
+
+def _stored(name: str) -> str:
+    return f"_{name}"
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _as_lists(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(item) for item in value]
+    return value
 
 
 def _position_limit(tokenizer: Any, model: Any) -> int:

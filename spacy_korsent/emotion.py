@@ -32,7 +32,9 @@ class EmotionClassifier(KoreanClassifier):
         """The taxonomy's 60 labels; a model with other classes is refused."""
         n_labels = model.config.num_labels
         if n_labels != len(LABELS):
-            hint = " It looks like a sentiment model: use korean_sentiment." if n_labels == 2 else ""
+            hint = ""
+            if n_labels == 2:
+                hint = " It looks like a sentiment model: use korean_sentiment."
             raise ValueError(
                 f"{self.name}: the model {self.model_name!r} has {n_labels} classes, but "
                 f"korean_emotion expects the {len(LABELS)} emotions of the AI Hub "

@@ -30,7 +30,7 @@ class SentimentClassifier(KoreanClassifier):
     def read_labels(self, model: Any) -> list[str]:
         """``labels`` if given; else negative/positive by index (1 = positive, as in the card).
 
-        Model names that say negative/positive (in any case, or 부정/긍정) are followed even when the
+        Model names that say negative/positive (any case, or 부정/긍정) are followed even when the
         model orders them the other way; other real names are kept as they are.
         """
         n_labels = model.config.num_labels
@@ -38,11 +38,14 @@ class SentimentClassifier(KoreanClassifier):
             if len(self.label_override) != n_labels:
                 raise ValueError(
                     f"{self.name}: labels has {len(self.label_override)} names "
-                    f"({self.label_override}) but the model {self.model_name!r} has {n_labels} classes."
+                    f"({self.label_override}) but the model {self.model_name!r} has "
+                    f"{n_labels} classes."
                 )
             return self.label_override
         if n_labels != 2:
-            hint = " It looks like an emotion model: use korean_emotion." if n_labels == 60 else ""
+            hint = ""
+            if n_labels == 60:
+                hint = " It looks like an emotion model: use korean_emotion."
             raise ValueError(
                 f"{self.name}: the model {self.model_name!r} has {n_labels} classes, but "
                 f"korean_sentiment expects a binary negative/positive model.{hint} For a model with "
@@ -102,5 +105,5 @@ def make_sentiment(
 
 @registry.scorers("spacy_korsent.sentiment_scorer.v1")
 def make_sentiment_scorer() -> Callable[..., dict[str, Any]]:
-    """Accuracy-style cats scores under ``sentiment_*``; ``sentiment_score`` is positive-class F1."""
+    """Cats scores under ``sentiment_*``; ``sentiment_score`` is the positive class's F1."""
     return prefixed_cats_scorer("sentiment")

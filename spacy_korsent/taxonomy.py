@@ -1,4 +1,4 @@
-"""The 60-emotion taxonomy of the AI Hub 감성대화말뭉치 as used by ``hun3359/klue-bert-base-sentiment``.
+"""The 60-emotion taxonomy of AI Hub's 감성대화말뭉치, as ``hun3359/klue-bert-base-sentiment`` uses it.
 
 Label ``i`` belongs to major group ``i // 10``; the first label of each group is the group's own
 name. Korean names are exactly the model card's ``id2label``; the English glosses are ours.
