@@ -1,0 +1,60 @@
+"""The ``korsent`` command line: ``analyze``, ``evaluate``, ``train`` and ``export``.
+
+Each subcommand lives in its own module with ``register(subparsers)``; its ``run(args)`` returns
+the exit code. Modules import spaCy, torch and transformers inside ``run``, so ``--help`` is fast.
+Problems with the input or the model end the command with a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..data import InputError
+from ..loading import ModelNotFoundError
+from .common import CommandError
+
+COMMANDS = ("analyze", "evaluate")
+PENDING = ("train", "export")
+"""Registered when their modules exist (they are being written alongside)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``korsent`` parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="korsent",
+        description="Korean sentiment and emotion analysis with spaCy pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS + PENDING:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if name in COMMANDS or err.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``korsent`` with ``argv`` (default: the process's arguments); return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CommandError, InputError, ModelNotFoundError) as err:
+        print(f"korsent {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"korsent {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`korsent analyze ... | head`): stop quietly, as Unix tools do,
+        # and keep Python from complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

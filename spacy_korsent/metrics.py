@@ -1,0 +1,113 @@
+"""Classification metrics over class indices, shared by ``korsent evaluate`` and training.
+
+Gold and predicted labels are integer class indices. A prediction of ``-1`` means the model gave
+none (a text without tokens): it counts as wrong everywhere and is left out of confusion matrices.
+Ratios with a zero denominator are 0.0, as scikit-learn's ``zero_division=0`` makes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NO_PREDICTION = -1
+
+
+def accuracy(gold: Sequence[int], pred: Sequence[int]) -> float:
+    """The share of predictions equal to the gold label."""
+    gold_array, pred_array = _pair(gold, pred)
+    return float((gold_array == pred_array).mean()) if len(gold_array) else 0.0
+
+
+def precision_recall_f1(
+    gold: Sequence[int], pred: Sequence[int], positive: int = 1
+) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the class ``positive``."""
+    gold_array, pred_array = _pair(gold, pred)
+    return _prf(gold_array == positive, pred_array == positive)
+
+
+def confusion_matrix(gold: Sequence[int], pred: Sequence[int], n_classes: int) -> np.ndarray:
+    """Counts with gold classes as rows and predicted classes as columns, ``[n_classes]^2``.
+
+    For two classes this is ``[[tn, fp], [fn, tp]]`` with class 1 as the positive one.
+    """
+    gold_array, pred_array = _pair(gold, pred)
+    scored = pred_array != NO_PREDICTION
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (gold_array[scored], pred_array[scored]), 1)
+    return matrix
+
+
+def macro_f1(
+    gold: Sequence[int], pred: Sequence[int], labels: Sequence[int] | None = None
+) -> float:
+    """The unweighted mean of per-class F1 over ``labels``.
+
+    By default the classes are those that occur in gold or predictions (scikit-learn's default),
+    so that a small test file is not marked down for classes it never contains.
+    """
+    gold_array, pred_array = _pair(gold, pred)
+    if labels is None:
+        labels = sorted((set(gold_array.tolist()) | set(pred_array.tolist())) - {NO_PREDICTION})
+    if not len(labels):
+        return 0.0
+    return float(np.mean([_prf(gold_array == c, pred_array == c)[2] for c in labels]))
+
+
+def top_k_accuracy(gold: Sequence[int], probs: np.ndarray, k: int) -> float:
+    """The share of texts whose gold class is among the ``k`` most probable in ``probs`` ``[n, C]``.
+
+    A row of NaN stands for a text without a prediction and counts as a miss.
+    """
+    gold_array = np.asarray(gold, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if len(gold_array) != len(probs):
+        raise ValueError(f"{len(gold_array)} gold labels but {len(probs)} rows of probabilities.")
+    if not len(gold_array):
+        return 0.0
+    top = np.argsort(-np.nan_to_num(probs, nan=-1.0), axis=1, kind="stable")[:, :k]
+    hits = (top == gold_array[:, None]).any(axis=1) & ~np.isnan(probs).any(axis=1)
+    return float(hits.mean())
+
+
+def predictions(probs: np.ndarray) -> np.ndarray:
+    """The most probable class per row of ``probs``; rows of NaN give :data:`NO_PREDICTION`."""
+    probs = np.asarray(probs)
+    best = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
+    return np.where(np.isnan(probs).any(axis=1), NO_PREDICTION, best)
+
+
+def group_predictions(probs: np.ndarray, group_size: int) -> np.ndarray:
+    """The group with the most summed probability per row, as the emotion component's ``group``.
+
+    Classes ``g * group_size`` to ``(g + 1) * group_size - 1`` form group ``g``. Sums stay in the
+    dtype of ``probs`` (float32 from the components), so near ties break as in the component.
+    """
+    probs = np.asarray(probs)
+    n_groups = probs.shape[1] // group_size
+    return predictions(probs.reshape(len(probs), n_groups, group_size).sum(axis=2))
+
+
+def group_accuracy(gold: Sequence[int], probs: np.ndarray, group_size: int) -> float:
+    """Accuracy at the level of groups: gold class ``c`` is in group ``c // group_size``."""
+    gold_groups = np.asarray(gold, dtype=np.int64) // group_size
+    return accuracy(gold_groups, group_predictions(probs, group_size))
+
+
+def _pair(gold: Sequence[int], pred: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    gold_array = np.asarray(gold, dtype=np.int64)
+    pred_array = np.asarray(pred, dtype=np.int64)
+    if gold_array.shape != pred_array.shape:
+        raise ValueError(f"{len(gold_array)} gold labels but {len(pred_array)} predictions.")
+    return gold_array, pred_array
+
+
+def _prf(gold_is: np.ndarray, pred_is: np.ndarray) -> tuple[float, float, float]:
+    true_positives = int((gold_is & pred_is).sum())
+    predicted, actual = int(pred_is.sum()), int(gold_is.sum())
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / actual if actual else 0.0
+    total = precision + recall
+    return precision, recall, (2 * precision * recall / total if total else 0.0)
