@@ -18,9 +18,7 @@ from ..data import InputError
 from ..loading import ModelNotFoundError
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate")
-PENDING = ("train", "export")
-"""Registered when their modules exist (they are being written alongside)."""
+COMMANDS = ("analyze", "evaluate", "train", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,14 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS + PENDING:
-        try:
-            module = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as err:
-            if name in COMMANDS or err.name != f"{__name__}.{name}":
-                raise
-            continue
-        module.register(subparsers)
+    for name in COMMANDS:
+        importlib.import_module(f".{name}", __name__).register(subparsers)
     return parser
 
 
