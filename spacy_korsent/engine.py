@@ -8,7 +8,8 @@ classified and the text's probabilities are the mean over its windows weighted b
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class WindowClassifier:
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         encoded = self.tokenizer(  # type: ignore[operator]
-            [_valid_utf8(text) for text in texts],
+            list(texts),
             add_special_tokens=False,
             return_attention_mask=False,
             return_token_type_ids=False,
@@ -94,7 +95,10 @@ class WindowClassifier:
         while begin < len(order):
             # Sorted ascending, so the last window taken is the batch's longest.
             end = begin + 1
-            while end < len(order) and (end - begin + 1) * len(windows[order[end]]) <= self.batch_tokens:
+            while (
+                end < len(order)
+                and (end - begin + 1) * len(windows[order[end]]) <= self.batch_tokens
+            ):
                 end += 1
             batch = order[begin:end]
             ids, mask = self._pad([windows[i] for i in batch])
@@ -122,12 +126,3 @@ def _special_tokens_around(tokenizer: object) -> tuple[list[int], list[int]]:
     built = tokenizer.build_inputs_with_special_tokens([sentinel])  # type: ignore[attr-defined]
     at = built.index(sentinel)
     return list(built[:at]), list(built[at + 1 :])
-
-
-def _valid_utf8(text: str) -> str:
-    """Replace lone surrogates, which the Rust tokenizers cannot take, with U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text

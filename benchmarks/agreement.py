@@ -1,0 +1,72 @@
+"""How far the ONNX backends move a trained sentiment model's outputs from the torch backend's.
+
+Classifies the cleaned NSMC test set with ``korean_sentiment`` three times (torch, ONNX fp32, ONNX
+int8) and prints, for each, the accuracy against the gold labels, the share of documents whose
+label is the torch label, and the largest and mean change of the positive-class probability.
+
+    python benchmarks/agreement.py tests/fixtures/nsmc-koelectra-tiny \\
+        --nsmc ../shared/data/nsmc/ratings_test.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BACKENDS = {
+    "torch": {},
+    "onnx fp32": {"backend": "onnx"},
+    "onnx int8": {"backend": "onnx", "quantize": True},
+}
+
+
+def positive_probabilities(
+    model: str, settings: dict, texts: list[str]
+) -> tuple[np.ndarray, float]:
+    """P(positive) for every text, and the documents per second of ``nlp.pipe``."""
+    from spacy_korsent import blank_korean
+
+    nlp = blank_korean()
+    nlp.add_pipe("korean_sentiment", config={"model": model, **settings}).initialize()
+    start = time.perf_counter()
+    probs = np.array([doc.cats["positive"] for doc in nlp.pipe(texts)])
+    return probs, len(texts) / (time.perf_counter() - start)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="a trained binary sentiment model directory")
+    parser.add_argument("--nsmc", type=Path, required=True, help="NSMC ratings_test.txt")
+    parser.add_argument("--docs", type=int, help="only the first N cleaned documents")
+    args = parser.parse_args(argv)
+    from spacy_korsent.data import read_nsmc
+
+    data = read_nsmc(args.nsmc)
+    texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
+    results = {name: positive_probabilities(args.model, s, texts) for name, s in BACKENDS.items()}
+    reference = results["torch"][0]
+    print(f"{len(texts):,} cleaned NSMC test documents, model {args.model}\n")
+    print("| backend | accuracy | same label as torch | max \\|Δp\\| | mean \\|Δp\\| | docs/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, (probs, speed) in results.items():
+        change = np.abs(probs - reference)
+        same = np.mean((probs > 0.5) == (reference > 0.5))
+        accuracy = np.mean((probs > 0.5) == gold)
+        print(
+            f"| {name} | {accuracy:.4f} | {same:.2%} | {change.max():.1e} | {change.mean():.1e} "
+            f"| {speed:,.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
