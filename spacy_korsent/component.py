@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -35,7 +35,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "max_length": 128,
     "stride": 32,
     "truncate": False,
-    "batch_tokens": 8192,
+    "batch_tokens": 1024,
     "buffer_size": 1024,
     "device": None,
     "half": False,
@@ -146,11 +146,14 @@ class KoreanClassifier(Pipe):
 
     def _annotate(self, docs: list[Doc]) -> None:
         targets: list[Doc | Span] = []
+        texts: list[str] = []
         for doc in docs:
-            if not doc.text.strip():
+            text = doc.text  # built from the tokens on each access: once is enough
+            if not text.strip():
                 self._set(doc, None)
                 continue
             targets.append(doc)
+            texts.append(text)
             if self.sentences:
                 if not doc.has_annotation("SENT_START"):
                     raise ValueError(
@@ -158,11 +161,13 @@ class KoreanClassifier(Pipe):
                         f"component set them. Add one first, e.g. "
                         f"nlp.add_pipe('sentencizer', before='{self.name}')."
                     )
-                targets.extend(doc.sents)
+                for sent in doc.sents:
+                    targets.append(sent)
+                    texts.append(sent.text)
         if not targets:
             return
         classifier = self._ensure_loaded()
-        for target, probs in zip(targets, classifier.predict([t.text for t in targets])):
+        for target, probs in zip(targets, classifier.predict(texts)):
             self._set(target, probs)
 
     def _set(self, target: Doc | Span, probs: Optional[np.ndarray]) -> None:
@@ -224,7 +229,9 @@ class KoreanClassifier(Pipe):
         self._ensure_loaded()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(path / CFG_FILE, {"labels": self._labels, "source": self.model_name})
+        quantized = self.quantize if self._onnx_path is not None else None
+        cfg = {"labels": self._labels, "source": self.model_name, "onnx_quantized": quantized}
+        srsly.write_json(path / CFG_FILE, cfg)
         save_pretrained(self._tokenizer, self._model, path / MODEL_DIR)
         if self._onnx_path is not None:
             shutil.copyfile(self._onnx_path, path / ONNX_FILE)
@@ -235,7 +242,9 @@ class KoreanClassifier(Pipe):
         tokenizer, model = load_pretrained(path / MODEL_DIR)
         onnx_path = path / ONNX_FILE
         self._onnx_path = None
-        if self.backend == "onnx" and onnx_path.exists():
+        # A saved export is reused only if it was quantized as this component's config asks.
+        saved = cfg.get("onnx_quantized")
+        if self.backend == "onnx" and saved == self.quantize and onnx_path.exists():
             self._onnx_path = Path(shutil.copyfile(onnx_path, self._scratch_file()))
         self._install(tokenizer, model, list(cfg["labels"]))
         return self

@@ -54,7 +54,7 @@ def _not_found_message(name: str, err: Exception) -> str:
 
 
 def resolve_device(device: Optional[str]) -> torch.device:
-    """The explicit ``device``, else the GPU spacy.prefer_gpu()/require_gpu() activated, else CPU."""
+    """The explicit ``device``, else the GPU that spacy.prefer_gpu() activated, else the CPU."""
     import torch
     from thinc.api import get_current_ops
 

@@ -48,7 +48,8 @@ class SentimentClassifier(KoreanClassifier):
                 hint = " It looks like an emotion model: use korean_emotion."
             raise ValueError(
                 f"{self.name}: the model {self.model_name!r} has {n_labels} classes, but "
-                f"korean_sentiment expects a binary negative/positive model.{hint} For a model with "
+                f"korean_sentiment expects a binary negative/positive model.{hint} "
+                "For a model with "
                 "other classes, give their names in the labels option."
             )
         names = [str(model.config.id2label[i]) for i in range(2)]

@@ -1,4 +1,6 @@
-"""The 60-emotion taxonomy of AI Hub's 감성대화말뭉치, as ``hun3359/klue-bert-base-sentiment`` uses it.
+"""The 60-emotion taxonomy of AI Hub's 감성대화말뭉치 (emotional dialogue corpus).
+
+``hun3359/klue-bert-base-sentiment`` predicts these classes.
 
 Label ``i`` belongs to major group ``i // 10``; the first label of each group is the group's own
 name. Korean names are exactly the model card's ``id2label``; the English glosses are ours.
