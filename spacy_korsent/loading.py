@@ -34,19 +34,21 @@ def load_pretrained(name_or_path: str | Path) -> tuple[PreTrainedTokenizerBase, 
 
 
 def _not_found_message(name: str, err: Exception) -> str:
+    """One line that names the model, says why it failed and how to use a local copy."""
+    reason = " ".join(str(err).split())
     local = Path(name).expanduser()
     if local.exists():
         return (
-            f"Could not load the model from the local directory {str(local)!r}: {err}. "
+            f"Could not load the model from the local directory {str(local)!r}: {reason}. "
             "The directory needs config.json, the weights (model.safetensors or pytorch_model.bin) "
             "and the tokenizer files, as written by save_pretrained()."
         )
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    reason = "the hub is switched off (HF_HUB_OFFLINE)" if offline else "no such local directory"
+    where = "the hub is switched off (HF_HUB_OFFLINE)" if offline else "no such local directory"
     short = name.rstrip("/").split("/")[-1]
     return (
-        f"Could not load the model {name!r}: {reason}, and it is not in the Hugging Face cache "
-        f"({type(err).__name__}: {err}). A hub id needs network access once. To work offline, "
+        f"Could not load the model {name!r}: {where}, and it is not in the Hugging Face cache "
+        f"({type(err).__name__}: {reason}). A hub id needs network access once. To work offline, "
         f"download it on a machine with network access (huggingface-cli download {name} "
         f"--local-dir ./{short}) and pass that directory as the component's model: "
         f"nlp.add_pipe(..., config={{'model': './{short}'}})."

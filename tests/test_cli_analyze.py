@@ -256,6 +256,7 @@ def test_unusable_input_exits_2_with_one_line(
 def test_missing_model_and_files_exit_2(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "--sentiment-model", str(tmp_path / "nope"), "좋다")
     assert code == 2 and "Could not load the model" in err
+    assert "--sentiment-model" in err and len(err.splitlines()) == 1
     code, _, err = run(capsys, "-i", str(tmp_path / "missing.txt"))
     assert code == 2 and "missing.txt: No such file or directory" in err
 

@@ -39,7 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CommandError, InputError, ModelNotFoundError) as err:
+    except ModelNotFoundError as err:
+        hint = "On the command line, give the directory with --sentiment-model/--emotion-model "
+        hint += "(analyze) or --model (evaluate, train, export)."
+        print(f"korsent {args.command}: error: {err} {hint}", file=sys.stderr)
+        return 2
+    except (CommandError, InputError) as err:
         print(f"korsent {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
