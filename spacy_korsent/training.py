@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data import InputError, guess_format, read_nsmc, read_rows
+from .metrics import accuracy, macro_f1
 
 if TYPE_CHECKING:
     import torch
@@ -537,19 +538,9 @@ def evaluate(model: Any, data: Encoded, batch_size: int, device: torch.device) -
     return {
         "n": len(data),
         "loss": loss_sum / len(data),
-        "accuracy": float((predicted == data.labels).mean()),
-        "macro_f1": _macro_f1(data.labels, predicted, int(model.config.num_labels)),
+        "accuracy": accuracy(data.labels, predicted),
+        "macro_f1": macro_f1(data.labels, predicted),
     }
-
-
-def _macro_f1(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:
-    scores = []
-    for label in range(n_labels):
-        tp = int(((predicted == label) & (gold == label)).sum())
-        denominator = int((predicted == label).sum() + (gold == label).sum())
-        if denominator:
-            scores.append(2 * tp / denominator)
-    return float(np.mean(scores))
 
 
 def save_checkpoint(tokenizer: Any, model: Any, output: Path) -> None:
