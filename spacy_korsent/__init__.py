@@ -13,10 +13,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SentimentClassifier": "sentiment",
-    "EmotionClassifier": "emotion",
-    "ModelNotFoundError": "loading",
-    "blank_korean": "blank",
+    "SentimentClassifier": "components.sentiment",
+    "EmotionClassifier": "components.emotion",
+    "ModelNotFoundError": "inference.loading",
+    "blank_korean": "components.blank",
 }
 
 __all__ = [*_LAZY, "__version__"]

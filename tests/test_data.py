@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spacy_korsent.data import InputError, read_nsmc, read_rows
+from spacy_korsent.files.readers import InputError, read_nsmc, read_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

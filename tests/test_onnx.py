@@ -20,8 +20,8 @@ import spacy
 from conftest import FIXTURES
 
 from spacy_korsent.cli import main
-from spacy_korsent.data import read_nsmc
-from spacy_korsent.parallel import ShardPool
+from spacy_korsent.files.readers import read_nsmc
+from spacy_korsent.inference.parallel import ShardPool
 
 TEXTS = [
     "이 영화 정말 재미있어요! 배우들 연기도 최고!",
@@ -102,7 +102,7 @@ def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_pa
     def no_export(*args, **kwargs):
         raise AssertionError("a saved pipeline must not export again")
 
-    monkeypatch.setattr("spacy_korsent.onnx_backend.export_onnx", no_export)
+    monkeypatch.setattr("spacy_korsent.inference.onnx_backend.export_onnx", no_export)
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("korean_sentiment").backend == "onnx"
     assert max_difference(cats(loaded), before) < 1e-6

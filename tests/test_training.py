@@ -144,8 +144,8 @@ def test_labelled_csv_with_fixed_label_order_and_finetuning(
 def test_interruption_keeps_the_best_checkpoint(
     tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spacy_korsent import training
-    from spacy_korsent.loading import load_pretrained
+    from spacy_korsent.inference.loading import load_pretrained
+    from spacy_korsent.training import loop as training
 
     evaluate = training.evaluate
     calls = []

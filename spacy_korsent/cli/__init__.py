@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..data import InputError
-from ..loading import ModelNotFoundError
+from ..files.readers import InputError
+from ..inference.loading import ModelNotFoundError
 from .common import CommandError
 
 COMMANDS = ("analyze", "evaluate", "train", "export")

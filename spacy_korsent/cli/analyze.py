@@ -20,7 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from ..data import FORMATS, guess_format, read_rows, replace_lone_surrogates
+from ..files.readers import FORMATS, guess_format, read_rows, replace_lone_surrogates
 from .common import (
     EMOTION,
     SENTIMENT,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from ..data import InputError, guess_format, read_nsmc, read_rows
+from ..files.readers import InputError, guess_format, read_nsmc, read_rows
 from .common import (
     EMOTION,
     SENTIMENT,

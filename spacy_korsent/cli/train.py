@@ -122,18 +122,18 @@ def run(args: argparse.Namespace) -> int:
 
     Bad input raises :class:`InputError` before training starts; ``korsent`` prints it and exits 2.
     """
-    from .. import training
-    from ..data import InputError
+    from ..files.readers import InputError
+    from ..training import data, loop
 
     if args.output.is_file():
         raise InputError(f"--output {args.output} is a file; give a directory.")
     if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
         raise InputError(f"{args.output} is not empty; choose another --output or add --overwrite.")
-    settings = _fill(training.Settings, args)
-    source = _fill(training.Source, args)
-    training.pick_device(settings)
-    train_data, val_data, test_data = training.load_data(source, settings.seed)
-    tokenizer, model = training.build_model(
+    settings = _fill(loop.Settings, args)
+    source = _fill(data.Source, args)
+    loop.pick_device(settings)
+    train_data, val_data, test_data = data.load_data(source, settings.seed)
+    tokenizer, model = loop.build_model(
         train_data.names,
         model=args.model,
         init_config=args.init_config,
@@ -142,13 +142,13 @@ def run(args: argparse.Namespace) -> int:
         seed=settings.seed,
     )
     args.output.mkdir(parents=True, exist_ok=True)
-    training.write_args(args.output, _recorded(args), train_data.names)
+    loop.write_args(args.output, _recorded(args), train_data.names)
     print(
         f"training on {len(train_data.texts):,} texts, validating on {len(val_data.texts):,}; "
         f"labels {', '.join(train_data.names)}",
         file=sys.stderr,
     )
-    outcome = training.train(tokenizer, model, train_data, val_data, args.output, settings)
+    outcome = loop.train(tokenizer, model, train_data, val_data, args.output, settings)
     best = outcome.best
     if best is None:
         print("interrupted before the first epoch ended: no model was written.", file=sys.stderr)
@@ -161,10 +161,10 @@ def run(args: argparse.Namespace) -> int:
         print("interrupted: the best checkpoint so far is kept.", file=sys.stderr)
         return 130
     if test_data is not None:
-        metrics = training.test_report(args.output, test_data, settings)
+        metrics = loop.test_report(args.output, test_data, settings)
         print(
             f"test: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
-            f"on {metrics['n']:,} texts ({training.TEST_FILE})"
+            f"on {metrics['n']:,} texts ({loop.TEST_FILE})"
         )
     return 0
 

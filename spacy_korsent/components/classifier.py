@@ -22,8 +22,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 
-from .engine import WindowClassifier
-from .loading import load_pretrained, resolve_device, save_pretrained
+from ..inference.engine import WindowClassifier
+from ..inference.loading import load_pretrained, resolve_device, save_pretrained
 
 Result = dict[str, Any]
 
@@ -209,14 +209,14 @@ class KoreanClassifier(Pipe):
 
     def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         if self.backend == "onnx":
-            from .onnx_backend import OnnxBackend, export_onnx
+            from ..inference.onnx_backend import OnnxBackend, export_onnx
 
             if self._onnx_path is None:
                 self._onnx_path = export_onnx(
                     self._model, self._scratch_file(), quantize=self.quantize
                 )
             return OnnxBackend(self._onnx_path, n_threads=self.n_threads)
-        from .torch_backend import TorchBackend
+        from ..inference.torch_backend import TorchBackend
 
         return TorchBackend(
             self._model, resolve_device(self.device), half=self.half, n_threads=self.n_threads

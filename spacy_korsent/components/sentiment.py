@@ -8,7 +8,7 @@ import numpy as np
 from spacy.language import Language
 from spacy.util import registry
 
-from .component import SHARED_DEFAULTS, KoreanClassifier, Result, prefixed_cats_scorer
+from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, prefixed_cats_scorer
 
 DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
 

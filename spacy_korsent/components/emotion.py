@@ -8,8 +8,8 @@ import numpy as np
 from spacy.language import Language
 from spacy.util import registry
 
-from .component import SHARED_DEFAULTS, KoreanClassifier, Result, prefixed_cats_scorer
-from .taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
+from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
+from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, prefixed_cats_scorer
 
 DEFAULT_MODEL = "hun3359/klue-bert-base-sentiment"
 

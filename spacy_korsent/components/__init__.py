@@ -1,0 +1,1 @@
+"""spaCy components: ``korean_sentiment``, ``korean_emotion`` and the MeCab-free Korean pipeline."""

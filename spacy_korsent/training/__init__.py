@@ -1,0 +1,1 @@
+"""Training: the labelled data ``korsent train`` reads and its training loop."""
