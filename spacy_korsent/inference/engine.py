@@ -49,14 +49,14 @@ class WindowClassifier:
         """Probabilities for each text, or None for a text with no subword tokens."""
         owners: list[int] = []
         windows: list[list[int]] = []
-        for index, ids in enumerate(self._encode(texts)):
-            for window in self._windows(ids):
+        for index, ids in enumerate(self.encode(texts)):
+            for window in self.windows(ids):
                 owners.append(index)
                 windows.append(window)
         results: list[Optional[np.ndarray]] = [None] * len(texts)
         if not windows:
             return results
-        probs = self._classify(windows)
+        probs = self.classify_windows(windows)
         weights = np.fromiter((len(w) for w in windows), dtype=np.float64, count=len(windows))
         owner_array = np.asarray(owners)
         # Windows of one text are contiguous: reduce each run to a length-weighted mean.
@@ -67,7 +67,7 @@ class WindowClassifier:
             results[owners[start]] = (summed / total).astype(np.float32)
         return results
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
         encoded = self.tokenizer(  # type: ignore[operator]
             list(texts),
             add_special_tokens=False,
@@ -77,7 +77,7 @@ class WindowClassifier:
         )
         return encoded["input_ids"]
 
-    def _windows(self, ids: list[int]) -> list[list[int]]:
+    def windows(self, ids: list[int]) -> list[list[int]]:
         if len(ids) <= self.body or (self.truncate and ids):
             return [self.prefix + ids[: self.body] + self.suffix] if ids else []
         windows = []
@@ -87,7 +87,7 @@ class WindowClassifier:
                 break
         return windows
 
-    def _classify(self, windows: list[list[int]]) -> np.ndarray:
+    def classify_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Run the backend on length-sorted batches that each stay within the token budget."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         out: Optional[np.ndarray] = None
@@ -101,7 +101,7 @@ class WindowClassifier:
             ):
                 end += 1
             batch = order[begin:end]
-            ids, mask = self._pad([windows[i] for i in batch])
+            ids, mask = self.pad([windows[i] for i in batch])
             probs = self.backend(ids, mask)
             if out is None:
                 out = np.empty((len(windows), probs.shape[1]), dtype=np.float32)
@@ -110,7 +110,7 @@ class WindowClassifier:
         assert out is not None
         return out
 
-    def _pad(self, windows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def pad(self, windows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         width = len(windows[-1])
         ids = np.full((len(windows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(windows), width), dtype=np.int64)
