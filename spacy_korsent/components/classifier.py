@@ -356,13 +356,13 @@ class KoreanClassifier(TrainablePipe):
     def get_loss(self, examples: Iterable[Example], scores: WindowScores) -> tuple[float, Any]:
         """Cross-entropy (binary per label when multi-label) on the docs' window-mean
         probabilities, and its gradient for the window logits (see :mod:`..training.loss`)."""
-        truth, known = self._gold(list(examples))
+        truth, known = self.gold(list(examples))
         loss, d_logits = window_loss(
             scores.logits, scores.owners, scores.lengths, truth, known, multi_label=self.multi_label
         )
         return loss, self.model.ops.asarray(d_logits)
 
-    def _gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    def gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
         """Gold probabilities ``[docs, labels]`` from ``doc.cats``, and which of them are given."""
         truth = np.zeros((len(examples), len(self.labels)), dtype=np.float32)
         known = np.zeros(truth.shape, dtype=bool)
@@ -390,6 +390,11 @@ class KoreanClassifier(TrainablePipe):
             )
 
     # --- model life cycle --------------------------------------------------------------------
+
+    @property
+    def engine(self) -> WindowClassifier:
+        """The window engine (tokenizer, windows, backend), with the model loaded."""
+        return self._ready()
 
     def _ready(self) -> WindowClassifier:
         """The engine with a backend for the current weights, built by the first thread to ask."""
@@ -497,7 +502,7 @@ class KoreanClassifier(TrainablePipe):
         """Where the current weights can be read: the source, or a scratch copy of the module."""
         if self._weights is None:
             scratch = self._scratch() / MODEL_DIR
-            self._save_model(scratch)
+            self.save_model(scratch)
             self._weights = str(scratch)
         return self._weights
 
@@ -515,13 +520,14 @@ class KoreanClassifier(TrainablePipe):
         self._ready()
         writers = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
-            MODEL_DIR: self._save_model,
+            MODEL_DIR: self.save_model,
             ONNX_FILE: self._save_export,
         }
         util.to_disk(path, writers, exclude)
 
-    def _save_model(self, path: Path) -> None:
-        """Write the weights (copied from disk when they are there), config and tokenizer."""
+    def save_model(self, path: Path) -> None:
+        """Write the model as a Hugging Face directory (weights, config with the labels,
+        tokenizer) that transformers and the components load; weights on disk are copied."""
         assert self._engine is not None
         path.mkdir(parents=True, exist_ok=True)
         module = get_module(self.model)
