@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import textwrap
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
