@@ -101,6 +101,7 @@ def build_pipeline(
 
     from ..inference.loading import ModelNotFoundError, load_config
 
+    source: str | Path
     if init_config is not None:
         source = _write_random_model(names, init_config, tokenizer, settings.seed, scratch)
     else:
@@ -310,7 +311,7 @@ def _optimizer(settings: Settings, total_steps: int) -> Any:
 
     schedule = warmup_linear(settings.lr, int(settings.warmup * total_steps), total_steps)
     return Adam(
-        learn_rate=schedule,
+        learn_rate=schedule,  # type: ignore[arg-type]  # thinc takes schedules; its hint says not
         L2=settings.weight_decay,
         L2_is_weight_decay=True,
         grad_clip=1.0,
@@ -338,7 +339,7 @@ def similar_length_batches(
         return [order[i : i + size] for i in range(0, len(order), size)]
     order = rng.permutation(len(lengths))
     pool = size * 50
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
