@@ -20,10 +20,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
 LOG_FILE = "training_log.jsonl"
 ARGS_FILE = "training_args.json"
 TEST_FILE = "test_metrics.json"
-
-Gold = Union[int, Sequence[int]]
-"""A text's gold class index, or the indices of its classes for multi-label data."""
 
 
 @dataclass
@@ -223,12 +219,10 @@ def examples(nlp: Language, data: Labelled) -> list[Example]:
     """Examples whose gold ``cats`` give every label 1.0 or 0.0."""
     from spacy.training import Example
 
-    out = []
-    for text, gold in zip(data.texts, data.labels):
-        chosen = {gold} if isinstance(gold, int) else set(gold)
-        cats = {name: float(i in chosen) for i, name in enumerate(data.names)}
-        out.append(Example.from_dict(nlp.make_doc(text), {"cats": cats}))
-    return out
+    return [
+        Example.from_dict(nlp.make_doc(text), {"cats": cats})
+        for text, cats in zip(data.texts, data.cats())
+    ]
 
 
 def train(
