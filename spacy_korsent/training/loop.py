@@ -99,7 +99,7 @@ def build_pipeline(
 
     source: str | Path
     if init_config is not None:
-        source = _write_random_model(names, init_config, tokenizer, settings.seed, scratch)
+        source = write_random_model(names, init_config, tokenizer, settings.seed, scratch)
     else:
         assert model is not None
         source = model
@@ -131,7 +131,7 @@ def build_pipeline(
     return nlp, component
 
 
-def _write_random_model(
+def write_random_model(
     names: list[str], init_config: Path, tokenizer: str | None, seed: int, scratch: Path
 ) -> Path:
     """A model from a transformers config with random weights, saved for the component to load."""
