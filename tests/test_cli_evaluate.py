@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spacy_korsent.cli import main
-from spacy_korsent.files.readers import read_nsmc
+from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.metrics import macro_f1
 from spacy_korsent.taxonomy import EMOTIONS, GROUP_NAMES, LABELS
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from .common import positive_int
+from ..files.labelled import LABELLED_FORMATS
+from .common import Warnings, add_file_options, positive_int
 
 T = TypeVar("T")
 
@@ -48,25 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tokenizer directory or WordPiece vocab.txt (default: the --model's own)",
     )
 
+    add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("nsmc", "csv", "tsv", "jsonl"),
-        help="file format (default: from the suffix; .txt is NSMC)",
-    )
-    data.add_argument(
-        "--text-column", default="text", help="CSV/TSV/JSONL text column: %(default)s"
-    )
-    data.add_argument(
-        "--label-column", default="label", help="CSV/TSV/JSONL label column: %(default)s"
-    )
     data.add_argument(
         "--labels",
         metavar="NAMES",
         help="class names in index order (a,b,c), or 'sentiment' or 'emotion' for the components' "
-        "label sets (default: negative,positive for NSMC, LABEL_i for integer labels, else the "
-        "sorted label values)",
+        "label sets (default: negative,positive for NSMC, the --label-map classes, LABEL_i for "
+        "integer labels 0..N-1, else the sorted label values)",
     )
     data.add_argument(
         "--val", metavar="FILE", type=Path, help="validation file (default: split from training)"
@@ -113,7 +103,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     recipe.add_argument("--fp16", action="store_true", help="mixed precision (CUDA only)")
     recipe.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
-    recipe.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    recipe.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are only drawn on a terminal) and no per-epoch lines",
+    )
     parser.set_defaults(func=run)
 
 
@@ -123,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
     Bad input raises :class:`InputError` before training starts; ``korsent`` prints it and exits 2.
     """
     from ..files.readers import InputError
+    from ..inference.loading import resolve_source
     from ..training import data, loop
 
+    warn = Warnings("train")
     if args.output.is_file():
         raise InputError(f"--output {args.output} is a file; give a directory.")
     if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
@@ -132,12 +129,19 @@ def run(args: argparse.Namespace) -> int:
     settings = _fill(loop.Settings, args)
     source = _fill(data.Source, args)
     loop.pick_device(settings)
-    train_data, val_data, test_data = data.load_data(source, settings.seed)
+    # Models are found (or refused, in seconds when offline) before a large file is read.
+    checkpoint = resolve_source(args.model) if args.model else None
+    tokenizer = args.tokenizer
+    if tokenizer is not None and not Path(tokenizer).is_file():  # a vocab.txt is used as it is
+        tokenizer = resolve_source(tokenizer)
+    train_data, val_data, test_data = data.load_data(
+        source, settings.seed, warn=warn, note=warn.note
+    )
     tokenizer, model = loop.build_model(
         train_data.names,
-        model=args.model,
+        model=checkpoint,
         init_config=args.init_config,
-        tokenizer=args.tokenizer,
+        tokenizer=tokenizer,
         max_length=settings.max_length,
         seed=settings.seed,
     )
@@ -148,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         f"labels {', '.join(train_data.names)}",
         file=sys.stderr,
     )
+    warn.summarize()
     outcome = loop.train(tokenizer, model, train_data, val_data, args.output, settings)
     best = outcome.best
     if best is None:

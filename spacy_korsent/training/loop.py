@@ -348,7 +348,7 @@ def _one_epoch(
         desc=f"epoch {epoch}/{settings.epochs}",
         unit="batch",
         file=sys.stderr,
-        disable=settings.quiet,
+        disable=settings.quiet or not sys.stderr.isatty(),
     )
     for batch in bar:
         with torch.autocast("cuda", dtype=torch.float16, enabled=settings.fp16):

@@ -1,0 +1,209 @@
+"""Decode files as Korean offices write them: UTF-8 (with or without a BOM), UTF-16, CP949.
+
+Excel saves "CSV (comma delimited)" in the Windows code page, which is CP949 (a superset of
+EUC-KR) on Korean Windows, and "CSV UTF-8" with a byte order mark; "Unicode text" is UTF-16 with a
+byte order mark. The encoding is found while streaming, without reading the whole file: a byte
+order mark decides at once; otherwise lines are passed on as ASCII until the first line with other
+bytes, and from there a sample of up to :data:`SAMPLE_BYTES` decides between UTF-8 and CP949.
+Anything else is an :class:`~spacy_korsent.files.readers.InputError`, never a run over U+FFFD.
+
+After the decision, a line whose bytes do not decode has them replaced with U+FFFD and is reported
+through ``warn`` with its line number: one broken line does not cost the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from typing import Callable
+
+SAMPLE_BYTES = 1 << 16
+"""Bytes of non-ASCII lines that decide between UTF-8 and CP949."""
+
+TOLERATED_BAD_LINES = 0.1
+"""Share of a sample's lines that may fail to decode (and be reported) in the chosen encoding."""
+
+Report = Callable[[str], None]
+
+
+class EncodingError(ValueError):
+    """The bytes are none of the encodings this package reads; the message says what to do."""
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; an :class:`EncodingError` for a name Python does not know."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError as err:
+        raise EncodingError(
+            f"--encoding {name!r} is not an encoding Python knows (try utf-8, cp949, utf-16)."
+        ) from err
+
+
+def decode_lines(
+    chunks: Iterable[bytes],
+    source: str,
+    *,
+    encoding: str | None = None,
+    warn: Report | None = None,
+    note: Report | None = None,
+) -> Iterator[str]:
+    """The text lines (line ends kept) of the byte ``chunks`` of a file, e.g. its binary lines.
+
+    ``encoding`` overrides the detection; ``note`` hears which encoding was detected when it is
+    not UTF-8. Raises :class:`EncodingError` for bytes that are none of the supported encodings.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, b"")
+    if encoding is not None:
+        codec = check_encoding(encoding)
+    elif first.startswith(codecs.BOM_UTF8):
+        codec = "utf-8"
+    elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    else:
+        yield from _detected(_prepend(first, chunks), source, warn, note)
+        return
+    if codec == "utf-8":  # a UTF-8 BOM (or utf-8-sig) is not part of the first line
+        first = first.removeprefix(codecs.BOM_UTF8)
+    if _ascii_compatible(codec):
+        yield from _by_line(enumerate(_prepend(first, chunks), start=1), codec, source, warn)
+    else:
+        yield from _incremental(_prepend(first, chunks), codec, source, warn)
+
+
+def _detected(
+    lines: Iterator[bytes], source: str, warn: Report | None, note: Report | None
+) -> Iterator[str]:
+    """Pass ASCII lines on; decide the encoding on a sample from the first line with other bytes."""
+    numbered = enumerate(lines, start=1)
+    for number, raw in numbered:
+        if raw.isascii():
+            yield raw.decode("ascii")
+            continue
+        sample = [(number, raw)]
+        size = len(raw)
+        while size < SAMPLE_BYTES:
+            item = next(numbered, None)
+            if item is None:
+                break
+            sample.append(item)
+            size += len(item[1])
+        codec = _choose(sample, source)
+        if codec != "utf-8" and note is not None:
+            note(f"{source}: read as {codec.upper()} (EUC-KR); --encoding overrides this.")
+        yield from _by_line(_prepend_all(sample, numbered), codec, source, warn)
+        return
+
+
+def _choose(sample: list[tuple[int, bytes]], source: str) -> str:
+    """UTF-8 or CP949, whichever decodes the sample (nearly) cleanly; else an EncodingError."""
+    bad = {
+        codec: [n for n, raw in sample if not _decodes(raw, codec)] for codec in ("utf-8", "cp949")
+    }
+    if not bad["utf-8"]:
+        return "utf-8"
+    if not bad["cp949"] and _looks_korean(b"".join(raw for _, raw in sample).decode("cp949")):
+        return "cp949"
+    best = min(bad, key=lambda codec: len(bad[codec]))
+    if len(bad[best]) <= TOLERATED_BAD_LINES * len(sample):
+        return best
+    first_bad = bad["utf-8"][0]
+    raw = dict(sample)[first_bad]
+    hint = (
+        " The bytes hold NULs: UTF-16 without a byte order mark? Pass --encoding utf-16-le."
+        if raw.count(0) > len(raw) // 10
+        else ""
+    )
+    raise EncodingError(
+        f"{source}:{first_bad}: the file is neither UTF-8, UTF-16 with a byte order mark, nor "
+        f"CP949/EUC-KR.{hint} Save it as UTF-8, or name its encoding with --encoding."
+    )
+
+
+def _looks_korean(text: str) -> bool:
+    """True when most non-ASCII characters are Hangul, as in a real CP949 file.
+
+    Other double-byte encodings (Shift-JIS, GBK) often decode as CP949 without an error, but
+    into rare syllables and hanja: the share of common Hangul (those in EUC-KR) tells them apart.
+    """
+    other = [char for char in text if not char.isascii()]
+    hangul = sum(1 for char in other if _is_common_hangul(char))
+    return hangul * 2 >= len(other)
+
+
+def _is_common_hangul(char: str) -> bool:
+    if not ("\uac00" <= char <= "\ud7a3" or "\u3131" <= char <= "\u318e"):
+        return False
+    try:
+        char.encode("euc_kr")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _decodes(raw: bytes, codec: str) -> bool:
+    try:
+        raw.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _by_line(
+    numbered: Iterable[tuple[int, bytes]], codec: str, source: str, warn: Report | None
+) -> Iterator[str]:
+    """Decode line by line; a line that does not decode gets U+FFFD and a warning."""
+    for number, raw in numbered:
+        try:
+            yield raw.decode(codec)
+        except UnicodeDecodeError:
+            if warn is not None:
+                warn(_replaced(source, number, codec))
+            yield raw.decode(codec, "replace")
+
+
+def _incremental(
+    chunks: Iterable[bytes], codec: str, source: str, warn: Report | None
+) -> Iterator[str]:
+    """Decode an encoding whose line ends are not single bytes (UTF-16, UTF-32) as a stream."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    pending = ""
+    number = 0
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            number += 1
+            yield _checked(line + "\n", number, codec, source, warn)
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield _checked(pending, number + 1, codec, source, warn)
+
+
+def _checked(line: str, number: int, codec: str, source: str, warn: Report | None) -> str:
+    if number == 1:
+        line = line.removeprefix("\ufeff")
+    if "\ufffd" in line and warn is not None:
+        warn(_replaced(source, number, codec))
+    return line
+
+
+def _replaced(source: str, number: int, codec: str) -> str:
+    return f"{source}:{number}: bytes that are not {codec.upper()} were replaced with U+FFFD."
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """Whether every newline byte is a line end (so the file can be split into binary lines)."""
+    return "\n".encode(codec) == b"\n"
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _prepend_all(items: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator:
+    yield from items
+    yield from rest
