@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from spacy_korsent.cli import main
-from spacy_korsent.cli.analyze import _width
+from spacy_korsent.files.writers import _width
 
 TEXTS = ["정말 재밌어요. 또 볼래요!", "별로였다", ""]
 

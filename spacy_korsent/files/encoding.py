@@ -78,7 +78,7 @@ def _detected(
     """Pass ASCII lines on; decide the encoding on a sample from the first line with other bytes."""
     numbered = enumerate(lines, start=1)
     for number, raw in numbered:
-        if raw.isascii():
+        if raw.isascii() and b"\x00" not in raw:
             yield raw.decode("ascii")
             continue
         sample = [(number, raw)]
@@ -97,27 +97,26 @@ def _detected(
 
 
 def _choose(sample: list[tuple[int, bytes]], source: str) -> str:
-    """UTF-8 or CP949, whichever decodes the sample (nearly) cleanly; else an EncodingError."""
-    bad = {
-        codec: [n for n, raw in sample if not _decodes(raw, codec)] for codec in ("utf-8", "cp949")
-    }
-    if not bad["utf-8"]:
-        return "utf-8"
-    if not bad["cp949"] and _looks_korean(b"".join(raw for _, raw in sample).decode("cp949")):
-        return "cp949"
+    """UTF-8 or CP949, whichever decodes the sample (nearly) cleanly; else an EncodingError.
+
+    CP949 must also give mostly Hangul; NUL bytes in a line mean UTF-16 without a byte order mark.
+    """
+    first_line = sample[0][0]
+    joined = b"".join(raw for _, raw in sample)
+    if joined.count(0) > len(joined) // 10:
+        raise EncodingError(
+            f"{source}:{first_line}: the file holds NUL bytes: UTF-16 without a byte order mark? "
+            "Name the encoding with --encoding utf-16-le (or utf-16-be), or save it as UTF-8."
+        )
+    bad = {"utf-8": [n for n, raw in sample if not _decodes(raw, "utf-8")]}
+    if _looks_korean(joined.decode("cp949", "replace")):
+        bad["cp949"] = [n for n, raw in sample if not _decodes(raw, "cp949")]
     best = min(bad, key=lambda codec: len(bad[codec]))
     if len(bad[best]) <= TOLERATED_BAD_LINES * len(sample):
         return best
-    first_bad = bad["utf-8"][0]
-    raw = dict(sample)[first_bad]
-    hint = (
-        " The bytes hold NULs: UTF-16 without a byte order mark? Pass --encoding utf-16-le."
-        if raw.count(0) > len(raw) // 10
-        else ""
-    )
     raise EncodingError(
-        f"{source}:{first_bad}: the file is neither UTF-8, UTF-16 with a byte order mark, nor "
-        f"CP949/EUC-KR.{hint} Save it as UTF-8, or name its encoding with --encoding."
+        f"{source}:{bad['utf-8'][0]}: the file is neither UTF-8, UTF-16 with a byte order mark, "
+        "nor CP949/EUC-KR. Save it as UTF-8, or name its encoding with --encoding."
     )
 
 

@@ -44,7 +44,7 @@ def resolve_source(name: str | Path) -> str:
     if _in_hub_cache(name):
         return name
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    problem = OSError("not looked up") if offline else _hub_unreachable()
+    problem = OSError("HF_HUB_OFFLINE is set") if offline else _hub_unreachable()
     if problem is not None:
         raise ModelNotFoundError(_not_found_message(name, problem))
     return name
