@@ -110,6 +110,14 @@ def test_decoding_streams_without_reading_the_whole_file() -> None:
     assert first == ["1,리뷰 1\n", "2,리뷰 2\n", "3,리뷰 3\n"]
 
 
+def test_a_pipe_is_not_held_back_for_a_sample() -> None:
+    def slow_pipe() -> object:
+        yield "첫 줄 좋다\n".encode()
+        raise TimeoutError("the next line has not arrived yet")
+
+    assert next(decode_lines(slow_pipe(), "standard input")) == "첫 줄 좋다\n"
+
+
 # --- malformed CSV/TSV -----------------------------------------------------------------------
 
 

@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     nlp = build_pipeline(
         {f: chosen[f] for f in factories}, args, sentences=args.sentences, note=warn.note
     )
-    analysis = Analysis(nlp, args.text_column, warn, sentences=args.sentences)
+    source = source_name(args.input or "-") if not args.texts else "argument"
+    analysis = Analysis(nlp, args.text_column, warn, sentences=args.sentences, source=source)
     writer = open_writer(
         fmt,
         args.output,
@@ -257,8 +258,11 @@ def _kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
 class Analysis:
     """Turns input rows into output rows: the row's columns plus the components' results."""
 
-    def __init__(self, nlp: Language, text_column: str, warn: Warnings, *, sentences: bool) -> None:
+    def __init__(
+        self, nlp: Language, text_column: str, warn: Warnings, *, sentences: bool, source: str
+    ) -> None:
         self.nlp = nlp
+        self.source = source
         self.text_column = text_column
         self.warn = warn
         self.sentiment_labels = (
@@ -296,8 +300,10 @@ class Analysis:
         if isinstance(text, str):
             self.with_text += 1
             return text
-        what = "has no" if text is None else f"has a {type(text).__name__}, not a string, as its"
-        self.warn(f"row {record.line} {what} {self.text_column!r}; written with empty results.")
+        what = "no" if text is None else f"a {type(text).__name__}, not a string, as"
+        self.warn(
+            f"{self.source}:{record.line}: {what} {self.text_column!r}; written with empty results."
+        )
         return ""
 
     def _output(self, doc: Doc, row: dict) -> dict:

@@ -5,7 +5,9 @@ reviews end sentences without punctuation (``재밌다 또 보고 싶다``), wit
 Kiwi (kiwipiepy) splits on its morphological analysis: sentence-final endings, ellipses and
 laughter, while numbers such as ``3.5`` and quotations stay whole. Its character offsets are
 mapped onto spaCy's tokens: a sentence starts at the first token that starts at or after Kiwi's
-sentence start.
+sentence start. Kiwi's time grows faster than the length of its input, so a long text is given to
+it in pieces of about :data:`PIECE_CHARS` characters, cut at line breaks or spaces (a cut is not a
+sentence boundary by itself).
 
 kiwipiepy is an optional dependency (``pip install 'spacy-korsent[kiwi]'``); without it the factory
 raises an ImportError that says so. Kiwi is created lazily (about two seconds with its model) and
@@ -15,10 +17,15 @@ again in each forked worker of ``nlp.pipe(n_process=2)``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
+
+PIECE_CHARS = 5000
 
 KIWI_MISSING = (
     "korean_sentencizer needs kiwipiepy: pip install 'spacy-korsent[kiwi]' "
@@ -39,17 +46,15 @@ class KoreanSentencizer:
         self._pid = 0
 
     def __call__(self, doc: Doc) -> Doc:
-        starts = self.sentence_starts(doc.text)
-        boundary = iter(starts)
-        next_start = next(boundary, None)
-        for token in doc:
-            token.is_sent_start = token.i == 0 or (
-                next_start is not None and token.idx >= next_start
-            )
-            if token.is_sent_start:
-                while next_start is not None and next_start <= token.idx:
-                    next_start = next(boundary, None)
-        return doc
+        if not len(doc):
+            return doc
+        token_starts = doc.to_array(IDX).astype(np.int64)
+        first_tokens = np.searchsorted(token_starts, self.sentence_starts(doc.text), side="left")
+        flags = np.full((len(doc), 1), -1, dtype=np.int64)  # -1: not a sentence start
+        flags[first_tokens[first_tokens < len(doc)], 0] = 1
+        flags[0, 0] = 1
+        # Set all at once: token.is_sent_start costs a scan of the doc per token.
+        return doc.from_array([SENT_START], flags.astype(np.uint64))
 
     def pipe(self, stream: Any, *, batch_size: int = 128) -> Any:
         for doc in stream:
@@ -57,10 +62,13 @@ class KoreanSentencizer:
 
     def sentence_starts(self, text: str) -> list[int]:
         """Character offsets where Kiwi starts a sentence after the first one."""
-        if not text.strip():
-            return []
-        sentences = self._splitter().split_into_sents(text, return_sub_sents=False)
-        return [sentence.start for sentence in sentences[1:]]
+        kiwi = self._splitter() if text.strip() else None
+        starts = []
+        for offset, piece in _pieces(text):
+            if piece.strip():
+                sentences = kiwi.split_into_sents(piece, return_sub_sents=False)
+                starts.extend(offset + sentence.start for sentence in sentences[1:])
+        return starts
 
     def _splitter(self) -> Any:
         if self._kiwi is None or self._pid != os.getpid():  # Kiwi's threads do not survive fork
@@ -69,6 +77,17 @@ class KoreanSentencizer:
             self._kiwi = Kiwi(num_workers=1)
             self._pid = os.getpid()
         return self._kiwi
+
+
+def _pieces(text: str) -> Iterator[tuple[int, str]]:
+    """``text`` in pieces of at most about PIECE_CHARS characters, with their offsets."""
+    start = 0
+    while len(text) - start > PIECE_CHARS:
+        window = text[start : start + PIECE_CHARS]
+        cut = window.rfind("\n") + 1 or window.rfind(" ") + 1 or len(window)
+        yield start, text[start : start + cut]
+        start += cut
+    yield start, text[start:]
 
 
 @Language.factory("korean_sentencizer")

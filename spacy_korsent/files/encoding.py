@@ -4,8 +4,9 @@ Excel saves "CSV (comma delimited)" in the Windows code page, which is CP949 (a 
 EUC-KR) on Korean Windows, and "CSV UTF-8" with a byte order mark; "Unicode text" is UTF-16 with a
 byte order mark. The encoding is found while streaming, without reading the whole file: a byte
 order mark decides at once; otherwise lines are passed on as ASCII until the first line with other
-bytes, and from there a sample of up to :data:`SAMPLE_BYTES` decides between UTF-8 and CP949.
-Anything else is an :class:`~spacy_korsent.files.readers.InputError`, never a run over U+FFFD.
+bytes, and from there the first lines that tell UTF-8 and CP949 apart decide (usually that one
+line, so a pipe is not held back; a broken file is sampled up to :data:`SAMPLE_BYTES`). Anything
+else is an :class:`EncodingError` (an InputError to the reader), never a run over U+FFFD.
 
 After the decision, a line whose bytes do not decode has them replaced with U+FFFD and is reported
 through ``warn`` with its line number: one broken line does not cost the file.
@@ -19,6 +20,9 @@ from typing import Callable
 
 SAMPLE_BYTES = 1 << 16
 """Bytes of non-ASCII lines that decide between UTF-8 and CP949."""
+
+AMBIGUOUS_BYTES = 32
+"""Non-ASCII bytes after which text that decodes both as UTF-8 and CP949 is taken as UTF-8."""
 
 TOLERATED_BAD_LINES = 0.1
 """Share of a sample's lines that may fail to decode (and be reported) in the chosen encoding."""
@@ -75,42 +79,53 @@ def decode_lines(
 def _detected(
     lines: Iterator[bytes], source: str, warn: Report | None, note: Report | None
 ) -> Iterator[str]:
-    """Pass ASCII lines on; decide the encoding on a sample from the first line with other bytes."""
+    """Pass ASCII lines on; decide the encoding on the lines from the first one with other bytes.
+
+    The decision is made as soon as the lines seen tell UTF-8 and CP949 apart (for ordinary files,
+    on the first such line), so a pipe is not held back waiting for a larger sample.
+    """
     numbered = enumerate(lines, start=1)
     for number, raw in numbered:
         if raw.isascii() and b"\x00" not in raw:
             yield raw.decode("ascii")
             continue
         sample = [(number, raw)]
-        size = len(raw)
-        while size < SAMPLE_BYTES:
+        codec = _choose(sample, source, final=False)
+        while codec is None:
             item = next(numbered, None)
-            if item is None:
-                break
-            sample.append(item)
-            size += len(item[1])
-        codec = _choose(sample, source)
+            if item is not None:
+                sample.append(item)
+            final = item is None or sum(len(raw) for _, raw in sample) >= SAMPLE_BYTES
+            codec = _choose(sample, source, final=final)
         if codec != "utf-8" and note is not None:
             note(f"{source}: read as {codec.upper()} (EUC-KR); --encoding overrides this.")
         yield from _by_line(_prepend_all(sample, numbered), codec, source, warn)
         return
 
 
-def _choose(sample: list[tuple[int, bytes]], source: str) -> str:
-    """UTF-8 or CP949, whichever decodes the sample (nearly) cleanly; else an EncodingError.
+def _choose(sample: list[tuple[int, bytes]], source: str, *, final: bool) -> str | None:
+    """UTF-8 or CP949, whichever decodes the sample cleanly (nearly, when ``final``).
 
-    CP949 must also give mostly Hangul; NUL bytes in a line mean UTF-16 without a byte order mark.
+    None while the sample cannot tell yet. CP949 must also give mostly Hangul; NUL bytes mean
+    UTF-16 without a byte order mark. Anything else is an EncodingError.
     """
-    first_line = sample[0][0]
     joined = b"".join(raw for _, raw in sample)
     if joined.count(0) > len(joined) // 10:
         raise EncodingError(
-            f"{source}:{first_line}: the file holds NUL bytes: UTF-16 without a byte order mark? "
+            f"{source}:{sample[0][0]}: the file holds NUL bytes: UTF-16 without a byte order mark? "
             "Name the encoding with --encoding utf-16-le (or utf-16-be), or save it as UTF-8."
         )
     bad = {"utf-8": [n for n, raw in sample if not _decodes(raw, "utf-8")]}
     if _looks_korean(joined.decode("cp949", "replace")):
         bad["cp949"] = [n for n, raw in sample if not _decodes(raw, "cp949")]
+    clean = [codec for codec, lines in bad.items() if not lines]
+    other_bytes = sum(not byte < 128 for byte in joined)
+    if len(clean) == 1:
+        return clean[0]  # one decodes, the other does not (or gives no Korean)
+    if len(clean) == 2 and (other_bytes >= AMBIGUOUS_BYTES or final):
+        return "utf-8"  # a few syllables can be valid in both; more cannot
+    if not final:
+        return None
     best = min(bad, key=lambda codec: len(bad[codec]))
     if len(bad[best]) <= TOLERATED_BAD_LINES * len(sample):
         return best
@@ -132,13 +147,12 @@ def _looks_korean(text: str) -> bool:
 
 
 def _is_common_hangul(char: str) -> bool:
-    if not ("\uac00" <= char <= "\ud7a3" or "\u3131" <= char <= "\u318e"):
-        return False
+    """A Hangul syllable or letter of KS X 1001, the 2,350 syllables ordinary text uses."""
     try:
-        char.encode("euc_kr")
+        code = char.encode("cp949")
     except UnicodeEncodeError:
         return False
-    return True
+    return len(code) == 2 and (0xB0 <= code[0] <= 0xC8 or code[0] == 0xA4) and code[1] >= 0xA1
 
 
 def _decodes(raw: bytes, codec: str) -> bool:
