@@ -11,12 +11,13 @@ sentence boundary by itself).
 
 kiwipiepy is an optional dependency (``pip install 'spacy-korsent[kiwi]'``); without it the factory
 raises an ImportError that says so. Kiwi is created lazily (about two seconds with its model) and
-again in each forked worker of ``nlp.pipe(n_process=2)``.
+single-threaded: a Kiwi with worker threads hangs in the forked workers of
+``nlp.pipe(n_process=2)``, and the classifiers keep the cores busy anyway.
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +44,6 @@ class KoreanSentencizer:
             raise ImportError(KIWI_MISSING) from err
         self.name = name
         self._kiwi: Any = None
-        self._pid = 0
 
     def __call__(self, doc: Doc) -> Doc:
         if not len(doc):
@@ -71,11 +71,14 @@ class KoreanSentencizer:
         return starts
 
     def _splitter(self) -> Any:
-        if self._kiwi is None or self._pid != os.getpid():  # Kiwi's threads do not survive fork
+        if self._kiwi is None:
             from kiwipiepy import Kiwi
 
-            self._kiwi = Kiwi(num_workers=1)
-            self._pid = os.getpid()
+            with (
+                warnings.catch_warnings()
+            ):  # "num_workers=0 changed in 0.21": to one thread, wanted
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._kiwi = Kiwi(num_workers=0)
         return self._kiwi
 
 

@@ -140,10 +140,16 @@ class DelimitedWriter(_StreamWriter):
     def write(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\n")
+        # The csv module quotes a field with \n but not one with a lone \r: quote such rows whole.
+        quoted = csv.writer(
+            buffer, delimiter=self.delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
         if self.fixed.fix(rows):
             writer.writerow(self.fixed.columns)
         for row in rows:
-            writer.writerow(_text_value(row.get(column), "") for column in self.fixed.columns)
+            cells = [_text_value(row.get(column), "") for column in self.fixed.columns]
+            carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+            (quoted if carriage_return else writer).writerow(cells)
         self.stream.write(buffer.getvalue())
         self.stream.flush()
 
