@@ -10,7 +10,7 @@ import spacy
 
 from spacy_korsent import blank_korean
 
-
+NO_PERIOD = "배우는 좋았는데 스토리가 별로였음 그래도 볼만함"
 QUOTED = '그가 "정말 좋다. 최고야"라고 말했다.'
 
 
@@ -34,7 +34,7 @@ def test_blank_korean_picks_the_korean_splitter(nlp) -> None:
         # An ellipsis ends a sentence; spaCy's sentencizer keeps all three together.
         ("정말 재밌어요... 또 보고 싶다", ["정말 재밌어요...", "또 보고 싶다"]),
         # Sentence-final endings without punctuation.
-        ("배우는 좋았는데 스토리가 별로였음 그래도 볼만함", ["배우는 좋았는데 스토리가 별로였음", "그래도 볼만함"]),
+        (NO_PERIOD, ["배우는 좋았는데 스토리가 별로였음", "그래도 볼만함"]),
         ("첫 줄이다\n둘째 줄 이야기", ["첫 줄이다\n", "둘째 줄 이야기"]),  # spaCy keeps the \n
         # Laughter ends a sentence.
         ("ㅋㅋㅋㅋ 웃기다 ㅋㅋ 진짜 웃겨", ["ㅋㅋㅋㅋ 웃기다 ㅋㅋ", "진짜 웃겨"]),
@@ -53,7 +53,7 @@ def test_spacy_sentencizer_misses_what_the_korean_one_finds(nlp) -> None:
         "ko", config={"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
     )
     rule_based.add_pipe("sentencizer")
-    text = "배우는 좋았는데 스토리가 별로였음 그래도 볼만함"
+    text = NO_PERIOD
     assert len(sentences(rule_based, text)) == 1 and len(sentences(nlp, text)) == 2
 
 
