@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         _write(args.json, lambda path: Path(path).write_text(_json(report), encoding="utf-8"))
     if args.plot:
         title = (
-            f"{Path(args.file).name}, model {model}\n"
+            f"{Path(args.file).name}, model {_short_model(model)}\n"
             f"{scores.heading}: accuracy {report['accuracy']:.4f}"
         )
         _write(
@@ -148,6 +148,14 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"korsent evaluate: wrote the confusion matrix to {args.plot}", file=sys.stderr)
     return 0
+
+
+def _short_model(model: str) -> str:
+    """A model's name short enough for a plot title: a directory's name, or the hub id."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    return "/".join(path.parts[-3:]) if path.name == "model" else path.name
 
 
 def _json(report: dict[str, Any]) -> str:

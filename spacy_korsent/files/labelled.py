@@ -181,7 +181,8 @@ class LabelSet:
     """Class names in index order and every spelling of them a file may use.
 
     A value is looked up as a name, then as an alias (``aliases`` and ``label_map``), then, with
-    ``indices``, as an integer class index.
+    ``indices``, as an integer class index. With a ``label_map``, integers are only read through
+    it (neither integer aliases nor class indices apply).
     """
 
     def __init__(
@@ -196,21 +197,24 @@ class LabelSet:
         if len(set(self.names)) != len(self.names) or "" in self.names:
             raise InputError(f"the class names {self.names} must be distinct and non-empty.")
         self.index = {name: i for i, name in enumerate(self.names)}
+        # With a map, numbers are read only through it: NSMC's 1 = positive must not catch a
+        # star rating of 1 that the map forgot.
         for value, name in (aliases or {}).items():
-            self.index.setdefault(value, self.index[name])
+            if not (label_map and _is_integer(value)):
+                self.index.setdefault(value, self.index[name])
         for value, name in (label_map or {}).items():
             if name not in self.names:
                 raise InputError(
                     f"--label-map {value}={name}: {name!r} is not one of the classes {self.names}."
                 )
             self.index[value] = self.index[name]
-        self.indices = indices
+        self.indices = indices and not label_map
 
     def lookup(self, value: str) -> int | None:
         """The class index of a label value, or None when it is none of the known spellings."""
         if value in self.index:
             return self.index[value]
-        if self.indices and value.isascii() and value.isdigit() and int(value) < len(self.names):
+        if self.indices and _is_integer(value) and int(value) < len(self.names):
             return int(value)
         return None
 
@@ -251,11 +255,15 @@ def describe_unknown(unknown: dict[str, list[int]], names: list[str]) -> str:
         for value in shown
     )
     more = f" and {len(unknown) - len(shown):,} more values" if len(unknown) > len(shown) else ""
-    example = ",".join(f"{value}={names[0]}" for value in shown[:2])
+    example = f"{shown[0]}={names[0]}"
     return (
         f"labels that are not one of the classes {_short(names)}: {values}{more}. Map them to "
         f"classes with --label-map (e.g. --label-map {example}) or fix the file."
     )
+
+
+def _is_integer(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def _short(names: list[str]) -> str:
@@ -285,7 +293,7 @@ def infer_names(values: Iterable[str]) -> list[str]:
     would make classes that no row has.
     """
     found = set(values)
-    if found and all(value.isascii() and value.isdigit() for value in found):
+    if found and all(map(_is_integer, found)):
         numbers = sorted(int(value) for value in found)
         if numbers == list(range(len(numbers))):
             return [f"LABEL_{i}" for i in numbers]
