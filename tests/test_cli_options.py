@@ -154,8 +154,12 @@ def test_evaluate_reads_the_same_data_as_tsv_and_jsonl_with_named_labels(capsys,
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--text-column", "review"], "--text-column cannot apply; give --format tsv"),
+        (
+            ["--text-column", "review"],
+            "it is read as NSMC (id, document, label with a header); give --format tsv",
+        ),
         (["--no-quoting"], "--no-quoting cannot apply"),
+        (["--format", "jsonl", "--columns", "a,b"], "--columns cannot apply"),
         (["-t", "emotion", "--format", "nsmc"], "-t emotion reads CSV/TSV/JSONL"),
         (["--label-map", "1"], "write VALUE=CLASS pairs"),
         (["--label-map", "1=good"], "'good' is not one of the classes"),

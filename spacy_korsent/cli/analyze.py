@@ -34,6 +34,7 @@ from .common import (
     add_file_options,
     add_pipeline_options,
     build_pipeline,
+    check_file_options,
     count_lines,
     progress,
 )
@@ -170,6 +171,7 @@ def _input(
                 "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
             )
         stream, fmt = _sniff_stdin(fmt, args, warn)
+    check_file_options(source_name(path), fmt, args)
     table = fmt in ("csv", "tsv")
     layout = Layout(fmt, args.columns, args.quoting, args.encoding)
     rows = read_records(

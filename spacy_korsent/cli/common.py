@@ -79,6 +79,24 @@ def add_file_options(
         )
 
 
+def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None:
+    """A CommandError for file options given that the file's format cannot use."""
+    if fmt == "nsmc":
+        names = ("text_column", "label_column", "columns")
+        given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name, None)]
+        why = "it is read as NSMC (id, document, label with a header)"
+        hint = "give --format tsv (or csv, jsonl) to read it with your own columns"
+    elif fmt in ("jsonl", "text"):
+        given = ["--columns"] if args.columns else []
+        why = f"it is read as {'JSON Lines' if fmt == 'jsonl' else 'plain text'}"
+        hint = "--columns names the columns of a CSV/TSV file without a header line"
+    else:
+        return
+    given += [] if args.quoting else ["--no-quoting"]
+    if given:
+        raise CommandError(f"{', '.join(given)} cannot apply to {path}: {why}; {hint}.")
+
+
 def _names(value: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in value.split(","))
     if "" in names or len(set(names)) != len(names):

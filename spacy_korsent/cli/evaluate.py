@@ -35,6 +35,7 @@ from .common import (
     add_file_options,
     add_pipeline_options,
     build_pipeline,
+    check_file_options,
     progress,
 )
 
@@ -62,8 +63,6 @@ accuracy over the six major groups, with the 6x6 group confusion matrix.
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
 group_confusion, documents, unscored, seconds, docs_per_second).
 """
-
-COLUMN_OPTIONS = ("text_column", "label_column", "columns")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -167,27 +166,11 @@ def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
     from ..taxonomy import EMOTIONS, LABELS
 
     sentiment = args.task == "sentiment"
-    layout = LabelledLayout(
-        fmt=args.fmt,
-        text_column=args.text_column or "text",
-        label_column=args.label_column or "label",
-        columns=args.columns,
-        quoting=args.quoting,
-        encoding=args.encoding,
-        default_fmt="nsmc" if sentiment else "tsv",
-    )
+    layout = LabelledLayout.from_options(args, "nsmc" if sentiment else "tsv")
     fmt = layout.format_of(args.file)
-    if fmt == "nsmc":
-        if not sentiment:
-            raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
-        given = [f"--{name.replace('_', '-')}" for name in COLUMN_OPTIONS if getattr(args, name)]
-        given += [] if args.quoting else ["--no-quoting"]
-        if given:
-            raise CommandError(
-                f"{args.file} is read as NSMC (id, document, label with a header), so "
-                f"{', '.join(given)} cannot apply; give --format tsv (or csv, jsonl) to read it "
-                "with your own columns."
-            )
+    if fmt == "nsmc" and not sentiment:
+        raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
+    check_file_options(args.file, fmt, args)
     label_map = parse_label_map(args.label_map)
     if sentiment:
         labels = sentiment_labels(label_map)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..files.labelled import LABELLED_FORMATS
-from .common import Warnings, add_file_options, positive_int
+from .common import Warnings, add_file_options, check_file_options, positive_int
 
 T = TypeVar("T")
 
@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.output} is not empty; choose another --output or add --overwrite.")
     settings = _fill(loop.Settings, args)
     source = _fill(data.Source, args)
+    for path in (args.train, args.val, args.test):
+        if path is not None:
+            check_file_options(path, source.layout.format_of(path), args)
     loop.pick_device(settings)
     # Models are found (or refused, in seconds when offline) before a large file is read.
     checkpoint = resolve_source(args.model) if args.model else None

@@ -41,6 +41,19 @@ class LabelledLayout:
     label_separator: str | None = None
     default_fmt: str = "nsmc"
 
+    @classmethod
+    def from_options(cls, options: object, default_fmt: str = "nsmc") -> LabelledLayout:
+        """The layout from command-line options of the same names (None: the default)."""
+        return cls(
+            fmt=getattr(options, "fmt", None),
+            text_column=getattr(options, "text_column", None) or "text",
+            label_column=getattr(options, "label_column", None) or "label",
+            columns=getattr(options, "columns", None),
+            quoting=getattr(options, "quoting", True),
+            encoding=getattr(options, "encoding", None),
+            default_fmt=default_fmt,
+        )
+
     def format_of(self, path: Path | str) -> str:
         """The format of ``path``: ``fmt``, else its suffix's, else ``default_fmt``."""
         fmt = self.fmt or guess_format(path)

@@ -32,7 +32,9 @@ def output_format(path: str | None, fmt: str | None) -> str:
     return SUFFIXES.get(Path(path).suffix.lower(), "jsonl") if path and path != "-" else "jsonl"
 
 
-def refuse_input_as_output(output: str | Path | None, inputs: Sequence[str | Path], option: str):
+def refuse_input_as_output(
+    output: str | Path | None, inputs: Sequence[str | Path], option: str
+) -> None:
     """An InputError when ``output`` is one of the files the run reads (it would be destroyed).
 
     Checked before anything is read or written; the same file under another name (a link, a

@@ -56,14 +56,7 @@ class Source:
 
     @property
     def layout(self) -> LabelledLayout:
-        return LabelledLayout(
-            fmt=self.fmt,
-            text_column=self.text_column or "text",
-            label_column=self.label_column or "label",
-            columns=self.columns,
-            quoting=self.quoting,
-            encoding=self.encoding,
-        )
+        return LabelledLayout.from_options(self)
 
 
 def load_data(
