@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.train, args.val, args.test):
         if path is not None:
             check_file_options(path, source.layout.format_of(path), args)
-    loop.pick_device(settings)
+    settings.device = loop.pick_device(settings)
     # Models are found (or refused, in seconds when offline) before a large file is read.
     checkpoint = resolve_source(args.model) if args.model else None
     tokenizer = args.tokenizer
@@ -140,23 +141,24 @@ def run(args: argparse.Namespace) -> int:
     train_data, val_data, test_data = data.load_data(
         source, settings.seed, warn=warn, note=warn.note
     )
-    tokenizer, model = loop.build_model(
-        train_data.names,
-        model=checkpoint,
-        init_config=args.init_config,
-        tokenizer=tokenizer,
-        max_length=settings.max_length,
-        seed=settings.seed,
-    )
-    args.output.mkdir(parents=True, exist_ok=True)
-    loop.write_args(args.output, _recorded(args), train_data.names)
-    print(
-        f"training on {len(train_data.texts):,} texts, validating on {len(val_data.texts):,}; "
-        f"labels {', '.join(train_data.names)}",
-        file=sys.stderr,
-    )
     warn.summarize()
-    outcome = loop.train(tokenizer, model, train_data, val_data, args.output, settings)
+    with tempfile.TemporaryDirectory(prefix="korsent-train-") as scratch:
+        nlp, component = loop.build_pipeline(
+            train_data.names,
+            model=checkpoint,
+            init_config=args.init_config,
+            tokenizer=tokenizer,
+            settings=settings,
+            scratch=Path(scratch),
+        )
+        args.output.mkdir(parents=True, exist_ok=True)
+        loop.write_args(args.output, _recorded(args), train_data.names)
+        print(
+            f"training on {len(train_data.texts):,} texts, validating on "
+            f"{len(val_data.texts):,}; labels {', '.join(train_data.names)}",
+            file=sys.stderr,
+        )
+        outcome = loop.train(nlp, component, train_data, val_data, args.output, settings)
     best = outcome.best
     if best is None:
         print("interrupted before the first epoch ended: no model was written.", file=sys.stderr)

@@ -6,12 +6,14 @@ Files are read with the shared labelled reader (:mod:`spacy_korsent.files.labell
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from ..files import labelled as files
 from ..files.labelled import (
     SENTIMENT_NAMES,
     LabelledLayout,
@@ -19,21 +21,27 @@ from ..files.labelled import (
     LabelSet,
     infer_names,
     parse_label_map,
-    read_labelled,
     sentiment_labels,
 )
 from ..files.readers import InputError
 
 Warn = Callable[[str], None]
+NSMC_LABELS = SENTIMENT_NAMES  # the classes of NSMC, as training.loop names them
 
 
 @dataclass
 class Labelled:
-    """Texts with class indices into ``names``."""
+    """Texts with class indices into ``names`` (a list of indices for multi-label data)."""
 
     texts: list[str]
-    labels: list[int]
+    labels: list[Any]
     names: list[str]
+
+    def cats(self) -> Iterator[dict[str, float]]:
+        """Each text's gold ``doc.cats``: 1.0 for its label(s), 0.0 for every other name."""
+        for gold in self.labels:
+            chosen = set(gold) if isinstance(gold, (list, tuple)) else {gold}
+            yield {name: float(i in chosen) for i, name in enumerate(self.names)}
 
 
 @dataclass
@@ -63,15 +71,8 @@ def load_data(
     source: Source, seed: int, *, warn: Warn | None = None, note: Warn | None = None
 ) -> tuple[Labelled, Labelled, Labelled | None]:
     """Training, validation and (optional) test sets, every file read and checked up front."""
-    rows = _read(source.train, source, warn, note)
-    if source.limit is not None:
-        rows = rows.head(source.limit)
-    label_map = parse_label_map(source.label_map)
-    values = [value for labels in rows.labels for value in labels]
-    nsmc = source.layout.format_of(source.train) == "nsmc"
-    names = label_names(source.labels, values, nsmc=nsmc, label_map=label_map)
-    label_set = _label_set(names, label_map)
-    train_data = Labelled(rows.texts, label_set.encode_single(rows), names)
+    train_data, label_set = _training_set(source, warn, note)
+    names = train_data.names
     extra = {}
     for role in ("val", "test"):
         path = getattr(source, role)
@@ -84,8 +85,30 @@ def load_data(
     return train_part, val_part, extra.get("test")
 
 
+def read_labelled(
+    source: Source, *, warn: Warn | None = None, note: Warn | None = None
+) -> Labelled:
+    """The training file of ``source``: its texts, and label indices into the label names."""
+    return _training_set(source, warn, note)[0]
+
+
+def _training_set(
+    source: Source, warn: Warn | None, note: Warn | None
+) -> tuple[Labelled, LabelSet]:
+    """The training data and the label set that the validation and test files must fit."""
+    rows = _read(source.train, source, warn, note)
+    if source.limit is not None:
+        rows = rows.head(source.limit)
+    label_map = parse_label_map(source.label_map)
+    values = [value for labels in rows.labels for value in labels]
+    nsmc = source.layout.format_of(source.train) == "nsmc"
+    names = label_names(source.labels, values, nsmc=nsmc, label_map=label_map)
+    label_set = _label_set(names, label_map)
+    return Labelled(rows.texts, label_set.encode_single(rows), names), label_set
+
+
 def _read(path: Path, source: Source, warn: Warn | None, note: Warn | None) -> LabelledRows:
-    rows = read_labelled(path, source.layout, warn=warn, note=note)
+    rows = files.read_labelled(path, source.layout, warn=warn, note=note)
     if not rows.texts:
         raise InputError(f"{path}: no rows with a text and a label to train on.")
     return rows
