@@ -120,14 +120,15 @@ def test_a_saved_pipeline_can_stand_for_its_model(capsys, saved_pipelines) -> No
 
 def test_evaluate_reads_csv_with_columns_and_a_label_map(capsys, tmp_path: Path) -> None:
     path = tmp_path / "stars.csv"
-    path.write_text("review,stars\n" + STARS, encoding="utf-8")
+    path.write_text("review,stars\n" + STARS, encoding="cp949")  # as Excel saves it
     columns = ["--text-column", "review", "--label-column", "stars"]
     code, _, err = run(capsys, "evaluate", path, "--model", MODEL, *columns)
     assert code == 2 and "'5' (line 2 and 1 more)" in err and "--label-map" in err
     code, out, err = run(
         capsys, "evaluate", path, "--model", MODEL, *columns, "--label-map", STAR_MAP, "--json", "-"
     )
-    assert (code, err) == (0, "")
+    note = f"korsent evaluate: note: {path}: read as CP949 (EUC-KR); --encoding overrides this.\n"
+    assert (code, err) == (0, note)
     report = json.loads(out)
     assert report["counts"] == {"rows": 6, "empty": 0, "skipped": 0, "kept": 6}
     assert report["accuracy"] == 1.0  # the test model gets these obvious reviews right
@@ -210,7 +211,7 @@ def train_args(path: Path, output: Path, *extra: object) -> list[object]:
 
 def test_train_refuses_star_ratings_as_class_indices(capsys, tmp_path: Path) -> None:
     path = tmp_path / "stars.csv"
-    path.write_text("review,stars\n" + STARS, encoding="utf-8")
+    path.write_text("review,stars\n" + STARS, encoding="utf-8-sig")  # Excel's "CSV UTF-8"
     output = tmp_path / "model"
     code, _, err = run(capsys, *train_args(path, output))
     assert code == 2 and not output.exists()

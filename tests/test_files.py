@@ -70,6 +70,8 @@ def test_encoding_option_overrides_detection(tmp_path: Path) -> None:
     assert rows == EXPECTED and messages == []
     with pytest.raises(InputError, match="--encoding 'klingon' is not an encoding"):
         read(path, Layout(encoding="klingon"))
+    with pytest.raises(InputError, match=r"a.csv:2: the file is not UTF-8; name its encoding"):
+        read(path, Layout(encoding="utf-8"))  # a wrong encoding is no run over U+FFFD either
 
 
 @pytest.mark.parametrize(

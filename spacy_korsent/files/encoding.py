@@ -5,8 +5,10 @@ EUC-KR) on Korean Windows, and "CSV UTF-8" with a byte order mark; "Unicode text
 byte order mark. The encoding is found while streaming, without reading the whole file: a byte
 order mark decides at once; otherwise lines are passed on as ASCII until the first line with other
 bytes, and from there the first lines that tell UTF-8 and CP949 apart decide (usually that one
-line, so a pipe is not held back; a broken file is sampled up to :data:`SAMPLE_BYTES`). Anything
-else is an :class:`EncodingError` (an InputError to the reader), never a run over U+FFFD.
+line, so a pipe is not held back; a broken file is sampled up to :data:`SAMPLE_BYTES`). An
+encoding that is given (or that a UTF-8 byte order mark names) is checked on the same lines.
+Anything that does not fit is an :class:`EncodingError` (an InputError to the reader), never a run
+over U+FFFD.
 
 After the decision, a line whose bytes do not decode has them replaced with U+FFFD and is reported
 through ``warn`` with its line number: one broken line does not cost the file.
@@ -17,6 +19,9 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Iterator
 from typing import Callable
+
+DETECTED = ("utf-8", "cp949")
+"""The encodings told apart without a byte order mark."""
 
 SAMPLE_BYTES = 1 << 16
 """Bytes of non-ASCII lines that decide between UTF-8 and CP949."""
@@ -66,23 +71,27 @@ def decode_lines(
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         codec = "utf-16"
     else:
-        yield from _detected(_prepend(first, chunks), source, warn, note)
-        return
-    if codec == "utf-8":  # a UTF-8 BOM (or utf-8-sig) is not part of the first line
+        codec = None
+    if codec == "utf-8":  # a UTF-8 BOM is not part of the first line
         first = first.removeprefix(codecs.BOM_UTF8)
-    if _ascii_compatible(codec):
-        yield from _by_line(enumerate(_prepend(first, chunks), start=1), codec, source, warn)
+    lines = _prepend(first, chunks)
+    if codec is not None and not _ascii_compatible(codec):
+        yield from _incremental(lines, codec, source, warn)
     else:
-        yield from _incremental(_prepend(first, chunks), codec, source, warn)
+        yield from _checked_lines(lines, source, (codec,) if codec else DETECTED, warn, note)
 
 
-def _detected(
-    lines: Iterator[bytes], source: str, warn: Report | None, note: Report | None
+def _checked_lines(
+    lines: Iterator[bytes],
+    source: str,
+    candidates: tuple[str, ...],
+    warn: Report | None,
+    note: Report | None,
 ) -> Iterator[str]:
-    """Pass ASCII lines on; decide the encoding on the lines from the first one with other bytes.
+    """Pass ASCII lines on; from the first line with other bytes, decide (or check) the encoding.
 
-    The decision is made as soon as the lines seen tell UTF-8 and CP949 apart (for ordinary files,
-    on the first such line), so a pipe is not held back waiting for a larger sample.
+    The decision is made as soon as the lines seen tell the ``candidates`` apart or show that the
+    one given fits (for ordinary files, on the first such line), so a pipe is not held back.
     """
     numbered = enumerate(lines, start=1)
     for number, raw in numbered:
@@ -90,24 +99,25 @@ def _detected(
             yield raw.decode("ascii")
             continue
         sample = [(number, raw)]
-        codec = _choose(sample, source, final=False)
+        codec = _choose(sample, source, candidates, final=False)
         while codec is None:
             item = next(numbered, None)
             if item is not None:
                 sample.append(item)
             final = item is None or sum(len(raw) for _, raw in sample) >= SAMPLE_BYTES
-            codec = _choose(sample, source, final=final)
-        if codec != "utf-8" and note is not None:
+            codec = _choose(sample, source, candidates, final=final)
+        if len(candidates) > 1 and codec != "utf-8" and note is not None:
             note(f"{source}: read as {codec.upper()} (EUC-KR); --encoding overrides this.")
         yield from _by_line(_prepend_all(sample, numbered), codec, source, warn)
         return
 
 
-def _choose(sample: list[tuple[int, bytes]], source: str, *, final: bool) -> str | None:
-    """UTF-8 or CP949, whichever decodes the sample cleanly (nearly, when ``final``).
-
-    None while the sample cannot tell yet. CP949 must also give mostly Hangul; NUL bytes mean
-    UTF-16 without a byte order mark. Anything else is an EncodingError.
+def _choose(
+    sample: list[tuple[int, bytes]], source: str, candidates: tuple[str, ...], *, final: bool
+) -> str | None:
+    """The candidate that decodes the sample cleanly (nearly, when ``final``); None while the
+    sample cannot tell yet. Among UTF-8 and CP949, CP949 must also give mostly Hangul. NUL bytes
+    mean UTF-16 without a byte order mark. Anything else is an EncodingError.
     """
     joined = b"".join(raw for _, raw in sample)
     if joined.count(0) > len(joined) // 10:
@@ -115,13 +125,16 @@ def _choose(sample: list[tuple[int, bytes]], source: str, *, final: bool) -> str
             f"{source}:{sample[0][0]}: the file holds NUL bytes: UTF-16 without a byte order mark? "
             "Name the encoding with --encoding utf-16-le (or utf-16-be), or save it as UTF-8."
         )
-    bad = {"utf-8": [n for n, raw in sample if not _decodes(raw, "utf-8")]}
-    if _looks_korean(joined.decode("cp949", "replace")):
-        bad["cp949"] = [n for n, raw in sample if not _decodes(raw, "cp949")]
+    detecting = len(candidates) > 1
+    bad = {
+        codec: [n for n, raw in sample if not _decodes(raw, codec)]
+        for codec in candidates
+        if not (detecting and codec == "cp949") or _looks_korean(joined.decode("cp949", "replace"))
+    }
     clean = [codec for codec, lines in bad.items() if not lines]
-    other_bytes = sum(not byte < 128 for byte in joined)
     if len(clean) == 1:
-        return clean[0]  # one decodes, the other does not (or gives no Korean)
+        return clean[0]  # it decodes (and the other does not, or gives no Korean)
+    other_bytes = sum(not byte < 128 for byte in joined)
     if len(clean) == 2 and (other_bytes >= AMBIGUOUS_BYTES or final):
         return "utf-8"  # a few syllables can be valid in both; more cannot
     if not final:
@@ -129,9 +142,15 @@ def _choose(sample: list[tuple[int, bytes]], source: str, *, final: bool) -> str
     best = min(bad, key=lambda codec: len(bad[codec]))
     if len(bad[best]) <= TOLERATED_BAD_LINES * len(sample):
         return best
+    first_bad = min(min(lines) for lines in bad.values())
+    if detecting:
+        raise EncodingError(
+            f"{source}:{first_bad}: the file is neither UTF-8, UTF-16 with a byte order mark, "
+            "nor CP949/EUC-KR. Save it as UTF-8, or name its encoding with --encoding."
+        )
     raise EncodingError(
-        f"{source}:{bad['utf-8'][0]}: the file is neither UTF-8, UTF-16 with a byte order mark, "
-        "nor CP949/EUC-KR. Save it as UTF-8, or name its encoding with --encoding."
+        f"{source}:{first_bad}: the file is not {best.upper()}; name its encoding with --encoding "
+        "(Korean files are usually UTF-8 or CP949)."
     )
 
 
