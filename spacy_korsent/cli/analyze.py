@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ..files.readers import (
     FORMATS,
@@ -42,6 +42,8 @@ from .common import (
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span
+
+    from ..components.classifier import KoreanClassifier
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
@@ -164,13 +166,13 @@ def _input(
         return records, lambda: len(texts)
     path = args.input or "-"
     stream = None
-    fmt = args.fmt or (None if path == "-" else guess_format(path))
+    fmt = args.fmt or guess_format(path)
     if path == "-":
         if sys.stdin.isatty():
             raise CommandError(
                 "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
             )
-        stream, fmt = _sniff_stdin(fmt, args, warn)
+        stream, fmt = _sniff_stdin(args.fmt, args, warn)
     check_file_options(source_name(path), fmt, args)
     table = fmt in ("csv", "tsv")
     layout = Layout(fmt, args.columns, args.quoting, args.encoding)
@@ -268,7 +270,9 @@ class Analysis:
         self.text_column = text_column
         self.warn = warn
         self.sentiment_labels = (
-            nlp.get_pipe(SENTIMENT).labels if SENTIMENT in nlp.pipe_names else None
+            cast("KoreanClassifier", nlp.get_pipe(SENTIMENT)).labels
+            if SENTIMENT in nlp.pipe_names
+            else None
         )
         self.emotion = EMOTION in nlp.pipe_names
         self.sentences = sentences

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
 from ..files.labelled import (
     LABELLED_FORMATS,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from spacy.language import Language
     from spacy.tokens import Doc
+
+    from ..components.classifier import KoreanClassifier
 
 DESCRIPTION = """\
 Evaluate a model on a labelled file and print the metrics.
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     nlp = build_pipeline({factory: args.model}, args)
     score = _score_sentiment if sentiment else _score_emotions
     scores = score(nlp, data, args)
-    model = str(nlp.get_pipe(factory).model_name)
+    model = str(_component(nlp, factory).model_name)
     report = {
         "task": args.task,
         "file": str(args.file),
@@ -157,6 +159,10 @@ def _short_model(model: str) -> str:
     return "/".join(path.parts[-3:]) if path.name == "model" else path.name
 
 
+def _component(nlp: Language, name: str) -> KoreanClassifier:
+    return cast("KoreanClassifier", nlp.get_pipe(name))
+
+
 def _json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
@@ -186,7 +192,7 @@ def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
 def _score_sentiment(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
     from ..metrics import accuracy, confusion_matrix, precision_recall_f1
 
-    labels = list(nlp.get_pipe(SENTIMENT).labels)
+    labels = list(_component(nlp, SENTIMENT).labels)
     pred, timing = _classify(nlp, data, args, lambda doc: _nsmc_class(doc, labels))
     precision, recall, f1 = precision_recall_f1(data.gold, pred, positive=1)
     matrix = confusion_matrix(data.gold, pred, 2)
@@ -321,7 +327,7 @@ def _matrix_lines(matrix: np.ndarray, names: Sequence[str]) -> Iterator[str]:
         yield f"  {name:<{label_width}}" + "".join(f"{c:>{w},}" for c, w in zip(row, widths))
 
 
-def _write(path: str, write: Callable[[str], None]) -> None:
+def _write(path: str, write: Callable[[str], object]) -> None:
     try:
         write(path)
     except OSError as err:

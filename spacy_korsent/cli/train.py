@@ -7,12 +7,10 @@ import dataclasses
 import sys
 import tempfile
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from ..files.labelled import LABELLED_FORMATS
 from .common import Warnings, add_file_options, check_file_options, positive_int
-
-T = TypeVar("T")
 
 DESCRIPTION = """\
 Train a sequence classifier on an NSMC-format file (.txt) or a labelled CSV/TSV/JSONL file and
@@ -179,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fill(cls: type[T], args: argparse.Namespace) -> T:
+def _fill(cls: Any, args: argparse.Namespace) -> Any:
     """A settings dataclass from the arguments of the same names."""
     return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
 

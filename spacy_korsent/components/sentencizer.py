@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -48,13 +47,13 @@ class KoreanSentencizer:
     def __call__(self, doc: Doc) -> Doc:
         if not len(doc):
             return doc
-        token_starts = doc.to_array(IDX).astype(np.int64)
+        token_starts = doc.to_array("IDX").astype(np.int64)
         first_tokens = np.searchsorted(token_starts, self.sentence_starts(doc.text), side="left")
-        flags = np.full((len(doc), 1), -1, dtype=np.int64)  # -1: not a sentence start
+        flags: Any = np.full((len(doc), 1), -1, dtype=np.int64)  # -1: not a sentence start
         flags[first_tokens[first_tokens < len(doc)], 0] = 1
         flags[0, 0] = 1
         # Set all at once: token.is_sent_start costs a scan of the doc per token.
-        return doc.from_array([SENT_START], flags.astype(np.uint64))
+        return doc.from_array(["SENT_START"], flags.astype(np.uint64))
 
     def pipe(self, stream: Any, *, batch_size: int = 128) -> Any:
         for doc in stream:
@@ -62,11 +61,10 @@ class KoreanSentencizer:
 
     def sentence_starts(self, text: str) -> list[int]:
         """Character offsets where Kiwi starts a sentence after the first one."""
-        kiwi = self._splitter() if text.strip() else None
-        starts = []
+        starts: list[int] = []
         for offset, piece in _pieces(text):
             if piece.strip():
-                sentences = kiwi.split_into_sents(piece, return_sub_sents=False)
+                sentences = self._splitter().split_into_sents(piece, return_sub_sents=False)
                 starts.extend(offset + sentence.start for sentence in sentences[1:])
         return starts
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, NamedTuple
+from typing import Any, BinaryIO, Callable, Literal, NamedTuple
 
 from .encoding import EncodingError, decode_lines
 
@@ -157,7 +157,7 @@ class _Delimited:
     def __init__(self, source: str, delimiter: str, layout: Layout, warn: Warn | None) -> None:
         self.source = source
         self.delimiter = delimiter
-        self.quoting = csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE
+        self.quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE
         self.columns = list(layout.columns) if layout.columns else None
         self.warn = warn or (lambda message: None)
 
@@ -321,7 +321,7 @@ def replace_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def _replace_surrogates(value: object) -> object:
+def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return replace_lone_surrogates(value)
     if isinstance(value, dict):

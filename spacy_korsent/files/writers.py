@@ -74,15 +74,18 @@ def open_writer(
     ``hidden`` columns are left out of the table; ``float_columns`` says which columns Parquet
     stores as numbers (the rest are strings, lists and objects as JSON).
     """
-    to_stdout = path is None or path == "-"
+    if path == "-":
+        path = None
     if fmt == "parquet":
-        if to_stdout:
+        if path is None:
             raise InputError("Parquet output needs a file: give -o FILE.parquet.")
         return ParquetWriter(path, warn, float_columns)
-    try:  # the writer's close() closes the file
-        stream = sys.stdout if to_stdout else open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror or err}.") from err
+    stream: TextIO = sys.stdout
+    if path is not None:
+        try:  # the writer's close() closes the file
+            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as err:
+            raise InputError(f"cannot write {path}: {err.strerror or err}.") from err
     if fmt == "jsonl":
         return JsonlWriter(stream)
     if fmt in ("csv", "tsv"):
