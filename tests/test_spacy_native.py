@@ -36,7 +36,7 @@ model = "{model}"
 
 
 def nsmc_examples(nlp, limit: int, offset: int = 0) -> list[Example]:
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     data = read_nsmc(NSMC_TRAIN)
     rows = list(zip(data.texts, data.labels))[offset : offset + limit]
