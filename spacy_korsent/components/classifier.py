@@ -22,6 +22,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 
+from ..explain.attribution import check_method
+from ..explain.docs import explain_docs, register_attribution_extension
 from ..inference.engine import WindowClassifier
 from ..inference.loading import load_pretrained, resolve_device, save_pretrained
 
@@ -44,6 +46,9 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "quantize": False,
     "sentences": False,
     "set_cats": True,
+    "explain": False,
+    "explain_method": "occlusion",
+    "explain_steps": 32,
 }
 """Factory defaults common to both components (documented in the README's config reference)."""
 
@@ -53,6 +58,8 @@ class KoreanClassifier(Pipe):
 
     extension: str = ""
     """Name of the Doc/Span extension the component provides, e.g. ``sentiment``."""
+    attribution_extension: str = ""
+    """Doc/Span/Token extension with the token attributions, e.g. ``sentiment_attribution``."""
 
     def __init__(
         self,
@@ -73,11 +80,20 @@ class KoreanClassifier(Pipe):
         sentences: bool,
         set_cats: bool,
         scorer: Optional[Callable[..., dict[str, Any]]],
+        explain: bool,
+        explain_method: str,
+        explain_steps: int,
     ) -> None:
         if backend not in ("torch", "onnx"):
             raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
         if quantize and backend != "onnx":
             raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
+        try:
+            check_method(explain_method, backend)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        if explain_steps < 1:
+            raise ValueError(f"{name}: explain_steps must be at least 1, not {explain_steps}.")
         self.vocab = nlp.vocab
         self.name = name
         self.model_name = model
@@ -94,12 +110,16 @@ class KoreanClassifier(Pipe):
         self.sentences = sentences
         self.set_cats = set_cats
         self.scorer = scorer
+        self.explain = explain
+        self.explain_method = explain_method
+        self.explain_steps = explain_steps
         self._labels: list[str] = []
         self._tokenizer: Any = None
         self._model: Any = None
         self._onnx_path: Optional[Path] = None
         self._classifier: Optional[WindowClassifier] = None
         register_extension(self.extension)
+        register_attribution_extension(self.attribution_extension)
 
     # --- what a subclass decides -------------------------------------------------------------
 
@@ -169,6 +189,27 @@ class KoreanClassifier(Pipe):
         classifier = self._ensure_loaded()
         for target, probs in zip(targets, classifier.predict(texts)):
             self._set(target, probs)
+        if self.explain:
+            self.explain_docs(docs)
+
+    def explain_docs(self, docs: Iterable[Doc]) -> None:
+        """Attribute this component's predictions on ``docs`` to their tokens (``explain_method``).
+
+        Sets ``token._.<attribution_extension>`` (and the doc's and, with ``sentences``, each
+        sentence's list) towards the predicted label. Runs for every doc with ``explain = true``;
+        call it directly to explain docs this component has already annotated.
+        """
+        options = {"steps": self.explain_steps} if self.explain_method != "occlusion" else {}
+        explain_docs(
+            list(docs),
+            self._ensure_loaded(),
+            labels=self.labels,
+            prediction=self.extension,
+            attribution=self.attribution_extension,
+            method=self.explain_method,
+            sentences=self.sentences,
+            **options,
+        )
 
     def _set(self, target: Doc | Span, probs: Optional[np.ndarray]) -> None:
         result = self.empty_result() if probs is None else self.make_result(probs)

@@ -18,6 +18,7 @@ class EmotionClassifier(KoreanClassifier):
     """Sets ``doc._.emotions = {"label", "score", "group", "top", "groups"}`` (and ``doc.cats``)."""
 
     extension = "emotions"
+    attribution_extension = "emotion_attribution"
 
     def __init__(
         self, nlp: Language, name: str, *, top_k: int, threshold: Optional[float], **settings: Any
@@ -99,6 +100,9 @@ def make_emotion(
     sentences: bool,
     set_cats: bool,
     scorer: Optional[Callable[..., dict[str, Any]]],
+    explain: bool,
+    explain_method: str,
+    explain_steps: int,
 ) -> EmotionClassifier:
     return EmotionClassifier(**locals())
 

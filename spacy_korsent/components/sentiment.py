@@ -22,6 +22,7 @@ class SentimentClassifier(KoreanClassifier):
     """Sets ``doc._.sentiment = {"label", "score", "scores"}`` (and ``doc.cats``)."""
 
     extension = "sentiment"
+    attribution_extension = "sentiment_attribution"
 
     def __init__(self, nlp: Language, name: str, *, labels: Optional[list[str]], **settings: Any):
         super().__init__(nlp, name, **settings)
@@ -100,6 +101,9 @@ def make_sentiment(
     sentences: bool,
     set_cats: bool,
     scorer: Optional[Callable[..., dict[str, Any]]],
+    explain: bool,
+    explain_method: str,
+    explain_steps: int,
 ) -> SentimentClassifier:
     return SentimentClassifier(**locals())
 
