@@ -29,6 +29,7 @@ from .common import (
     add_pipeline_options,
     build_pipeline,
     count_lines,
+    positive_int,
     progress,
 )
 
@@ -52,6 +53,8 @@ columns of the same name.
 """
 
 OUTPUT_FORMATS = ("jsonl", "csv", "table")
+HTML_LIMIT = 1000
+"""Rows the --html page shows by default (explaining costs a pass per token: a page, not a dump)."""
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 
 
@@ -85,6 +88,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument(
         "-f", "--format", choices=OUTPUT_FORMATS, default="jsonl", help="default: jsonl"
     )
+    source.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write an HTML page of the rows' predictions with tokens shaded by attribution "
+        "(the first --html-limit rows; explaining costs about one extra pass per token)",
+    )
+    source.add_argument(
+        "--html-limit",
+        metavar="N",
+        type=positive_int,
+        default=HTML_LIMIT,
+        help=f"rows shown on the --html page (default: {HTML_LIMIT:,}); the rest are counted",
+    )
     models = parser.add_argument_group("analyses")
     models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
     models.add_argument(
@@ -113,11 +129,21 @@ def run(args: argparse.Namespace) -> int:
     factories = TASKS[args.task]
     nlp = build_pipeline({f: chosen[f] for f in factories}, args, sentences=args.sentences)
     analysis = Analysis(nlp, args.text_column, warn)
-    with _open_output(args.output) as stream, progress(args.quiet, count) as bar:
+    report, html = None, nullcontext()
+    if args.html:
+        from ..explain.report import HtmlReport
+
+        report, html = HtmlReport(nlp, limit=args.html_limit), _open_output(args.html)
+        analysis.on_docs = report.add
+    with _open_output(args.output) as stream, html as page, progress(args.quiet, count) as bar:
         writer = _writer(args.format, stream, analysis)
         for batch in analysis.batches(chain([first], rows), args.batch_size):
             writer.write(batch)
             bar.update(len(batch))
+        if report is not None:
+            page.write(
+                report.html(" ".join(["korsent analyze", *([args.input] if args.input else [])]))
+            )
     warn.summarize()
     if not analysis.with_text:
         raise CommandError(
@@ -163,6 +189,8 @@ class Analysis:
         self.emotion = EMOTION in nlp.pipe_names
         self.sentences = "sentencizer" in nlp.pipe_names
         self.with_text = 0
+        self.on_docs: Callable[[list[Doc]], None] | None = None
+        """Called with each batch's docs while they are alive (``--html``)."""
         # Fields too wide or too many for a table:
         labels = self.sentiment_labels or ()
         self.details = {*(f"sentiment_{label}" for label in labels), "emotions_top", "sentences"}
@@ -179,7 +207,9 @@ class Analysis:
         for chunk in minibatch(numbered, size=batch_size):
             pairs = [(self._text(row, number), row) for number, row in chunk]
             with self.nlp.memory_zone():
-                docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size)
+                docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
+                if self.on_docs is not None:
+                    self.on_docs([doc for doc, _ in docs])
                 batch = [self._output(doc, row) for doc, row in docs]
             yield batch
 
