@@ -10,10 +10,10 @@ takes at least one token: the ratio to random depends on it, and both are printe
 - sufficiency: p(label | doc) - p(label | only its top-k tokens); lower is better,
 
 each averaged over the shares (AOPC, DeYoung et al. 2020, "ERASER") and over the documents.
-Tokens are spaCy tokens (whitespace tokens aside); a reduced doc is the kept tokens with their
-whitespace, classified as a new text by the same component. Also prints the documents per second
-of ``nlp.pipe`` with ``explain`` off and on for each method, and the model rows (windows) run per
-document, counted at the backend and the model.
+Tokens are spaCy tokens (whitespace tokens aside); a reduced doc is the kept tokens with the
+whitespace of all tokens, classified as a new text by the same component. Also prints the
+documents per second of ``nlp.pipe`` with ``explain`` off and on for each method, and the model
+rows (windows) run per document, counted at the backend and the model.
 
     python benchmarks/faithfulness.py ../shared/data/nsmc/ratings_test.txt \\
         [--model tests/fixtures/nsmc-koelectra-tiny] [--docs 1000] [--steps 32]
@@ -113,8 +113,13 @@ def aopc(
     for index, (doc, ranking) in enumerate(zip(docs, rankings)):
         for share in SHARES:
             top = set(ranking[: rounding(share * len(ranking))].tolist())
-            removed.append("".join(t.text_with_ws for t in doc if t.i not in top))
-            kept.append("".join(t.text_with_ws for t in doc if t.i in top) if top else doc.text)
+            # A left-out token leaves its whitespace, so that no two words run together.
+            removed.append("".join(t.whitespace_ if t.i in top else t.text_with_ws for t in doc))
+            kept.append(
+                "".join(t.text_with_ws if t.i in top else t.whitespace_ for t in doc)
+                if top
+                else doc.text
+            )
             owners.append(index)
     full = np.array([doc.cats[doc._.sentiment["label"]] for doc in docs])[owners]
     chosen = targets[owners]
