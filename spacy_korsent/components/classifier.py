@@ -199,7 +199,8 @@ class KoreanClassifier(Pipe):
         sentence's list) towards the predicted label. Runs for every doc with ``explain = true``;
         call it directly to explain docs this component has already annotated.
         """
-        options = {"steps": self.explain_steps} if self.explain_method != "occlusion" else {}
+        gradients = self.explain_method == "integrated_gradients"
+        options = {"steps": self.explain_steps} if gradients else {}
         explain_docs(
             list(docs),
             self._ensure_loaded(),
