@@ -73,15 +73,14 @@ def run_pipeline(
 ) -> tuple[list[Any], float, float, Any]:
     """Docs, documents per second, model rows per document, and the component's engine.
 
-    The engine (the component's private ``_ensure_loaded()``) classifies the reduced texts and has
-    its backend wrapped to count rows.
+    The engine classifies the reduced texts, and has its backend wrapped to count rows.
     """
     from spacy_korsent import blank_korean
 
     nlp = blank_korean()
     component = nlp.add_pipe("korean_sentiment", config={"model": model, **config})
     nlp.initialize()
-    classifier = component._ensure_loaded()
+    classifier = component.engine
     list(nlp.pipe(texts[:16]))  # warm-up
     counter = classifier.backend = CountingBackend(classifier.backend)
     start = time.perf_counter()
@@ -93,7 +92,7 @@ def run_pipeline(
 
 def target_probabilities(classifier: Any, texts: list[str], targets: np.ndarray) -> np.ndarray:
     """p(target) of each text; a text left without subwords is classified as an empty window."""
-    empty = classifier.classify_windows([classifier.prefix + classifier.suffix])[0]
+    empty = classifier.probabilities([classifier.prefix + classifier.suffix])[0]
     probs = classifier.predict(texts)
     return np.array([(empty if p is None else p)[t] for p, t in zip(probs, targets)])
 

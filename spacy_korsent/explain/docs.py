@@ -1,4 +1,4 @@
-"""Token attributions on spaCy docs: the extensions that hold them and the step that sets them.
+"""Token attributions on spaCy docs: the extensions that hold them, and how docs are explained.
 
 The values are stored as plain lists of floats under ``Doc._._<name>`` (one per token of the doc)
 and ``Span._._<name>`` (one per token of a classified sentence), so they travel with
@@ -10,12 +10,32 @@ None), each signed towards the label the component predicted for the doc or the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Protocol, Union
 
+import numpy as np
 from spacy.tokens import Doc, Span, Token
 
 from ..inference.engine import WindowClassifier
 from .attribution import attribute
+
+Values = Optional[list[float]]
+
+
+class Attributions(NamedTuple):
+    """A doc's token attributions and its sentences' (None where there was no text)."""
+
+    doc: Values
+    sentences: list[Values]
+
+
+class Prediction(Protocol):
+    """A doc's probabilities and its sentences' (a component's ``DocPrediction``)."""
+
+    @property
+    def doc(self) -> Optional[np.ndarray]: ...
+
+    @property
+    def sentences(self) -> Sequence[Optional[np.ndarray]]: ...
 
 
 def register_attribution_extension(name: str) -> None:
@@ -29,7 +49,7 @@ def register_attribution_extension(name: str) -> None:
     Token.set_extension(name, getter=lambda token: _at(token.doc._.get(stored), token.i))
 
 
-def _as_list(values: Optional[Sequence[float]]) -> Optional[list[float]]:
+def _as_list(values: Optional[Sequence[float]]) -> Values:
     # DocBin and worker processes hand lists back as tuples.
     return None if values is None else list(values)
 
@@ -38,41 +58,49 @@ def _at(values: Optional[Sequence[float]], index: int) -> Optional[float]:
     return None if values is None else values[index]
 
 
-def explain_docs(
+def attribute_docs(
+    engine: WindowClassifier,
     docs: Sequence[Doc],
-    classifier: WindowClassifier,
+    predictions: Sequence[Prediction],
     *,
-    labels: Sequence[str],
-    prediction: str,
-    attribution: str,
     method: str,
-    sentences: bool,
     **options: Any,
-) -> None:
-    """Set the ``attribution`` extension of each doc (and sentence) that has a prediction.
+) -> list[Attributions]:
+    """Attributions towards each doc's and each sentence's most probable label.
 
-    ``prediction`` names the extension with the component's result (its ``label`` is the target);
-    a doc or sentence without a label (no text for the model) gets None.
+    ``predictions[i]`` holds doc ``i``'s probabilities and, when its sentences were classified,
+    theirs; None means no text, and gets no attributions.
     """
-    targets: list[Union[Doc, Span]] = []
-    for doc in docs:
-        targets.append(doc)
-        if sentences and doc.has_annotation("SENT_START"):
-            targets.extend(doc.sents)
-    stored = f"_{attribution}"
-    explained, texts, offsets, classes = [], [], [], []
-    for target in targets:
-        label = (target._.get(prediction) or {}).get("label")
-        target._.set(stored, None)
-        if label is None:
-            continue
-        start = target.start_char if isinstance(target, Span) else 0
-        explained.append(target)
-        texts.append(target.text)
-        offsets.append([(t.idx - start, t.idx - start + len(t.text)) for t in target])
-        classes.append(labels.index(label))
-    if not explained:
-        return
-    values = attribute(method, classifier, texts, offsets, classes, **options)
-    for target, per_token in zip(explained, values):
-        target._.set(stored, per_token.tolist())
+    spans: list[Union[Doc, Span]] = []
+    targets: list[int] = []
+    for doc, prediction in zip(docs, predictions):
+        sentences = doc.sents if prediction.sentences else ()
+        pairs = [(doc, prediction.doc), *zip(sentences, prediction.sentences)]
+        for span, span_probs in pairs:
+            if span_probs is not None:
+                spans.append(span)
+                targets.append(int(np.argmax(span_probs)))
+    texts = [span.text for span in spans]
+    offsets = [_token_offsets(span) for span in spans]
+    found = iter(attribute(method, engine, texts, offsets, targets, **options) if spans else ())
+    return [
+        Attributions(
+            None if prediction.doc is None else next(found).tolist(),
+            [None if probs is None else next(found).tolist() for probs in prediction.sentences],
+        )
+        for prediction in predictions
+    ]
+
+
+def _token_offsets(span: Union[Doc, Span]) -> list[tuple[int, int]]:
+    """The span's tokens as character offsets into ``span.text``."""
+    start = span.start_char if isinstance(span, Span) else 0
+    return [(t.idx - start, t.idx - start + len(t.text)) for t in span]
+
+
+def store_attributions(doc: Doc, attributions: Attributions, name: str) -> None:
+    """Keep the values on the doc (and its sentences) as plain lists under ``_name``."""
+    doc._.set(f"_{name}", attributions.doc)
+    if attributions.sentences:
+        for sent, values in zip(doc.sents, attributions.sentences):
+            sent._.set(f"_{name}", values)

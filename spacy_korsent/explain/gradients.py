@@ -67,12 +67,14 @@ class _IntegratedPath:
         model = getattr(classifier.backend, "model", None)
         if not isinstance(model, torch.nn.Module):
             raise ValueError(NEEDS_TORCH)
+        if model.training:
+            model.eval()  # as the torch backend does: spaCy's training loop leaves it training
         self.classifier = classifier
         self.model = model
         self.embed = model.get_input_embeddings()
         self.device = next(model.parameters()).device
         self.steps = steps
-        multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
+        multi_label = classifier.multi_label
         self.activation: Any = torch.sigmoid if multi_label else lambda x: torch.softmax(x, -1)
 
     def scores(self, windows: list[list[int]], targets: list[int]) -> list[np.ndarray]:

@@ -39,11 +39,11 @@ def occlusion(
     full = [text.window(classifier, w) for text in prepared for w in range(len(text.spans))]
     if not full:
         return attributions
-    full_probs = classifier.classify_windows(full)
+    full_probs = classifier.probabilities(full)
     first_window = np.cumsum([0] + [len(text.spans) for text in prepared])
     jobs = _occluded_windows(classifier, prepared)
     while chunk := list(islice(jobs, CHUNK_WINDOWS)):
-        probs = classifier.classify_windows([window for *_, window in chunk])
+        probs = classifier.probabilities([window for *_, window in chunk])
         for (index, w, token, _), p in zip(chunk, probs):
             target = targets[index]
             drop = full_probs[first_window[index] + w, target] - p[target]
