@@ -616,9 +616,12 @@ class KoreanClassifier(TrainablePipe):
     def _read_model(self, path: Path) -> None:
         with loading.LOAD_LOCK:
             tokenizer, config = loading.load_tokenizer(path), loading.load_config(path)
-            self._install(
-                tokenizer, config, list(self.cfg["labels"]), self.multi_label, weights=str(path)
-            )
+            if self.cfg["labels"]:
+                labels, multi_label = list(self.cfg["labels"]), self.multi_label
+            else:  # cfg excluded: the saved model's config names them too
+                labels = self.read_labels(config)
+                multi_label = config.problem_type == problem_type(True)
+            self._install(tokenizer, config, labels, multi_label, weights=str(path))
             saved_export = path.with_name(ONNX_FILE)
             if self.backend == "torch":
                 self._module()  # now: the directory may be gone by the first doc
