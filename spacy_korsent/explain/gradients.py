@@ -9,12 +9,15 @@ weighted as the text's probability averages them. Within each window the scores 
 ``p_window(target) - p_baseline(target)`` (completeness), up to the error of ``steps`` parts.
 
 Cost: ``steps`` forward and backward passes per window (a backward pass costs about two forward
-passes). The gradients need the torch model: the ONNX backend cannot run this method.
+passes). The passes run like the backend's own: in row shards on single-threaded torch, side by
+side in the process's shard threads (on a busy CPU, torch's own threading is many times slower).
+The gradients need the torch model: the ONNX backend cannot run this method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,14 +50,17 @@ def integrated_gradients(
     windows = [prepared[index].window(classifier, w) for index, w in jobs]
     first = len(classifier.prefix)
     for batch in classifier.batches(windows):
-        scores = path.scores([windows[i] for i in batch], [targets[jobs[i][0]] for i in batch])
-        for i, window_scores in zip(batch, scores):
-            index, w = jobs[i]
-            text = prepared[index]
-            start, end = text.spans[w]
-            body, owners = window_scores[first : first + end - start], text.owners[start:end]
-            owned = owners >= 0
-            np.add.at(attributions[index], owners[owned], text.weights[w] * body[owned])
+        # One target per run, so that a shard of rows knows its target from the run alone.
+        for target in sorted({targets[jobs[i][0]] for i in batch}):
+            rows = [i for i in batch if targets[jobs[i][0]] == target]
+            scores = path.scores([windows[i] for i in rows], target)
+            for i, window_scores in zip(rows, scores):
+                index, w = jobs[i]
+                text = prepared[index]
+                start, end = text.spans[w]
+                body, owners = window_scores[first : first + end - start], text.owners[start:end]
+                owned = owners >= 0
+                np.add.at(attributions[index], owners[owned], text.weights[w] * body[owned])
     return attributions
 
 
@@ -64,11 +70,11 @@ class _IntegratedPath:
     def __init__(self, classifier: WindowClassifier, steps: int) -> None:
         import torch
 
-        model = getattr(classifier.backend, "model", None)
+        backend = classifier.backend
+        model = getattr(backend, "model", None)
         if not isinstance(model, torch.nn.Module):
             raise ValueError(NEEDS_TORCH)
-        if model.training:
-            model.eval()  # as the torch backend does: spaCy's training loop leaves it training
+        self.run = getattr(backend, "run_sharded", lambda forward, ids, mask: forward(ids, mask))
         self.classifier = classifier
         self.model = model
         self.embed = model.get_input_embeddings()
@@ -77,41 +83,53 @@ class _IntegratedPath:
         multi_label = classifier.multi_label
         self.activation: Any = torch.sigmoid if multi_label else lambda x: torch.softmax(x, -1)
 
-    def scores(self, windows: list[list[int]], targets: list[int]) -> list[np.ndarray]:
-        """One score per position of each window (0 for the special tokens).
+    def scores(self, windows: list[list[int]], target: int) -> list[np.ndarray]:
+        """One score per position of each window (0 for the special tokens)."""
+        if self.model.training:
+            self.model.eval()  # as the torch backend does: spaCy's training loop leaves it training
+        ids, mask = self.classifier.pad(windows)
+        # Steps a pass: the whole batch's rows for that many steps fill about ``batch_tokens``.
+        per_pass = max(1, self.classifier.batch_tokens // ids.size)
+        shard_scores = partial(
+            self._shard_scores, target=target, width=ids.shape[1], per_pass=per_pass
+        )
+        scores = self.run(shard_scores, ids, mask)
+        return [scores[row, : len(window)] for row, window in enumerate(windows)]
 
-        The batch's steps run a few at a time, so that one forward pass holds about as many
-        tokens as the engine's batches (``batch_tokens``).
-        """
+    def _shard_scores(
+        self, ids: np.ndarray, mask: np.ndarray, *, target: int, width: int, per_pass: int
+    ) -> np.ndarray:
+        """Scores of a shard of rows, padded with zeros to the batch's ``width``; the steps run
+        ``per_pass`` at a time."""
         import torch
 
         classifier = self.classifier
-        ids, mask = classifier.pad(windows)
         baseline = ids.copy()
-        for row, window in enumerate(windows):
-            body_end = len(window) - len(classifier.suffix)
-            baseline[row, len(classifier.prefix) : body_end] = classifier.pad_id
+        lengths = mask.sum(axis=1)
+        for row, length in enumerate(lengths):
+            baseline[row, len(classifier.prefix) : length - len(classifier.suffix)] = (
+                classifier.pad_id
+            )
         with torch.no_grad():
             inputs = self.embed(torch.from_numpy(ids).to(self.device))
             origin = self.embed(torch.from_numpy(baseline).to(self.device))
         difference = inputs - origin
         attention = torch.from_numpy(mask).to(self.device)
-        chosen = torch.tensor(targets, device=self.device)
-        per_pass = max(1, classifier.batch_tokens // ids.size)
         gradient_sum = torch.zeros_like(inputs, dtype=torch.float32)
         for first in range(0, self.steps, per_pass):
             count = min(per_pass, self.steps - first)
             alphas = (torch.arange(first, first + count, device=self.device) + 0.5) / self.steps
-            # Rows are (step, window) pairs, step-major: row % len(windows) is the window.
-            path = origin.repeat(count, 1, 1) + alphas.to(inputs.dtype).repeat_interleave(
-                len(windows)
-            )[:, None, None] * difference.repeat(count, 1, 1)
+            # Rows are (step, window) pairs, step-major: row % len(ids) is the window.
+            path = origin.repeat(count, 1, 1) + alphas.to(inputs.dtype).repeat_interleave(len(ids))[
+                :, None, None
+            ] * difference.repeat(count, 1, 1)
             path.requires_grad_(True)
             with torch.enable_grad():
                 logits = self.model(inputs_embeds=path, attention_mask=attention.repeat(count, 1))
                 probs = self.activation(logits.logits.float())
-                target_probs = probs.gather(1, chosen.repeat(count)[:, None])
-                (gradients,) = torch.autograd.grad(target_probs.sum(), path)
+                (gradients,) = torch.autograd.grad(probs[:, target].sum(), path)
             gradient_sum += gradients.float().reshape(count, *inputs.shape).sum(0)
-        scores = (difference.float() * gradient_sum / self.steps).sum(-1).cpu().numpy()
-        return [scores[row, : len(window)] for row, window in enumerate(windows)]
+        scores = np.zeros((len(ids), width), dtype=np.float64)
+        shard = (difference.float() * gradient_sum / self.steps).sum(-1).cpu().numpy()
+        scores[:, : ids.shape[1]] = shard
+        return scores
