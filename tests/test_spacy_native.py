@@ -48,11 +48,6 @@ def nsmc_examples(nlp, limit: int, offset: int = 0) -> list[Example]:
     ]
 
 
-def write_docbin(path: Path, examples: list[Example]) -> Path:
-    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
-    return path
-
-
 def probabilities(docs) -> np.ndarray:
     return np.array([[p for _, p in sorted(doc.cats.items())] for doc in docs])
 
@@ -75,10 +70,15 @@ def direct_forward(model_dir: Path, texts: list[str]) -> np.ndarray:
 
 @pytest.mark.slow
 def test_spacy_train_fine_tunes_from_a_short_config(tmp_path, make_nlp):
+    from spacy_korsent.cli import main as korsent
+
     start = build_model_dir(tmp_path / "start", arch="electra", num_labels=2)
+    train, dev = tmp_path / "train.spacy", tmp_path / "dev.spacy"
+    convert = ["convert", NSMC_TRAIN, train, "--dev", dev, "--dev-fraction", 0.2, "--limit", 200]
+    assert korsent([str(arg) for arg in convert]) == 0
     nlp = make_nlp()
-    train = write_docbin(tmp_path / "train.spacy", nsmc_examples(nlp, 160))
-    dev = write_docbin(tmp_path / "dev.spacy", nsmc_examples(nlp, 40, offset=160))
+    gold = [doc.cats for doc in DocBin().from_disk(dev).get_docs(nlp.vocab)]
+    assert len(gold) == 40 and all(sorted(cats.values()) == [0.0, 1.0] for cats in gold)
     (tmp_path / "base.cfg").write_text(SHORT_CONFIG.format(model=start), encoding="utf-8")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     spacy_cli = [sys.executable, "-m", "spacy"]

@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     factories = TASKS[args.task]
     nlp = build_pipeline({f: chosen[f] for f in factories}, args, sentences=args.sentences)
     analysis = Analysis(nlp, args.text_column, warn)
-    report, html = None, nullcontext()
+    report = None
+    html: Any = nullcontext()  # the page's file, opened now so that a bad path fails early
     if args.html:
         from ..explain.report import HtmlReport
 

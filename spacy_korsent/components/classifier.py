@@ -21,7 +21,7 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, cast
 
 import numpy as np
 import srsly
@@ -31,6 +31,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
+from thinc.types import Floats2d
 
 from ..explain.attribution import check_method
 from ..explain.docs import (
@@ -43,14 +44,26 @@ from ..inference import loading
 from ..inference.engine import WindowClassifier
 from ..training.loss import window_loss
 from .extensions import register_extension, stored_name
-from .model import classifier_model, get_module, problem_type, set_module, with_new_head
+from .model import (
+    classifier_model,
+    get_module,
+    problem_type,
+    set_module,
+    uses_mixed_precision,
+    with_new_head,
+)
 
 Result = dict[str, Any]
 
 MODEL_DIR = "model"
 ONNX_FILE = "model.onnx"
-WEIGHT_FILES = ("model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin")
-WEIGHT_FILES += ("pytorch_model.bin.index.json",)
+WEIGHT_FILES = (
+    "model*.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model*.bin",
+    "pytorch_model.bin.index.json",
+)
+"""The files of a Hugging Face directory that hold weights (copied when they are on disk)."""
 
 SHARED_DEFAULTS: dict[str, Any] = {
     "labels": None,
@@ -416,7 +429,7 @@ class KoreanClassifier(TrainablePipe):
         loss, d_logits = window_loss(
             scores.logits, scores.owners, scores.lengths, truth, known, multi_label=self.multi_label
         )
-        return loss, self.model.ops.asarray(d_logits)
+        return loss, self.model.ops.asarray2f(cast(Floats2d, d_logits))
 
     def gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
         """Gold probabilities ``[docs, labels]`` from ``doc.cats``, and which of them are given."""
@@ -440,7 +453,7 @@ class KoreanClassifier(TrainablePipe):
                 f"{self.name}: dtype={self.dtype!r} is for inference; train in float32 "
                 "(with mixed_precision=true on a GPU) and set dtype afterwards."
             )
-        if self.model.shims[0]._mixed_precision and self._module().device.type != "cuda":
+        if uses_mixed_precision(self.model) and self._module().device.type != "cuda":
             raise ValueError(
                 f"{self.name}: mixed_precision=true trains on a CUDA GPU; set it to false on CPU."
             )
@@ -605,7 +618,10 @@ class KoreanClassifier(TrainablePipe):
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
         path = Path(path)
-        readers = {"cfg": self._read_cfg, MODEL_DIR: self._read_model}
+        readers: dict[str, Callable[[Path], None]] = {
+            "cfg": self._read_cfg,
+            MODEL_DIR: self._read_model,
+        }
         util.from_disk(path, readers, exclude)
         return self
 

@@ -75,7 +75,10 @@ def attribute_docs(
     targets: list[int] = []
     for doc, prediction in zip(docs, predictions):
         sentences = doc.sents if prediction.sentences else ()
-        pairs = [(doc, prediction.doc), *zip(sentences, prediction.sentences)]
+        pairs: list[tuple[Union[Doc, Span], Optional[np.ndarray]]] = [
+            (doc, prediction.doc),
+            *zip(sentences, prediction.sentences),
+        ]
         for span, span_probs in pairs:
             if span_probs is not None:
                 spans.append(span)

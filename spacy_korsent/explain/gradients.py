@@ -69,10 +69,11 @@ class _IntegratedPath:
 
     def __init__(self, classifier: WindowClassifier, steps: int) -> None:
         import torch
+        from transformers import PreTrainedModel
 
         backend = classifier.backend
         model = getattr(backend, "model", None)
-        if not isinstance(model, torch.nn.Module):
+        if not isinstance(model, PreTrainedModel):
             raise ValueError(NEEDS_TORCH)
         self.run = getattr(backend, "run_sharded", lambda forward, ids, mask: forward(ids, mask))
         self.classifier = classifier

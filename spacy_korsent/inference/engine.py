@@ -23,7 +23,7 @@ class WindowClassifier:
 
     def __init__(
         self,
-        tokenizer: object,
+        tokenizer: Any,
         backend: Optional[Backend],
         *,
         max_length: int,
@@ -83,7 +83,7 @@ class WindowClassifier:
         return encoded["input_ids"], encoded["offset_mapping"]
 
     def _tokenize(self, texts: Sequence[str], *, offsets: bool) -> Any:
-        return self.tokenizer(  # type: ignore[operator]
+        return self.tokenizer(
             list(texts),
             add_special_tokens=False,
             return_attention_mask=False,
@@ -149,10 +149,10 @@ class WindowClassifier:
         return ids, mask
 
 
-def _special_tokens_around(tokenizer: object) -> tuple[list[int], list[int]]:
+def _special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
     """The ids the tokenizer puts before and after a single text ([CLS] and [SEP] for BERT)."""
     sentinel = -7
-    built = tokenizer.build_inputs_with_special_tokens([sentinel])  # type: ignore[attr-defined]
+    built = tokenizer.build_inputs_with_special_tokens([sentinel])
     at = built.index(sentinel)
     return list(built[:at]), list(built[at + 1 :])
 

@@ -20,10 +20,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
 LOG_FILE = "training_log.jsonl"
 ARGS_FILE = "training_args.json"
 TEST_FILE = "test_metrics.json"
-
-Gold = Union[int, Sequence[int]]
-"""A text's gold class index, or the indices of its classes for multi-label data."""
 
 
 @dataclass
@@ -101,8 +97,9 @@ def build_pipeline(
 
     from ..inference.loading import ModelNotFoundError, load_config
 
+    source: str | Path
     if init_config is not None:
-        source = _write_random_model(names, init_config, tokenizer, settings.seed, scratch)
+        source = write_random_model(names, init_config, tokenizer, settings.seed, scratch)
     else:
         assert model is not None
         source = model
@@ -134,7 +131,7 @@ def build_pipeline(
     return nlp, component
 
 
-def _write_random_model(
+def write_random_model(
     names: list[str], init_config: Path, tokenizer: str | None, seed: int, scratch: Path
 ) -> Path:
     """A model from a transformers config with random weights, saved for the component to load."""
@@ -222,12 +219,10 @@ def examples(nlp: Language, data: Labelled) -> list[Example]:
     """Examples whose gold ``cats`` give every label 1.0 or 0.0."""
     from spacy.training import Example
 
-    out = []
-    for text, gold in zip(data.texts, data.labels):
-        chosen = {gold} if isinstance(gold, int) else set(gold)
-        cats = {name: float(i in chosen) for i, name in enumerate(data.names)}
-        out.append(Example.from_dict(nlp.make_doc(text), {"cats": cats}))
-    return out
+    return [
+        Example.from_dict(nlp.make_doc(text), {"cats": cats})
+        for text, cats in zip(data.texts, data.cats())
+    ]
 
 
 def train(
@@ -310,7 +305,7 @@ def _optimizer(settings: Settings, total_steps: int) -> Any:
 
     schedule = warmup_linear(settings.lr, int(settings.warmup * total_steps), total_steps)
     return Adam(
-        learn_rate=schedule,
+        learn_rate=schedule,  # type: ignore[arg-type]  # thinc takes schedules; its hint says not
         L2=settings.weight_decay,
         L2_is_weight_decay=True,
         grad_clip=1.0,
@@ -338,7 +333,7 @@ def similar_length_batches(
         return [order[i : i + size] for i in range(0, len(order), size)]
     order = rng.permutation(len(lengths))
     pool = size * 50
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
