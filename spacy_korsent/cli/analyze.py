@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,7 @@ from .common import (
     build_pipeline,
     check_file_options,
     count_lines,
+    positive_int,
     progress,
 )
 
@@ -61,6 +63,8 @@ one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Par
 Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
+HTML_LIMIT = 1000
+"""Rows the --html page shows by default (explaining costs a pass per token: a page, not a dump)."""
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 
 
@@ -87,6 +91,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output format (default: from the -o suffix, else jsonl)",
     )
     add_file_options(parser, format_flag="--input-format", formats=FORMATS, labelled=False)
+    source.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write an HTML page of the rows' predictions with tokens shaded by attribution "
+        "(the first --html-limit rows; explaining costs about one extra pass per token)",
+    )
+    source.add_argument(
+        "--html-limit",
+        metavar="N",
+        type=positive_int,
+        default=HTML_LIMIT,
+        help=f"rows shown on the --html page (default: {HTML_LIMIT:,}); the rest are counted",
+    )
     models = parser.add_argument_group("analyses")
     models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
     models.add_argument(
@@ -128,6 +145,13 @@ def run(args: argparse.Namespace) -> int:
     )
     source = source_name(args.input or "-") if not args.texts else "argument"
     analysis = Analysis(nlp, args.text_column, warn, sentences=args.sentences, source=source)
+    report = None
+    if args.html:
+        from ..explain.report import HtmlReport
+
+        _check_page_path(args.html, args.input)
+        report = HtmlReport(nlp, limit=args.html_limit)
+        analysis.on_docs = report.add
     writer = open_writer(
         fmt,
         args.output,
@@ -143,6 +167,12 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(len(batch))
     finally:
         writer.close()
+    if report is not None:
+        page = report.html(" ".join(["korsent analyze", *filter(None, [args.input])]))
+        try:
+            Path(args.html).write_text(page, encoding="utf-8")
+        except OSError as err:
+            raise CommandError(f"cannot write {args.html}: {err.strerror or err}.") from err
     warn.summarize()
     if not analysis.with_text:
         raise CommandError(
@@ -150,6 +180,14 @@ def run(args: argparse.Namespace) -> int:
             "name the text's field with --text-column."
         )
     return 0
+
+
+def _check_page_path(page: str, source: str | None) -> None:
+    """Fail before the run if the --html page could not be written at its end."""
+    refuse_input_as_output(page, [source] if source else [], "--html")
+    folder = Path(page).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise CommandError(f"cannot write {page}: {folder} is not a writable directory.")
 
 
 def _input(
@@ -277,6 +315,8 @@ class Analysis:
         self.emotion = EMOTION in nlp.pipe_names
         self.sentences = sentences
         self.with_text = 0
+        self.on_docs: Callable[[list[Doc]], None] | None = None
+        """Called with each batch's docs while they are alive (``--html``)."""
         labels = self.sentiment_labels or ()
         self.probabilities = {f"sentiment_{label}" for label in labels}
         # Fields too wide or too many for a table:
@@ -297,7 +337,9 @@ class Analysis:
         for chunk in minibatch(records, size=batch_size):
             pairs = [(self._text(record), record.row) for record in chunk]
             with self.nlp.memory_zone():
-                docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size)
+                docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
+                if self.on_docs is not None:
+                    self.on_docs([doc for doc, _ in docs])
                 batch = [self._output(doc, row) for doc, row in docs]
             yield batch
 
