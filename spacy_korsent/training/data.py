@@ -138,8 +138,9 @@ def label_names(
 
     ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy), a file
     with one name per line, or a comma list. Without it: NSMC is negative,positive; a
-    ``label_map`` gives its classes, sorted; integers 0..N-1 are class indices (named ``LABEL_i``, which both components read); other
-    integers are refused (see :func:`infer_names`); other values are sorted.
+    ``label_map`` gives its classes, sorted; integers 0..N-1 are class indices (named
+    ``LABEL_i``, which both components read); other integers are refused (see
+    :func:`infer_names`); other values are sorted.
     """
     if spec:
         if spec == "sentiment":
