@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from spacy_korsent.cli import main
-from spacy_korsent.files.writers import _width
+from spacy_korsent.files.writers import display_width
 
 TEXTS = ["정말 재밌어요. 또 볼래요!", "별로였다", ""]
 
@@ -197,11 +197,11 @@ def test_table_aligns_hangul_by_display_width(capsys, models) -> None:
     assert set(rule) == {"-", " "}
     assert len(rows) == 2 + 3  # two documents, each followed by its sentences
     assert rows[3].lstrip().startswith("└ 조금 더 긴 한국어 문장.")
-    column = _width(header[: header.index("sentiment ")])
+    column = display_width(header[: header.index("sentiment ")])
     for row in rows:
         label = row.split()[-2]
         assert label in ("positive", "negative")
-        assert _width(row[: row.rindex(label)]) == column
+        assert display_width(row[: row.rindex(label)]) == column
 
 
 def test_interrupted_run_leaves_complete_batches(capsys, models, monkeypatch) -> None:

@@ -403,12 +403,14 @@ def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
         f"{report['mean_predicted_labels']:.2f} predicted{at}"
     )
     yield ""
+    from ..files.writers import display_width, fit
+
     per_label = report["per_label"]
-    width = max(8, *(len(name) for name in per_label))
-    yield f"  {'label':<{width}}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
+    width = max(8, *map(display_width, per_label))
+    yield f"  {fit('label', width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
     for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
         yield (
-            f"  {name:<{width}}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
+            f"  {fit(name, width)}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
             f"{scores['recall']:>6.4f}  {scores['support']:>7,}"
         )
 
@@ -438,17 +440,14 @@ def _matplotlib() -> None:
 
 def per_label_figure(per_label: dict[str, dict[str, float]], title: str) -> Figure:
     """Each label's F1 as a bar, most frequent gold label on top, with its support."""
-    from matplotlib import font_manager
     from matplotlib.figure import Figure
 
-    # Label names are often Korean: use a CJK font where one is installed.
-    cjk = [font.name for font in font_manager.fontManager.ttflist if "CJK" in font.name]
     ordered = sorted(per_label.items(), key=lambda item: item[1]["support"])
     figure = Figure(figsize=(7.0, 1.5 + 0.28 * len(ordered)))
     axes = figure.subplots()
     names = [name for name, _ in ordered]
     axes.barh(range(len(ordered)), [scores["f1"] for _, scores in ordered], color="tab:blue")
-    axes.set_yticks(range(len(ordered)), names, fontfamily=cjk[:1] or None)
+    axes.set_yticks(range(len(ordered)), names, fontfamily=_hangul_font(names))
     axes.set_xlim(0, 1)
     axes.set_xlabel("F1")
     for row, (_, scores) in enumerate(ordered):
@@ -456,6 +455,37 @@ def per_label_figure(per_label: dict[str, dict[str, float]], title: str) -> Figu
     axes.set_title(f"{title}\n(bars: F1; numbers: gold texts with the label)", fontsize="medium")
     figure.tight_layout()
     return figure
+
+
+def _hangul_font(names: Sequence[str]) -> str | None:
+    """A font family that has Hangul, for label names that need one (None: matplotlib's own).
+
+    matplotlib lists the fonts it found when its cache was made: fonts installed since (Debian's
+    fonts-noto-cjk, say) are looked up among the system's font files. Without any, the names are
+    drawn as boxes, and the command says what to install.
+    """
+    from matplotlib import font_manager
+
+    if all(name.isascii() for name in names):
+        return None
+    manager = font_manager.fontManager
+
+    def korean() -> list[str]:
+        found = sorted({font.name for font in manager.ttflist if "CJK" in font.name})
+        return sorted(found, key=lambda name: not name.endswith(" KR"))
+
+    if not korean():
+        for path in font_manager.findSystemFonts():
+            if "CJK" in Path(path).name:
+                manager.addfont(path)
+    if korean():
+        return korean()[0]
+    print(
+        "korsent evaluate: no font with Hangul for the plot's labels; install one, e.g. "
+        "apt-get install fonts-noto-cjk.",
+        file=sys.stderr,
+    )
+    return None
 
 
 def confusion_figure(matrix: np.ndarray, names: Sequence[str], title: str) -> Figure:

@@ -246,7 +246,7 @@ class TableWriter(_StreamWriter):
             for column in columns:
                 cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
                 cells = [str(column)] + [line.get(column, "") for line in lines]
-                self.widths[column] = min(cap, max(map(_width, cells)))
+                self.widths[column] = min(cap, max(map(display_width, cells)))
             out.append(self._line({c: str(c) for c in self.widths}))
             out.append("  ".join("-" * width for width in self.widths.values()))
         out.extend(self._line(line) for line in lines)
@@ -264,7 +264,7 @@ class TableWriter(_StreamWriter):
         return {str(column): _cell(value) for column, value in row.items()}
 
     def _line(self, cells: dict[str, str]) -> str:
-        return "  ".join(_fit(cells.get(c, ""), width) for c, width in self.widths.items())
+        return "  ".join(fit(cells.get(c, ""), width) for c, width in self.widths.items())
 
 
 def _cell(value: Any) -> str:
@@ -280,13 +280,14 @@ def _char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in "WF" else 1
 
 
-def _width(text: str) -> int:
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (Hangul takes two a character)."""
     return sum(map(_char_width, text))
 
 
-def _fit(text: str, width: int) -> str:
+def fit(text: str, width: int) -> str:
     """``text`` cut (with …) or padded to exactly ``width`` terminal columns."""
-    used = _width(text)
+    used = display_width(text)
     if used > width:
         kept = []
         used = 1  # the ellipsis
