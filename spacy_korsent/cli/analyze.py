@@ -20,6 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from ..files.fields import ResultFields, checked_text
 from ..files.readers import FORMATS, guess_format, read_rows, replace_lone_surrogates
 from .common import (
     EMOTION,
@@ -34,7 +35,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Span
+    from spacy.tokens import Doc
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
@@ -157,15 +158,8 @@ class Analysis:
         self.nlp = nlp
         self.text_column = text_column
         self.warn = warn
-        self.sentiment_labels = (
-            nlp.get_pipe(SENTIMENT).labels if SENTIMENT in nlp.pipe_names else None
-        )
-        self.emotion = EMOTION in nlp.pipe_names
-        self.sentences = "sentencizer" in nlp.pipe_names
+        self.fields = ResultFields(nlp)
         self.with_text = 0
-        # Fields too wide or too many for a table:
-        labels = self.sentiment_labels or ()
-        self.details = {*(f"sentiment_{label}" for label in labels), "emotions_top", "sentences"}
 
     def batches(self, rows: Iterable[dict], batch_size: int) -> Iterator[list[dict]]:
         """Output rows in input order, ``batch_size`` at a time.
@@ -184,41 +178,15 @@ class Analysis:
             yield batch
 
     def _text(self, row: dict, number: int) -> str:
-        text = row.get(self.text_column)
-        if isinstance(text, str):
+        text, problem = checked_text(row.get(self.text_column), self.text_column)
+        if problem is None:
             self.with_text += 1
-            return text
-        what = "has no" if text is None else f"has a {type(text).__name__}, not a string, as its"
-        self.warn(f"row {number} {what} {self.text_column!r}; written with empty results.")
-        return ""
+        else:
+            self.warn(f"row {number} {problem}")
+        return text
 
     def _output(self, doc: Doc, row: dict) -> dict:
-        out = {**row, **self._fields(doc)}
-        if self.sentences:
-            sents = doc.sents if doc.has_annotation("SENT_START") else ()
-            out["sentences"] = [
-                {"text": s.text, "start": s.start_char, "end": s.end_char, **self._fields(s)}
-                for s in sents
-            ]
-        return out
-
-    def _fields(self, target: Doc | Span) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if self.sentiment_labels is not None:
-            sentiment = target._.sentiment or {}
-            scores = sentiment.get("scores") or {}
-            fields["sentiment"] = sentiment.get("label")
-            fields["sentiment_score"] = sentiment.get("score")
-            fields.update(
-                {f"sentiment_{label}": scores.get(label) for label in self.sentiment_labels}
-            )
-        if self.emotion:
-            emotions = target._.emotions or {}
-            fields["emotion"] = emotions.get("label")
-            fields["emotion_score"] = emotions.get("score")
-            fields["emotion_group"] = emotions.get("group")
-            fields["emotions_top"] = emotions.get("top", [])
-        return fields
+        return {**row, **self.fields.of(doc)}
 
 
 def _open_output(path: str | None) -> Any:
@@ -235,7 +203,7 @@ def _writer(fmt: str, stream: TextIO, analysis: Analysis) -> Any:
         return JsonlWriter(stream)
     if fmt == "csv":
         return CsvWriter(stream, analysis.warn)
-    return TableWriter(stream, analysis.text_column, hidden=analysis.details)
+    return TableWriter(stream, analysis.text_column, hidden=analysis.fields.details)
 
 
 class JsonlWriter:
