@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from ..files.fields import ResultFields, checked_text
 from ..files.readers import FORMATS, guess_format, read_rows, replace_lone_surrogates
+from . import ray_engine
 from .common import (
     EMOTION,
     SENTIMENT,
@@ -100,11 +101,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     models.add_argument("--sentences", action="store_true", help="also classify each sentence")
     add_pipeline_options(parser)
+    ray_engine.add_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyze the input; 2 when it cannot be used at all."""
+    if ray_engine.on_ray(args):
+        return ray_engine.run(args)
     warn = Warnings("analyze")
     rows, count = _input(args, warn)
     first = next(rows, None)  # finds a missing column or an empty input before the model loads

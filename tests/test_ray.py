@@ -1,0 +1,319 @@
+"""The Ray engine on a local Ray instance: the local results, every row once, faults, formats.
+
+One Ray instance (two CPUs) serves the whole module; each test starts its own pool of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+from conftest import FIXTURES
+
+import spacy_korsent.integrations.ray as korsent_ray
+from spacy_korsent import blank_korean
+from spacy_korsent.cli import main
+
+NSMC_MODEL = FIXTURES / "nsmc-koelectra-tiny"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_instance() -> Any:
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def nsmc() -> list[dict]:
+    """The first 300 reviews of the NSMC fixture slice, as rows."""
+    with open(FIXTURES / "nsmc_test_2000.txt", encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream, delimiter="\t"))[:300]
+    return [{"id": int(row["id"]), "text": row["document"], "label": row["label"]} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """The sentiment pipeline on the NSMC-trained test model, and where it is saved."""
+    nlp = blank_korean()
+    nlp.add_pipe("korean_sentiment", config={"model": str(NSMC_MODEL)})
+    path = tmp_path_factory.mktemp("pipeline")
+    nlp.to_disk(path)
+    return nlp, path
+
+
+def positive(nlp: Any, texts: list[str]) -> list[float]:
+    return [doc._.sentiment["scores"]["positive"] for doc in nlp.pipe(texts)]
+
+
+def in_order(dataset: Any) -> Any:
+    dataset.context.execution_options.preserve_order = True
+    return dataset
+
+
+# --- the building block ------------------------------------------------------------------------
+
+
+def test_workers_give_the_local_results_for_every_row_and_keep_every_column(nsmc, sentiment):
+    nlp, saved = sentiment
+    rows = [*nsmc, {"id": -1, "text": None, "label": "?"}, {"id": -2, "text": "", "label": "?"}]
+    dataset = ray.data.from_items(rows)
+    analyzed = korsent_ray.analyze_dataset(
+        dataset, saved, workers=2, batch_size=32, problem_column="problem"
+    )
+    out = in_order(analyzed).take_all()
+
+    assert [row["id"] for row in out] == [row["id"] for row in rows]
+    assert all(o["text"] == r["text"] and o["label"] == r["label"] for o, r in zip(out, rows))
+    expected = positive(nlp, [row["text"] for row in nsmc])
+    got = [row["sentiment_positive"] for row in out[: len(nsmc)]]
+    assert max(abs(a - b) for a, b in zip(got, expected)) < 1e-5
+    labels = [doc._.sentiment["label"] for doc in nlp.pipe(row["text"] for row in nsmc)]
+    assert [row["sentiment"] for row in out[: len(nsmc)]] == labels
+    assert all(row["problem"] is None for row in out[: len(nsmc)])
+    missing, empty = out[-2:]
+    assert missing["problem"] == "has no 'text'; written with empty results."
+    assert missing["sentiment"] is None and missing["sentiment_positive"] is None
+    assert empty["problem"] is None and empty["sentiment"] is None  # empty text, empty results
+
+
+class PidRecordingAnalyzer(korsent_ray.BatchAnalyzer):
+    """A BatchAnalyzer that leaves its process id in ``pids`` for the test to kill it."""
+
+    pids = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        Path(self.pids, str(os.getpid())).touch()
+
+
+def test_a_killed_worker_is_replaced_and_every_row_comes_out_once(
+    nsmc, sentiment, tmp_path, monkeypatch
+):
+    nlp, saved = sentiment
+    ray.cloudpickle.register_pickle_by_value(__import__(__name__))  # workers cannot import tests
+    PidRecordingAnalyzer.pids = str(tmp_path)
+    monkeypatch.setattr(korsent_ray, "BatchAnalyzer", PidRecordingAnalyzer)
+    dataset = ray.data.from_items(nsmc)
+    analyzed = in_order(korsent_ray.analyze_dataset(dataset, saved, workers=1, batch_size=10))
+
+    out: list[dict] = []
+    killed = None
+    for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
+        out.extend(batch.to_pylist())
+        if killed is None:  # the only worker dies with most of the rows still to do
+            (killed,) = (int(path.name) for path in tmp_path.iterdir())
+            os.kill(killed, signal.SIGKILL)
+            done_before = len(out)
+
+    assert done_before < len(nsmc) / 2
+    pids = {int(path.name) for path in tmp_path.iterdir()}
+    assert killed in pids and len(pids) == 2  # the killed worker and its replacement
+    assert [row["id"] for row in out] == [row["id"] for row in nsmc]
+    expected = positive(nlp, [row["text"] for row in nsmc])
+    assert max(abs(row["sentiment_positive"] - p) for row, p in zip(out, expected)) < 1e-5
+
+
+def test_workers_build_an_onnx_pipeline_from_component_settings(nsmc, sentiment):
+    nlp, _ = sentiment
+    rows = nsmc[:60]
+    settings = {"korean_sentiment": {"model": str(NSMC_MODEL), "backend": "onnx"}}
+    analyzed = korsent_ray.analyze_dataset(
+        ray.data.from_items(rows), components=settings, batch_size=20
+    )
+    out = in_order(analyzed).take_all()
+
+    assert [row["id"] for row in out] == [row["id"] for row in rows]
+    expected = positive(nlp, [row["text"] for row in rows])  # torch: fp32 ONNX is within 1e-4
+    assert max(abs(row["sentiment_positive"] - p) for row, p in zip(out, expected)) < 1e-4
+
+
+def test_settings_are_checked_before_any_worker_starts():
+    dataset = ray.data.from_items([{"text": "좋다"}])
+    with pytest.raises(ValueError, match="either a saved pipeline or component settings"):
+        korsent_ray.analyze_dataset(dataset)
+    with pytest.raises(ValueError, match="korean_sentiment and/or korean_emotion"):
+        korsent_ray.analyze_dataset(dataset, components={"textcat": {}})
+
+
+# --- the command line --------------------------------------------------------------------------
+
+COLUMNS = ("id", "text", "label")
+
+
+def write_input(path: Path, fmt: str, rows: list[dict]) -> None:
+    if fmt == "jsonl":
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        path.write_text("".join(lines), encoding="utf-8")
+    elif fmt == "parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.DictWriter(stream, COLUMNS, delimiter="," if fmt == "csv" else "\t")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def read_output(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8", newline="") as stream:
+            return list(csv.DictReader(stream))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def assert_same(got: Any, expected: Any) -> None:
+    """Equal values, probabilities (also those written as text) within 1e-5."""
+    if isinstance(expected, dict):
+        assert list(got) == list(expected)
+        for key in expected:
+            assert_same(got[key], expected[key])
+    elif isinstance(expected, list):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            assert_same(a, b)
+    elif isinstance(expected, str) and expected.startswith(("[{", "{")):  # JSON in a CSV cell
+        assert_same(json.loads(got), json.loads(expected))
+    elif _number(expected) is not None and _number(got) is not None and "." in str(expected):
+        assert math.isclose(_number(got), _number(expected), abs_tol=1e-5)
+    else:
+        assert got == expected
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+CASES = [  # input format, a directory of two files (else one file), output format
+    ("jsonl", False, "jsonl"),
+    ("jsonl", True, "csv"),
+    ("csv", False, "parquet"),
+    ("csv", True, "jsonl"),
+    ("tsv", False, "csv"),
+    ("tsv", True, "jsonl"),
+    ("parquet", False, "jsonl"),
+    ("parquet", True, "parquet"),
+]
+
+
+@pytest.mark.parametrize("fmt, directory, output", CASES)
+def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
+    capsys, tmp_path, nsmc, emotion_model_dir, fmt, directory, output
+):
+    rows = nsmc[:40]
+    if directory:
+        source = tmp_path / "parts"
+        source.mkdir()
+        for part, half in enumerate((rows[:25], rows[25:])):
+            write_input(source / f"part-{part}.{fmt}", fmt, half)
+        (source / "_SUCCESS").touch()  # what Spark leaves next to its parts: not read
+    else:
+        source = tmp_path / f"reviews.{fmt}"
+        write_input(source, fmt, rows)
+    # The local engine reads no Parquet: it reads the same rows as JSON Lines.
+    local_input = tmp_path / f"all.{'jsonl' if fmt == 'parquet' else fmt}"
+    write_input(local_input, local_input.suffix[1:], rows)
+    options = ["--sentiment-model", str(NSMC_MODEL), "-q", "--batch-size", "16"]
+    if directory:  # both analyses, per sentence too: nested results in every output format
+        options += ["-t", "both", "--emotion-model", str(emotion_model_dir), "--sentences"]
+    local_format = "jsonl" if output == "parquet" else output
+    local_output = tmp_path / f"local.{local_format}"
+
+    ray_output = tmp_path / f"ray.{output}"
+    ray_format = [] if output == "parquet" else ["-f", output]  # the suffix says Parquet
+
+    local = ["-i", str(local_input), "-o", str(local_output), "-f", local_format]
+    assert main(["analyze", *local, *options]) == 0
+    on_ray = ["-i", str(source), "-o", str(ray_output), *ray_format, "--engine", "ray"]
+    on_ray += ["--workers", "1"]  # two workers in the tests above; one starts faster
+    assert main(["analyze", *on_ray, *options]) == 0, capsys.readouterr().err
+
+    assert_same(read_output(ray_output), read_output(local_output))
+
+
+def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
+    tmp_path, nsmc, ray_instance
+):
+    """A separate process joins this module's Ray instance with --address, as on a cluster."""
+    source = tmp_path / "reviews.jsonl"
+    lines = [json.dumps(row, ensure_ascii=False) for row in nsmc[:5]]
+    lines[1:1] = ['{"id": 99}', '{"id": 98, "text": 7}', "{not json"]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = ["-i", str(source), "--sentiment-model", str(NSMC_MODEL), "-q"]
+    address = ray_instance.get_runtime_context().gcs_address
+
+    local = korsent("analyze", *common)
+    joined = korsent("analyze", *common, "--engine", "ray", "--address", address)
+
+    assert joined.returncode == 0, joined.stderr
+    assert messages(joined.stderr) == messages(local.stderr)
+    assert "row 2 has no 'text'; written with empty results." in joined.stderr
+    assert "row 3 has a int, not a string, as its 'text'" in joined.stderr
+    assert "not valid JSON" in joined.stderr
+    assert_same(jsonl(joined.stdout), jsonl(local.stdout))
+
+
+def korsent(*argv: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "spacy_korsent", *argv]
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+
+
+def messages(stderr: str) -> list[str]:
+    """The command's own lines (Ray adds notes of its own)."""
+    return [line for line in stderr.splitlines() if line.startswith("korsent ")]
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--workers", "2"], "--workers only work with --engine ray"),
+        (["--engine", "ray", "--device", "cpu"], "--device does not apply to --engine ray"),
+        (["--engine", "ray", "--workers", "3", "--cpus-per-worker", "2"], "lower --workers"),
+    ],
+)
+def test_unusable_engine_options_exit_2(capsys, tmp_path, extra, message):
+    source = tmp_path / "reviews.jsonl"  # three blocks of one row: work for three workers
+    source.write_text('{"text": "좋다"}\n' * 3, encoding="utf-8")
+    extra = [*extra, "--batch-size", "1"]
+    argv = ["analyze", "-i", str(source), "--sentiment-model", str(NSMC_MODEL), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unusable_inputs_exit_2_before_the_workers_start(capsys, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.csv").write_text("text\n좋다\n", encoding="utf-8")
+    (mixed / "b.jsonl").write_text('{"text": "좋다"}\n', encoding="utf-8")
+    no_column = tmp_path / "reviews.csv"
+    no_column.write_text("body\n좋다\n", encoding="utf-8")
+    ray_run = ["--engine", "ray", "--sentiment-model", str(NSMC_MODEL)]
+    cases = [
+        (["좋다", *ray_run], "reads a file or a directory"),
+        (["-i", str(mixed), *ray_run], "mixes formats (csv, jsonl)"),
+        (["-i", str(no_column), *ray_run], "no column 'text'"),
+        (["-i", str(no_column), "-o", str(no_column), *ray_run], "is one of the input files"),
+        (["-i", str(tmp_path / "none.csv"), *ray_run], "no such file or directory"),
+    ]
+    for argv, message in cases:
+        assert main(["analyze", *argv]) == 2
+        assert message in capsys.readouterr().err
