@@ -67,7 +67,9 @@ def in_order(dataset: Any) -> Any:
 
 def test_workers_give_the_local_results_for_every_row_and_keep_every_column(nsmc, sentiment):
     nlp, saved = sentiment
-    rows = [*nsmc, {"id": -1, "text": None, "label": "?"}, {"id": -2, "text": "", "label": "?"}]
+    too_long = "가" * 1_000_001  # over spaCy's nlp.max_length: the pipeline raises on it
+    bad = [(-1, None), (-2, ""), (-3, too_long)]
+    rows = [*nsmc, *({"id": i, "text": text, "label": "?"} for i, text in bad)]
     dataset = ray.data.from_items(rows)
     analyzed = korsent_ray.analyze_dataset(
         dataset, saved, workers=2, batch_size=32, problem_column="problem"
@@ -82,10 +84,13 @@ def test_workers_give_the_local_results_for_every_row_and_keep_every_column(nsmc
     labels = [doc._.sentiment["label"] for doc in nlp.pipe(row["text"] for row in nsmc)]
     assert [row["sentiment"] for row in out[: len(nsmc)]] == labels
     assert all(row["problem"] is None for row in out[: len(nsmc)])
-    missing, empty = out[-2:]
+    missing, empty, long = out[-3:]
     assert missing["problem"] == "has no 'text'; written with empty results."
     assert missing["sentiment"] is None and missing["sentiment_positive"] is None
     assert empty["problem"] is None and empty["sentiment"] is None  # empty text, empty results
+    assert long["problem"].startswith("could not be analysed (ValueError: [E088]")
+    assert long["problem"].endswith("; written with empty results.")
+    assert long["sentiment"] is None
 
 
 class PidRecordingAnalyzer(korsent_ray.BatchAnalyzer):
@@ -247,7 +252,7 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
 
 
 def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
-    tmp_path, nsmc, ray_instance
+    capsys, tmp_path, nsmc, ray_instance
 ):
     """A separate process joins this module's Ray instance with --address, as on a cluster."""
     source = tmp_path / "reviews.jsonl"
@@ -257,15 +262,16 @@ def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
     common = ["-i", str(source), "--sentiment-model", str(NSMC_MODEL), "-q"]
     address = ray_instance.get_runtime_context().gcs_address
 
-    local = korsent("analyze", *common)
     joined = korsent("analyze", *common, "--engine", "ray", "--address", address)
+    assert main(["analyze", *common]) == 0
+    local_out, local_err = capsys.readouterr()
 
     assert joined.returncode == 0, joined.stderr
-    assert messages(joined.stderr) == messages(local.stderr)
+    assert messages(joined.stderr) == messages(local_err)
     assert "row 2 has no 'text'; written with empty results." in joined.stderr
     assert "row 3 has a int, not a string, as its 'text'" in joined.stderr
     assert "not valid JSON" in joined.stderr
-    assert_same(jsonl(joined.stdout), jsonl(local.stdout))
+    assert_same(jsonl(joined.stdout), jsonl(local_out))
 
 
 def korsent(*argv: str) -> subprocess.CompletedProcess:
@@ -306,14 +312,36 @@ def test_unusable_inputs_exit_2_before_the_workers_start(capsys, tmp_path):
     (mixed / "b.jsonl").write_text('{"text": "좋다"}\n', encoding="utf-8")
     no_column = tmp_path / "reviews.csv"
     no_column.write_text("body\n좋다\n", encoding="utf-8")
+    mixed_types = tmp_path / "mixed.jsonl"
+    mixed_types.write_text('{"text": "좋다", "n": 1}\n{"text": "싫다", "n": "x"}\n', "utf-8")
     ray_run = ["--engine", "ray", "--sentiment-model", str(NSMC_MODEL)]
+    to_parquet = ["-o", str(tmp_path / "out.parquet")]
     cases = [
         (["좋다", *ray_run], "reads a file or a directory"),
         (["-i", str(mixed), *ray_run], "mixes formats (csv, jsonl)"),
         (["-i", str(no_column), *ray_run], "no column 'text'"),
         (["-i", str(no_column), "-o", str(no_column), *ray_run], "is one of the input files"),
         (["-i", str(tmp_path / "none.csv"), *ray_run], "no such file or directory"),
+        (["-i", str(mixed_types), *to_parquet, *ray_run], "'n' holds values of different types"),
     ]
     for argv, message in cases:
         assert main(["analyze", *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_start_ends_the_run_with_one_line(capsys, tmp_path, monkeypatch):
+    def no_room(*args: Any) -> None:
+        raise MemoryError("no room for the model on this node")
+
+    ray.cloudpickle.register_pickle_by_value(korsent_ray)  # the workers get the broken loader
+    monkeypatch.setattr(korsent_ray, "_load_saved", no_room)
+    source = tmp_path / "reviews.jsonl"
+    source.write_text('{"text": "좋다"}\n', encoding="utf-8")
+    argv = ["-i", str(source), "--sentiment-model", str(NSMC_MODEL), "--engine", "ray"]
+    try:
+        assert main(["analyze", *argv]) == 2
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(korsent_ray)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("korsent analyze: error: the Ray run failed:")
+    assert "MemoryError: no room for the model on this node" in line

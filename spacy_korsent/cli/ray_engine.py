@@ -77,8 +77,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--address",
         metavar="ADDR",
-        help="join the Ray cluster at ADDR (auto, HEAD_IP:6379, ray://HEAD_IP:10001) instead "
-        "of starting a local Ray instance",
+        help="join the Ray cluster at ADDR (auto, or HEAD_IP:6379; run on a node of it) "
+        "instead of starting a local Ray instance",
     )
 
 
@@ -331,7 +331,7 @@ def _ray(address: Optional[str]) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}  # this command reports
     try:
         if address is None:
             ray.init(address="local", include_dashboard=False, **quiet)
@@ -359,7 +359,7 @@ _START = "Start one with 'ray start --head', or leave out --address for a local 
 
 def _check_reachable(address: str) -> None:
     """Fail in seconds on a HOST:PORT that does not answer (Ray itself retries for minutes)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return  # "auto" and the like: Ray says at once what it cannot find
     try:
