@@ -60,13 +60,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=positive_int,
         help="Ray workers, each with its own copy of the models (default: as many as the "
-        "cluster's CPUs, or GPUs, allow)",
+        "cluster's CPUs, or GPUs, allow; at most one per block of --batch-size rows)",
     )
     group.add_argument(
         "--cpus-per-worker",
         metavar="N",
         type=positive_int,
-        help="CPUs (threads) per Ray worker (default: 1)",
+        help="CPUs (threads) per Ray worker (default: a node's CPUs, at most 4; 1 with GPUs)",
     )
     group.add_argument(
         "--gpus-per-worker",
@@ -379,8 +379,8 @@ def _analyzed(
 
     from ..integrations.ray import analyze_dataset
 
-    cpus = args.cpus_per_worker or 1
     gpus = args.gpus_per_worker or 0
+    cpus = args.cpus_per_worker or (1 if gpus else _default_cpus(ray))
     workers = min(args.workers or _fitting_workers(ray, cpus, gpus), len(refs))
     _check_fit(ray, workers, cpus, gpus, warn, local=args.address is None)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on the run, for a CLI
@@ -399,6 +399,13 @@ def _analyzed(
     context.enable_progress_bars = False  # this command draws its own
     context.print_on_execution_start = False
     return results
+
+
+def _default_cpus(ray: Any) -> int:
+    """A node's CPUs, at most 4 (the smallest node's): threads in one process share a batch
+    as fast as processes do, in a fraction of the memory (see benchmarks/ray_scaling.py)."""
+    nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]]
+    return max(1, min(4, int(min((cpus for cpus in nodes if cpus), default=1))))
 
 
 def _fitting_workers(ray: Any, cpus: int, gpus: float) -> int:
