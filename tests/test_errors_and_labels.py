@@ -67,7 +67,7 @@ def test_max_length_above_the_model_limit_is_refused(make_nlp, sentiment_model_d
     [
         ({"backend": "tensorrt"}, "backend must be"),
         ({"quantize": True}, "quantize=true needs backend='onnx'"),
-        ({"half": True, "device": "cpu"}, "half=true needs a CUDA device"),
+        ({"dtype": "float16", "device": "cpu"}, "dtype='float16' needs a CUDA device"),
         ({"stride": 200}, "stride=200"),
     ],
 )

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-import os
+import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from .parallel import ShardPool, process_threads
+from .parallel import PerProcess, ShardPool, process_threads, shard_pool
 
 if TYPE_CHECKING:
     import torch
 
+DTYPES = ("float32", "bfloat16", "float16")
+
+_single_threaded = threading.local()
+
 
 class TorchBackend:
-    """Map padded id/mask arrays to softmax probabilities with a torch model.
+    """Map padded id/mask arrays to logits with a torch model.
 
-    On CPU each batch is split into one shard per thread, each run by single-threaded torch
-    (see :mod:`spacy_korsent.parallel`). Threads: ``n_threads``; by default torch's own count
-    (so ``torch.set_num_threads`` before the first doc is respected), and half the cores in each
-    worker of ``nlp.pipe(n_process=2)``.
+    On CPU each batch is split into one shard per thread of the process's shared shard pool, each
+    run by single-threaded torch (see :mod:`spacy_korsent.inference.parallel`). Threads:
+    ``n_threads``; by default torch's own count (so ``torch.set_num_threads`` before the first doc
+    is respected), and half the cores in each worker of ``nlp.pipe(n_process=2)``.
+
+    The module is the component's own (training updates it in place), so the backend never changes
+    it: no casts, and evaluation mode is set only for the duration of a batch's forward pass.
     """
 
     def __init__(
@@ -27,57 +34,65 @@ class TorchBackend:
         model: Any,
         device: torch.device,
         *,
-        half: bool = False,
+        dtype: str = "float32",
         n_threads: Optional[int] = None,
     ) -> None:
+        import torch
+
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}.")
+        if dtype != "float32" and device.type != "cuda":
+            raise ValueError(
+                f"dtype={dtype!r} needs a CUDA device here; on this CPU use dtype='float32'."
+            )
         self.device = device
         self.model = model.to(device)
-        if half:
-            if device.type != "cuda":
-                raise ValueError("half=true needs a CUDA device; half precision on CPU is slower.")
-            self.model = self.model.half()
+        self.autocast_dtype = None if dtype == "float32" else getattr(torch, dtype)
         self.n_threads = n_threads
-        self._shards: Optional[ShardPool] = None
-        self._ready_in: Optional[int] = None
+        self._shards = PerProcess(self._shard_pool)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        self._prepare_process()
-        if self._shards is None:
+        shards = self._shards.get()
+        if shards is None:
             return self._forward(input_ids, attention_mask)
-        return self._shards(self._forward, input_ids, attention_mask)
+        return shards(self._forward_single_threaded, input_ids, attention_mask)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        if self.model.training:
+            self.model.eval()  # spaCy's training loop leaves it in training mode
+        with torch.inference_mode(), self._autocast():
             logits = self.model(
                 input_ids=torch.from_numpy(input_ids).to(self.device),
                 attention_mask=torch.from_numpy(attention_mask).to(self.device),
             ).logits
-            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            return logits.float().cpu().numpy()
 
-    def _prepare_process(self) -> None:
-        """Size torch's threads (and the shard threads) once per process.
+    def _forward_single_threaded(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> np.ndarray:
+        """The forward pass in a shard thread, which runs torch on one thread (set once)."""
+        if not getattr(_single_threaded, "done", False):
+            import torch
 
-        A forked worker inherits neither torch's pool nor the shard threads: it makes its own.
-        """
-        pid = os.getpid()
-        if self._ready_in == pid:
-            return
+            torch.set_num_threads(1)  # per thread: the calling thread keeps its own setting
+            _single_threaded.done = True
+        return self._forward(input_ids, attention_mask)
+
+    def _autocast(self) -> Any:
         import torch
 
-        threads = process_threads(self.n_threads, inherited=self._ready_in is not None)
-        own = torch.get_num_threads()
-        self._shards = None
-        if self.device.type != "cpu" or (threads or own) == 1:
-            if threads:
-                torch.set_num_threads(threads)
-        else:
-            # Shard threads run single-threaded torch; this thread's own setting stays as it was.
-            self._shards = ShardPool(threads or own, init_thread=lambda: torch.set_num_threads(1))
-            torch.set_num_threads(own)
-        self._ready_in = pid
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle (for a spawned worker) without the threads, which are made again on first use."""
-        return {**self.__dict__, "_shards": None, "_ready_in": None}
+    def _shard_pool(self, *, inherited: bool) -> Optional[ShardPool]:
+        """The shard pool on CPU; None on a GPU, which runs the whole batch at once."""
+        import torch
+
+        if self.device.type != "cpu":
+            return None
+        return shard_pool(
+            process_threads(self.n_threads, torch.get_num_threads, inherited=inherited)
+        )
