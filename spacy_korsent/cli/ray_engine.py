@@ -331,12 +331,16 @@ def _ray(address: Optional[str]) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}  # this command reports
-    try:
+    try:  # quiet: this command reports what matters
         if address is None:
-            ray.init(address="local", include_dashboard=False, **quiet)
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+            )
         else:
-            ray.init(address=address, **quiet)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except ConnectionError as err:
         token = ""
         if not os.environ.get("RAY_AUTH_MODE"):

@@ -37,7 +37,9 @@ class ResultFields:
     """
 
     def __init__(self, nlp: Language) -> None:
-        pipes = {nlp.get_pipe_meta(name).factory: nlp.get_pipe(name) for name in nlp.pipe_names}
+        pipes: dict[str, Any] = {
+            nlp.get_pipe_meta(name).factory: nlp.get_pipe(name) for name in nlp.pipe_names
+        }
         sentiment = pipes.get(SENTIMENT_FACTORY)
         emotion = pipes.get(EMOTION_FACTORY)
         ours = [pipe for pipe in (sentiment, emotion) if pipe is not None]

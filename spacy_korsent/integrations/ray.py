@@ -78,9 +78,10 @@ class ShippedPipeline:
     def unpack(self, directory: Union[str, os.PathLike]) -> None:
         """Write the pipeline's files into ``directory``."""
         with tarfile.open(fileobj=io.BytesIO(ray.get(self.archive))) as tar:
-            # Our own archive; the "data" filter (where Python has it) refuses anything odd.
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(directory, **safe)
+            if hasattr(tarfile, "data_filter"):  # refuses anything odd, where Python has it
+                tar.extractall(directory, filter="data")
+            else:  # our own archive
+                tar.extractall(directory)
 
 
 Pipeline = Union[str, os.PathLike, ShippedPipeline]
@@ -247,7 +248,7 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
         name for name, component in config["components"].items()
         if component.get("factory") in FACTORIES
     ]  # fmt: skip
-    return spacy.load(pipeline, config={"components": dict.fromkeys(ours, settings)})
+    return spacy.load(Path(pipeline), config={"components": dict.fromkeys(ours, settings)})
 
 
 def _build(components: Mapping[str, Mapping[str, Any]], settings: dict[str, Any]) -> Any:
