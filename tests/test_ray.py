@@ -205,7 +205,7 @@ def _number(value: Any) -> float | None:
 
 
 CASES = [  # input format, a directory of two files (else one file), output format
-    ("jsonl", False, "jsonl"),
+    # (one JSON Lines file to JSON Lines: the test of joining a cluster below)
     ("jsonl", True, "csv"),
     ("csv", False, "parquet"),
     ("csv", True, "jsonl"),
@@ -254,7 +254,10 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
 def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
     capsys, tmp_path, nsmc, ray_instance
 ):
-    """A separate process joins this module's Ray instance with --address, as on a cluster."""
+    """A separate process joins this module's Ray instance with --address, as on a cluster.
+
+    Also the JSON Lines file case of the formats above.
+    """
     source = tmp_path / "reviews.jsonl"
     lines = [json.dumps(row, ensure_ascii=False) for row in nsmc[:5]]
     lines[1:1] = ['{"id": 99}', '{"id": 98, "text": 7}', "{not json"]
