@@ -6,6 +6,7 @@ One Ray instance (two CPUs) serves the whole module; each test starts its own po
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from conftest import FIXTURES
+from spacy.language import Language
 
 import spacy_korsent.integrations.ray as korsent_ray
 from spacy_korsent import blank_korean
@@ -45,11 +47,16 @@ def nsmc() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sentiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
-    """The sentiment pipeline on the NSMC-trained test model, and where it is saved."""
+    """The sentiment pipeline on the NSMC-trained test model, and where it is saved.
+
+    Its ``max_length`` is lifted, as ``korsent analyze`` lifts it (a saved pipeline does not keep
+    it): the results of the workers, which lift it too, for texts of any length.
+    """
     nlp = blank_korean()
     nlp.add_pipe("korean_sentiment", config={"model": str(NSMC_MODEL)})
     path = tmp_path_factory.mktemp("pipeline")
     nlp.to_disk(path)
+    nlp.max_length = sys.maxsize
     return nlp, path
 
 
@@ -65,11 +72,32 @@ def in_order(dataset: Any) -> Any:
 # --- the building block ------------------------------------------------------------------------
 
 
-def test_workers_give_the_local_results_for_every_row_and_keep_every_column(nsmc, sentiment):
+class FailingAnalyzer(korsent_ray.BatchAnalyzer):
+    """A BatchAnalyzer whose pipeline raises on any doc with a 💥 in it (and only on those)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not Language.has_factory("fails_on_bombs"):  # registered in the worker's process
+            Language.component("fails_on_bombs", func=fails_on_bombs)
+        self.nlp.add_pipe("fails_on_bombs", first=True)
+
+
+def fails_on_bombs(doc: Any) -> Any:
+    if "💥" in doc.text:
+        raise ValueError("a 💥 in the text")
+    return doc
+
+
+def test_workers_give_the_local_results_for_every_row_and_keep_every_column(
+    nsmc, sentiment, monkeypatch
+):
     nlp, saved = sentiment
-    too_long = "가" * 1_000_001  # over spaCy's nlp.max_length: the pipeline raises on it
-    bad = [(-1, None), (-2, ""), (-3, too_long)]
-    rows = [*nsmc, *({"id": i, "text": text, "label": "?"} for i, text in bad)]
+    # Over spaCy's default nlp.max_length, which korsent analyze lifts: windowed like any text.
+    too_long = "정말 재미있는 영화였다 " + "가" * 1_000_001
+    odd = [(-1, None), (-2, ""), (-3, too_long), (-4, "이 영화 💥 최고")]
+    rows = [*nsmc, *({"id": i, "text": text, "label": "?"} for i, text in odd)]
+    ray.cloudpickle.register_pickle_by_value(__import__(__name__))  # workers cannot import tests
+    monkeypatch.setattr(korsent_ray, "BatchAnalyzer", FailingAnalyzer)
     dataset = ray.data.from_items(rows)
     analyzed = korsent_ray.analyze_dataset(
         dataset, saved, workers=2, batch_size=32, problem_column="problem"
@@ -78,19 +106,22 @@ def test_workers_give_the_local_results_for_every_row_and_keep_every_column(nsmc
 
     assert [row["id"] for row in out] == [row["id"] for row in rows]
     assert all(o["text"] == r["text"] and o["label"] == r["label"] for o, r in zip(out, rows))
-    expected = positive(nlp, [row["text"] for row in nsmc])
-    got = [row["sentiment_positive"] for row in out[: len(nsmc)]]
+    analysed = [*nsmc, {"text": too_long}]
+    expected = positive(nlp, [row["text"] for row in analysed])
+    got = [row["sentiment_positive"] for row in [*out[: len(nsmc)], out[-2]]]
     assert max(abs(a - b) for a, b in zip(got, expected)) < 1e-5
-    labels = [doc._.sentiment["label"] for doc in nlp.pipe(row["text"] for row in nsmc)]
-    assert [row["sentiment"] for row in out[: len(nsmc)]] == labels
+    labels = [doc._.sentiment["label"] for doc in nlp.pipe(row["text"] for row in analysed)]
+    assert [row["sentiment"] for row in [*out[: len(nsmc)], out[-2]]] == labels
     assert all(row["problem"] is None for row in out[: len(nsmc)])
-    missing, empty, long = out[-3:]
-    assert missing["problem"] == "has no 'text'; written with empty results."
+    missing, empty, long, bomb = out[-4:]
+    assert missing["problem"] == "no 'text'; written with empty results."
     assert missing["sentiment"] is None and missing["sentiment_positive"] is None
     assert empty["problem"] is None and empty["sentiment"] is None  # empty text, empty results
-    assert long["problem"].startswith("could not be analysed (ValueError: [E088]")
-    assert long["problem"].endswith("; written with empty results.")
-    assert long["sentiment"] is None
+    assert long["problem"] is None
+    assert bomb["problem"] == (
+        "could not be analysed (ValueError: a 💥 in the text); written with empty results."
+    )
+    assert bomb["sentiment"] is None and bomb["sentiment_positive"] is None
 
 
 class PidRecordingAnalyzer(korsent_ray.BatchAnalyzer):
@@ -173,9 +204,9 @@ def write_input(path: Path, fmt: str, rows: list[dict]) -> None:
 def read_output(path: Path) -> list[dict]:
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
-    if path.suffix == ".csv":
+    if path.suffix in (".csv", ".tsv"):
         with open(path, encoding="utf-8", newline="") as stream:
-            return list(csv.DictReader(stream))
+            return list(csv.DictReader(stream, delimiter="," if path.suffix == ".csv" else "\t"))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -209,7 +240,7 @@ CASES = [  # input format, a directory of two files (else one file), output form
     ("jsonl", True, "csv"),
     ("csv", False, "parquet"),
     ("csv", True, "jsonl"),
-    ("tsv", False, "csv"),
+    ("tsv", False, "tsv"),
     ("tsv", True, "jsonl"),
     ("parquet", False, "jsonl"),
     ("parquet", True, "parquet"),
@@ -236,19 +267,17 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
     options = ["--sentiment-model", str(NSMC_MODEL), "-q", "--batch-size", "16"]
     if directory:  # both analyses, per sentence too: nested results in every output format
         options += ["-t", "both", "--emotion-model", str(emotion_model_dir), "--sentences"]
-    local_format = "jsonl" if output == "parquet" else output
-    local_output = tmp_path / f"local.{local_format}"
-
+    local_output = tmp_path / f"local.{output}"  # both take the format from the suffix
     ray_output = tmp_path / f"ray.{output}"
-    ray_format = [] if output == "parquet" else ["-f", output]  # the suffix says Parquet
 
-    local = ["-i", str(local_input), "-o", str(local_output), "-f", local_format]
-    assert main(["analyze", *local, *options]) == 0
-    on_ray = ["-i", str(source), "-o", str(ray_output), *ray_format, "--engine", "ray"]
+    assert main(["analyze", "-i", str(local_input), "-o", str(local_output), *options]) == 0
+    on_ray = ["-i", str(source), "-o", str(ray_output), "--engine", "ray"]
     on_ray += ["--workers", "1"]  # two workers in the tests above; one starts faster
     assert main(["analyze", *on_ray, *options]) == 0, capsys.readouterr().err
 
     assert_same(read_output(ray_output), read_output(local_output))
+    if output == "parquet":  # the same columns and types: probabilities as numbers
+        assert pq.read_schema(ray_output) == pq.read_schema(local_output)
 
 
 def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
@@ -271,10 +300,62 @@ def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
 
     assert joined.returncode == 0, joined.stderr
     assert messages(joined.stderr) == messages(local_err)
-    assert "row 2 has no 'text'; written with empty results." in joined.stderr
-    assert "row 3 has a int, not a string, as its 'text'" in joined.stderr
-    assert "not valid JSON" in joined.stderr
+    assert f"{source}:2: no 'text'; written with empty results." in joined.stderr
+    assert f"{source}:3: a int, not a string, as 'text'" in joined.stderr
+    assert f"{source}:4: not valid JSON" in joined.stderr
     assert_same(jsonl(joined.stdout), jsonl(local_out))
+
+
+def test_command_line_reads_an_export_as_the_local_run_does_and_makes_its_page(
+    capsys, tmp_path, nsmc
+):
+    """A CP949 export without a header line, with broken rows, in blocks of four rows: the same
+    notes and warnings (line numbers, order), the same output and the same --html page."""
+    reviews = [row for row in nsmc[:12] if _encodes(row["text"], "cp949")][:9]
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows(
+        [row["id"], row["text"], row["label"]] for row in reviews
+    )
+    lines = table.getvalue().splitlines()
+    lines[2:2] = ['7,"따옴표가 안 닫힌 리뷰,1', "8,짧은 행", "9"]  # a stray quote, short rows
+    source = tmp_path / "엑셀.csv"
+    source.write_bytes(("\n".join(lines) + "\n").encode("cp949"))
+    common = ["-i", str(source), "--columns", "id,text,label", "--batch-size", "4", "-q"]
+    common += ["--sentiment-model", str(NSMC_MODEL), "--html-limit", "5"]
+
+    def analyze(name: str, *engine: str) -> tuple[list[str], list[dict], str]:
+        output, page = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.html"
+        argv = ["analyze", *common, "-o", str(output), "--html", str(page), *engine]
+        assert main(argv) == 0
+        err = messages(capsys.readouterr().err)
+        return err, jsonl(output.read_text("utf-8")), page.read_text("utf-8")
+
+    local_err, local_rows, local_page = analyze("local")
+    ray_err, ray_rows, ray_page = analyze("ray", "--engine", "ray", "--workers", "1")
+
+    assert ray_err == local_err
+    assert local_err == [
+        f"korsent analyze: note: {source}: read as CP949 (EUC-KR); --encoding overrides this.",
+        f"korsent analyze: warning: {source}:3: a quote opens a field and does not close on "
+        "this line; the line was read with the quote as a plain character.",
+        f"korsent analyze: warning: {source}:4: 2 fields where the header has 3; kept "
+        "(missing fields empty, extra fields left out).",
+        f"korsent analyze: warning: {source}:5: 1 fields where the header has 3; kept "
+        "(missing fields empty, extra fields left out).",
+        f"korsent analyze: warning: {source}:5: no 'text'; written with empty results.",
+    ]
+    assert len(ray_rows) == len(lines)
+    assert_same(ray_rows, local_rows)
+    assert ray_page == local_page
+    assert f"The first 5 of {len(lines)} documents" in ray_page
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def korsent(*argv: str) -> subprocess.CompletedProcess:
@@ -315,17 +396,27 @@ def test_unusable_inputs_exit_2_before_the_workers_start(capsys, tmp_path):
     (mixed / "b.jsonl").write_text('{"text": "좋다"}\n', encoding="utf-8")
     no_column = tmp_path / "reviews.csv"
     no_column.write_text("body\n좋다\n", encoding="utf-8")
-    mixed_types = tmp_path / "mixed.jsonl"
-    mixed_types.write_text('{"text": "좋다", "n": 1}\n{"text": "싫다", "n": "x"}\n', "utf-8")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (parts / name).write_text("text\n좋다\n", encoding="utf-8")
+    no_text = tmp_path / "reviews.jsonl"
+    no_text.write_text('{"body": "좋다"}\n', encoding="utf-8")
+    table = tmp_path / "reviews.parquet"
+    pq.write_table(pa.table({"text": ["좋다"]}), table)
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("id,text\n1,café déjà vu\n".encode("latin-1"))
     ray_run = ["--engine", "ray", "--sentiment-model", str(NSMC_MODEL)]
-    to_parquet = ["-o", str(tmp_path / "out.parquet")]
     cases = [
         (["좋다", *ray_run], "reads a file or a directory"),
         (["-i", str(mixed), *ray_run], "mixes formats (csv, jsonl)"),
         (["-i", str(no_column), *ray_run], "no column 'text'"),
-        (["-i", str(no_column), "-o", str(no_column), *ray_run], "is one of the input files"),
+        (["-i", str(no_column), "-o", str(no_column), *ray_run], "is the input file"),
+        (["-i", str(parts), "--html", str(parts / "b.csv"), *ray_run], "is the input file"),
         (["-i", str(tmp_path / "none.csv"), *ray_run], "no such file or directory"),
-        (["-i", str(mixed_types), *to_parquet, *ray_run], "'n' holds values of different types"),
+        (["-i", str(table), "--columns", "a,text", *ray_run], "--columns cannot apply"),
+        (["-i", str(latin1), *ray_run], "neither UTF-8, UTF-16 with a byte order mark, nor"),
+        (["-i", str(no_text), *ray_run], "no row has a text in the field 'text'"),
     ]
     for argv, message in cases:
         assert main(["analyze", *argv]) == 2

@@ -1,43 +1,61 @@
-"""``korsent evaluate``: reproduce a model card's figures on a labelled file with one command.
+"""``korsent evaluate``: reproduce a model card's figures with one command, on any labelled file.
 
-Sentiment reads NSMC and cleans it as the sentiment model card did (see :func:`read_nsmc`);
-emotions read a labelled JSON Lines/CSV/TSV file. Both run the same pipeline as ``analyze``, and
-only the ``nlp.pipe`` part is timed for documents per second.
+Sentiment reads NSMC (cleaned as the sentiment model card did) or a labelled CSV/TSV/JSON Lines
+file; emotions read a labelled CSV/TSV/JSON Lines file. Both read with the shared labelled reader
+(:mod:`spacy_korsent.files.labelled`), run the same pipeline as ``analyze``, and only the
+``nlp.pipe`` part is timed for documents per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
-from ..files.readers import InputError, guess_format, read_nsmc, read_rows
+from ..files.labelled import (
+    LABELLED_FORMATS,
+    LabelledLayout,
+    LabelSet,
+    parse_label_map,
+    read_labelled,
+    sentiment_labels,
+)
+from ..files.readers import InputError
+from ..files.writers import refuse_input_as_output
 from .common import (
     EMOTION,
     SENTIMENT,
     CommandError,
     Warnings,
+    add_file_options,
     add_pipeline_options,
     build_pipeline,
+    check_file_options,
     progress,
 )
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.figure import Figure
     from spacy.language import Language
     from spacy.tokens import Doc
+
+    from ..components.classifier import KoreanClassifier
 
 DESCRIPTION = """\
 Evaluate a model on a labelled file and print the metrics.
 
-sentiment (default): an NSMC-format file (id<TAB>document<TAB>label with a header, label 1 =
+sentiment (default): an NSMC-format file (.txt: id<TAB>document<TAB>label with a header, label 1 =
 positive), cleaned as the model card did: empty documents dropped, then duplicate documents
-dropped keeping the first (also when their labels conflict). Reports the counts, accuracy,
-precision/recall/F1 of the positive class, the confusion matrix and documents per second.
+dropped keeping the first (also when their labels conflict); or a CSV/TSV/JSONL file with
+--text-column and --label-column, whose labels are negative/positive or 0/1 (--label-map maps
+others, e.g. 1=negative,5=positive). Reports the counts, accuracy, precision/recall/F1 of the
+positive class, the confusion matrix and documents per second.
 
 emotion: JSON Lines (.jsonl), CSV (.csv) or TSV (otherwise) with a text and a label column; a
 label is one of the 60 emotion names, its English gloss, or its index 0-59. Rows with an empty
@@ -53,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="metrics of a model on NSMC or a labelled emotion file",
+        help="metrics of a model on NSMC or a labelled CSV/TSV/JSONL file",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,18 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-m",
         "--model",
         metavar="MODEL",
-        help="hub id or directory (default: the component's default model)",
+        help="hub id, model directory or saved pipeline (default: the component's default model)",
     )
     parser.add_argument("-t", "--task", choices=("sentiment", "emotion"), default="sentiment")
-    parser.add_argument(
-        "--format", choices=("jsonl", "csv", "tsv"), help="emotion file format (default: suffix)"
-    )
-    parser.add_argument(
-        "--text-column", metavar="NAME", default="text", help="emotion file text column"
-    )
-    parser.add_argument(
-        "--label-column", metavar="NAME", default="label", help="emotion file label column"
-    )
+    add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
     parser.add_argument("--json", metavar="FILE", help="write the metrics as JSON ('-': stdout)")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix")
     add_pipeline_options(parser)
@@ -99,20 +109,23 @@ class Labelled:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, classify, score, report."""
+    """Check the options, read, classify, score, report."""
     warn = Warnings("evaluate")
     sentiment = args.task == "sentiment"
-    data = _read_nsmc(args.file, warn) if sentiment else _read_emotions(args, warn)
-    if not data.texts:
-        raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        refuse_input_as_output(path, [args.file], option)
+    if args.plot:
+        _matplotlib()
+    data = _read(args, warn)
     factory = SENTIMENT if sentiment else EMOTION
     nlp = build_pipeline({factory: args.model}, args)
     score = _score_sentiment if sentiment else _score_emotions
     scores = score(nlp, data, args)
+    model = str(_component(nlp, factory).model_name)
     report = {
         "task": args.task,
         "file": str(args.file),
-        "model": str(nlp.get_pipe(factory).model_name),
+        "model": model,
         "counts": data.counts,
         **scores.metrics,
     }
@@ -124,56 +137,62 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         _write(args.json, lambda path: Path(path).write_text(_json(report), encoding="utf-8"))
     if args.plot:
-        title = f"{Path(args.file).name}: {scores.heading}\naccuracy {report['accuracy']:.4f}"
-        _write(args.plot, lambda path: _plot(scores.matrix, scores.names, title, path))
+        title = (
+            f"{Path(args.file).name}, model {_short_model(model)}\n"
+            f"{scores.heading}: accuracy {report['accuracy']:.4f}"
+        )
+        _write(
+            args.plot,
+            lambda path: confusion_figure(scores.matrix, scores.names, title).savefig(
+                path, dpi=120
+            ),
+        )
+        print(f"korsent evaluate: wrote the confusion matrix to {args.plot}", file=sys.stderr)
     return 0
+
+
+def _short_model(model: str) -> str:
+    """A model's name short enough for a plot title: a directory's name, or the hub id."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    return "/".join(path.parts[-3:]) if path.name == "model" else path.name
+
+
+def _component(nlp: Language, name: str) -> KoreanClassifier:
+    return cast("KoreanClassifier", nlp.get_pipe(name))
 
 
 def _json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
-def _read_nsmc(path: str, warn: Warnings) -> Labelled:
-    data = read_nsmc(path, warn=warn)
-    return Labelled(data.texts, data.labels, data.counts)
+def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
+    """The gold data, through the shared labelled reader; options that cannot apply are errors."""
+    from ..taxonomy import EMOTIONS, LABELS
 
-
-def _read_emotions(args: argparse.Namespace, warn: Warnings) -> Labelled:
-    from ..taxonomy import EMOTIONS
-
-    index = {
-        name: i for i, emotion in enumerate(EMOTIONS) for name in (emotion.label, emotion.gloss)
-    }
-    index.update({str(i): i for i in range(len(EMOTIONS))})
-    fmt = args.format or guess_format(Path(args.file))
-    fmt = "tsv" if fmt == "text" else fmt
-    text_column, label_column = args.text_column, args.label_column
-    columns = (text_column, label_column)
-    texts, gold, rows, empty = [], [], 0, 0
-    for number, row in enumerate(read_rows(args.file, fmt, required=columns, warn=warn), 1):
-        rows += 1
-        text = row[text_column]
-        if not isinstance(text, str) or not text.strip():
-            empty += 1
-            continue
-        label = row[label_column]
-        key = None if isinstance(label, bool) else str(label).strip()  # JSON gives ints or strings
-        if key not in index:
-            raise InputError(
-                f"{args.file}: row {number}: the label {label!r} is neither one of the 60 emotion "
-                "names (or their English glosses) nor an index from 0 to 59."
-            )
-        texts.append(text)
-        gold.append(index[key])
-    if not rows:
-        raise InputError(f"{args.file}: no rows to evaluate.")
-    return Labelled(texts, gold, {"rows": rows, "empty": empty, "kept": len(texts)})
+    sentiment = args.task == "sentiment"
+    layout = LabelledLayout.from_options(args, "nsmc" if sentiment else "tsv")
+    fmt = layout.format_of(args.file)
+    if fmt == "nsmc" and not sentiment:
+        raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
+    check_file_options(args.file, fmt, args)
+    label_map = parse_label_map(args.label_map)
+    if sentiment:
+        labels = sentiment_labels(label_map)
+    else:
+        glosses = {emotion.gloss: emotion.label for emotion in EMOTIONS}
+        labels = LabelSet(LABELS, aliases=glosses, label_map=label_map)
+    data = read_labelled(args.file, layout, warn=warn, note=warn.note)
+    if not data.texts:
+        raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
+    return Labelled(data.texts, labels.encode_single(data), data.counts)
 
 
 def _score_sentiment(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
     from ..metrics import accuracy, confusion_matrix, precision_recall_f1
 
-    labels = list(nlp.get_pipe(SENTIMENT).labels)
+    labels = list(_component(nlp, SENTIMENT).labels)
     pred, timing = _classify(nlp, data, args, lambda doc: _nsmc_class(doc, labels))
     precision, recall, f1 = precision_recall_f1(data.gold, pred, positive=1)
     matrix = confusion_matrix(data.gold, pred, 2)
@@ -265,6 +284,8 @@ def _text_report(report: dict[str, Any], scores: Scores) -> Iterator[str]:
     counts = report["counts"]
     yield f"  rows        {counts['rows']:>9,}"
     yield f"  empty       {counts['empty']:>9,}  dropped"
+    if counts["skipped"]:
+        yield f"  skipped     {counts['skipped']:>9,}  malformed or unlabelled (see the warnings)"
     if "duplicates" in counts:
         yield (
             f"  duplicates  {counts['duplicates']:>9,}  dropped, first kept "
@@ -306,36 +327,47 @@ def _matrix_lines(matrix: np.ndarray, names: Sequence[str]) -> Iterator[str]:
         yield f"  {name:<{label_width}}" + "".join(f"{c:>{w},}" for c, w in zip(row, widths))
 
 
-def _write(path: str, write: Callable[[str], None]) -> None:
+def _write(path: str, write: Callable[[str], object]) -> None:
     try:
         write(path)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err
 
 
-def _plot(matrix: np.ndarray, names: Sequence[str], title: str, path: str) -> None:
-    """Draw the confusion matrix with counts in the cells (Agg, no display needed)."""
-    import numpy as np
-
+def _matplotlib() -> None:
+    """Fail before the evaluation, not after it, when --plot cannot draw."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError as err:
         raise CommandError("--plot needs matplotlib: pip install 'spacy-korsent[plot]'.") from err
 
+
+def confusion_figure(matrix: np.ndarray, names: Sequence[str], title: str) -> Figure:
+    """The confusion matrix coloured by row share (0 to 100%), each cell's count and share.
+
+    Colouring by the share of the gold row keeps a small class readable next to a large one; the
+    scale starts at 0 so that an empty cell is white.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0) * 100
     size = 2.0 + 0.9 * len(names)
-    figure = Figure(figsize=(size + 1.0, size))
+    figure = Figure(figsize=(size + 1.5, size))
     axes = figure.subplots()
-    image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes)
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=100)
+    figure.colorbar(image, ax=axes, label="% of the gold row")
     ticks = range(len(names))
     axes.set_xticks(ticks, names, rotation=45, ha="right")
     axes.set_yticks(ticks, names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("gold")
     axes.set_title(title, fontsize="medium")
-    threshold = matrix.max() / 2
     for (row, column), count in np.ndenumerate(matrix):
-        color = "white" if count > threshold else "black"
-        axes.text(column, row, f"{count:,}", ha="center", va="center", color=color)
+        share = shares[row, column]
+        color = "white" if share > 50 else "black"
+        label = f"{count:,}\n{share:.1f}%"
+        axes.text(column, row, label, ha="center", va="center", color=color, fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    return figure

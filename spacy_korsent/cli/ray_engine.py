@@ -2,16 +2,18 @@
 
 A run, and why it goes this way:
 
-1. The pipeline is built as the local run builds it (the same checks and errors) and saved to a
-   temporary directory, which each worker loads once: from this machine's disk on a local Ray
+1. The pipeline is built as the local run builds it (the same checks, errors and notes) and saved
+   to a temporary directory, which each worker loads once: from this machine's disk on a local Ray
    instance, through Ray's object store when joining a cluster (whose nodes cannot read it).
-2. This process reads the input with the local run's reader (the same formats, repairs and
-   warnings) and puts the texts in Ray's object store, numbered, in blocks of --batch-size rows.
+2. This process reads the input with the local run's reader (``files/readers.py``: the same
+   formats, encodings, repairs and warnings with line numbers; Parquet too) and puts the texts in
+   Ray's object store, numbered, in blocks of --batch-size rows.
 3. A pool of workers (Ray actors, one pipeline each; see ``integrations/ray.py``) analyses the
    blocks; Ray replaces a worker that dies and gives its blocks to a live one.
 4. The results come back in input order. This process checks their row numbers, reads the input
    a second time to join each row with its results, and writes the rows with the local run's
-   writers: the input columns never go through Ray, so they come out as the local run writes them.
+   writers (``files/writers.py``): the input columns never go through Ray, so the output is what
+   the local run writes.
 
 The input is read twice and must not change during the run; its texts stay in the object store
 until the run ends (Ray spills them to disk when it is full).
@@ -24,19 +26,21 @@ import logging
 import os
 import socket
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..files.fields import ResultFields, checked_text
-from ..files.readers import InputError, guess_format, read_rows
-from .common import EMOTION, SENTIMENT, CommandError, Warnings, build_pipeline, positive_int
+from ..files.parquet import read_parquet_records
+from ..files.readers import InputError, Layout, Record, guess_format, read_records
+from ..files.writers import Writer, refuse_input_as_output
+from .common import CommandError, Warnings, check_file_options, positive_int, progress
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from spacy.language import Language
 
 ENGINES = ("local", "ray")
 PARQUET = "parquet"
@@ -53,7 +57,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         choices=ENGINES,
         default="local",
         help="local: in this process (default); ray: on the workers of a Ray cluster, or of a "
-        "local Ray instance (reads -i FILE or DIRECTORY: JSONL, CSV, TSV, Parquet)",
+        "local Ray instance (reads -i FILE or DIRECTORY: JSONL, CSV, TSV, text, Parquet)",
     )
     group.add_argument(
         "--workers",
@@ -92,45 +96,61 @@ def on_ray(args: argparse.Namespace) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class InputFile:
-    path: Path
-    fmt: str
+def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
+    """Analyze the input on Ray and write it in ``fmt``; 2 when it cannot be used at all."""
+    from .analyze import (  # analyze imports this module
+        analysis_pipeline,
+        check_page_path,
+        first_row,
+        no_text_error,
+        result_writer,
+        write_page,
+    )
 
-
-def run(args: argparse.Namespace) -> int:
-    """Analyze the input on Ray; 2 when it cannot be used at all."""
     _check_options(args)
-    files = input_files(Path(args.input), args.input_format)
-    output_format = PARQUET if _is_parquet(args.output) else args.format
-    _check_output(args.output, files)
+    files = input_files(args.input, args.fmt)
+    for file in files:
+        check_file_options(file.path, file.fmt, args)
+    refuse_input_as_output(args.output, [file.path for file in files], "-o")
+    if args.html:
+        check_page_path(args.html, [file.path for file in files])
     if args.address is not None:
         _check_reachable(args.address)
     try:
         from ..integrations.ray import ShippedPipeline
     except ImportError as err:
         raise CommandError(f"{err}.") from err
-    from .analyze import TASKS  # analyze imports this module
 
-    warn = Warnings("analyze")
-    reader = Reader(files, args.text_column, source=args.input)
-    reader.check_first_row()  # a missing column or an empty input, before the models load
-    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
-    nlp = build_pipeline({f: chosen[f] for f in TASKS[args.task]}, args, sentences=args.sentences)
+    reader = Reader(files, args)
+    reader.check_headers()  # a missing column or an unreadable file, before the models load
+    # The first read: its warnings as the local run gives them, the first row before the models.
+    records = reader.records(warn, text_only=True)
+    first = first_row(records, args.input)
+    nlp = analysis_pipeline(args, warn)
     fields = ResultFields(nlp)
-    with tempfile.TemporaryDirectory(prefix="korsent-ray-") as saved, _ray(args.address) as ray:
-        nlp.to_disk(saved)
-        del nlp  # the workers load their own copies
-        pipeline = saved if args.address is None else ShippedPipeline.put(saved)
-        blocks = reader.put_text_blocks(args.batch_size, warn, schema=output_format == PARQUET)
-        results = _analyzed(ray, blocks.refs, pipeline, args, warn)
-        try:
-            _write(args, output_format, fields, reader, blocks, results, warn)
-        except ray.exceptions.RayError as err:  # a worker that cannot start, a lost cluster
-            last = [line for line in str(err).splitlines() if line.strip()][-1].strip()
-            raise CommandError(
-                f"the Ray run failed: {last} (Ray's logs: /tmp/ray/session_latest/logs)"
-            ) from err
+    page = Page(nlp, args.html_limit) if args.html else None
+    writer = result_writer(fmt, args, fields, warn)
+    try:
+        with tempfile.TemporaryDirectory(prefix="korsent-ray-") as saved, _ray(args.address) as ray:
+            nlp.to_disk(saved)
+            del nlp  # the workers load their own copies (the --html page keeps one here)
+            pipeline = saved if args.address is None else ShippedPipeline.put(saved)
+            rows = chain([first], records)
+            blocks = put_text_blocks(rows, args.text_column, args.batch_size, warn)
+            if not blocks.with_text:
+                raise no_text_error(args.text_column)
+            results = _analyzed(ray, blocks.refs, pipeline, args, warn)
+            try:
+                _write(args, fields, reader, blocks, results, writer, page, warn)
+            except ray.exceptions.RayError as err:  # a worker that cannot start, a lost cluster
+                last = [line for line in str(err).splitlines() if line.strip()][-1].strip()
+                raise CommandError(
+                    f"the Ray run failed: {last} (Ray's logs: /tmp/ray/session_latest/logs)"
+                ) from err
+    finally:
+        writer.close()
+    if page is not None:
+        write_page(page.report, args)
     warn.summarize()
     return 0
 
@@ -146,19 +166,26 @@ def _check_options(args: argparse.Namespace) -> None:
         )
 
 
-def input_files(path: Path, fmt: Optional[str]) -> list[InputFile]:
-    """The files to read: ``path`` itself, or every data file under a directory, sorted by name.
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    fmt: str
 
-    In a directory, files are chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .parquet,
-    .txt), or all of them with ``fmt``; hidden files and ones starting with ``_`` (such as
+
+def input_files(source: str, fmt: Optional[str]) -> list[InputFile]:
+    """The files to read: ``source`` itself, or every data file under a directory, by path.
+
+    In a directory, files are chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .txt,
+    .parquet/.pq), or all of them with ``fmt``; hidden files and ones starting with ``_`` (such as
     Spark's ``_SUCCESS``) are left out. All must have one format.
     """
+    path = Path(source)
     if path.is_file():
-        return [InputFile(path, fmt or _format_of(path))]
+        return [InputFile(source, fmt or _format_of(path))]  # named as the local run names it
     if not path.is_dir():
         raise InputError(f"cannot read {path}: no such file or directory.")
     found = [
-        InputFile(file, fmt or _format_of(file))
+        InputFile(str(file), fmt or _format_of(file))
         for file in sorted(p for p in path.rglob("*") if p.is_file())
         if not file.relative_to(path).as_posix().startswith((".", "_"))
         and "/." not in file.relative_to(path).as_posix()
@@ -177,119 +204,61 @@ def input_files(path: Path, fmt: Optional[str]) -> list[InputFile]:
     return found
 
 
-_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".parquet", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", *PARQUET_SUFFIXES)
 
 
 def _format_of(path: Path) -> str:
-    return PARQUET if _is_parquet(path) else guess_format(path)
-
-
-def _is_parquet(path: Optional[Path | str]) -> bool:
-    return path is not None and Path(path).suffix.lower() == ".parquet"
-
-
-def _check_output(output: Optional[str], files: list[InputFile]) -> None:
-    if output is None or output == "-":
-        if _is_parquet(output):
-            raise CommandError("Parquet output needs a file: -o FILE.parquet.")
-        return
-    target = Path(output).resolve()
-    if any(file.path.resolve() == target for file in files):
-        raise CommandError(f"the output {output} is one of the input files; write elsewhere.")
+    return PARQUET if path.suffix.lower() in PARQUET_SUFFIXES else guess_format(path)
 
 
 class Reader:
-    """The input's rows, in order, as often as they are needed, with their positions."""
+    """The input's rows, in order, as often as they are needed, read as the local run reads."""
 
-    def __init__(self, files: list[InputFile], text_column: str, *, source: str) -> None:
+    def __init__(self, files: list[InputFile], args: argparse.Namespace) -> None:
         self.files = files
-        self.text_column = text_column
-        self.source = source
-        self.several = Path(source).is_dir()
+        self.column = args.text_column
+        self.options = (args.columns, args.quoting, args.encoding)
 
-    def rows(self, warn: Any, *, text_only: bool = False) -> Iterator[tuple[str, dict]]:
-        """``(where, row)`` for every row: where is "row N" (in FILE, for a directory)."""
-        for file in self.files:
-            prefix = f"{file.path}: " if self.several else ""
-            rows = self._file_rows(file, warn, text_only)
-            for number, row in enumerate(rows, start=1):
-                yield f"{prefix}row {number}", row
+    def records(
+        self, warn: Optional[Warnings] = None, *, text_only: bool = False
+    ) -> Iterator[tuple[str, Record]]:
+        """``(where, record)`` for every row; where is "FILE:LINE" (Parquet: FILE:ROW).
 
-    def _file_rows(self, file: InputFile, warn: Any, text_only: bool) -> Iterator[dict]:
-        column = self.text_column
-        if file.fmt != PARQUET:
-            required = (column,) if file.fmt in ("csv", "tsv") else ()
-            yield from read_rows(
-                file.path, file.fmt, text_column=column, required=required, warn=warn
-            )
-            return
-        import pyarrow.parquet as pq
-
-        try:
-            parquet = pq.ParquetFile(file.path)
-        except (OSError, ValueError) as err:  # pyarrow's errors for a file that is not Parquet
-            raise InputError(f"cannot read {file.path} as Parquet: {err}") from err
-        names = parquet.schema_arrow.names
-        if column not in names:
-            raise InputError(f"{file.path}: no column {column!r} in the columns {names}.")
-        for batch in parquet.iter_batches(columns=[column] if text_only else None):
-            yield from batch.to_pylist()
-
-    def check_first_row(self) -> None:
-        """Fail now on an input without rows or a file without the text column."""
-        for file in self.files:
-            if file.fmt in ("csv", "tsv", PARQUET):  # the column is checked before a first row
-                next(self._file_rows(file, lambda message: None, text_only=True), None)
-        if next(self.rows(lambda message: None, text_only=True), None) is None:
-            raise CommandError(f"{self.source}: no rows to analyze.")
-
-    def put_text_blocks(self, batch_size: int, warn: Any, *, schema: bool) -> TextBlocks:
-        """Put the numbered texts in the object store (the first read), ``batch_size`` a block.
-
-        With ``schema``, also find the Arrow schema that holds every row (for Parquet output).
+        With ``warn`` the rows' problems (and a detected encoding) are reported as the local run
+        reports them; without, the read is silent (the second read). ``text_only`` reads only
+        the text column of a Parquet file (other formats are parsed whole anyway).
         """
-        import pyarrow as pa
-        import ray
+        for file in self.files:
+            for record in self._file_records(file, warn, text_only):
+                yield f"{file.path}:{record.line}", record
 
-        blocks = TextBlocks()
-        schemas = []
-        rows = self.rows(warn, text_only=True)  # all of a row but Parquet's, whose schema is known
-        while chunk := list(islice(rows, batch_size)):
-            texts = [checked_text(row.get(self.text_column), self.text_column) for _, row in chunk]
-            start = blocks.rows
-            table = pa.table(
-                {
-                    ROW: pa.array(range(start, start + len(chunk)), type=pa.int64()),
-                    self.text_column: pa.array([text for text, _ in texts], type=pa.string()),
-                }
-            )
-            blocks.refs.append(ray.put(table))
-            blocks.rows += len(chunk)
-            blocks.with_text += sum(problem is None for _, problem in texts)
-            if schema and self.files[0].fmt != PARQUET:
-                schemas.append(_schema_of(chunk))
-        if schema:
-            blocks.schema = self._input_schema(schemas)
-        if not blocks.with_text:
-            raise CommandError(
-                f"no row has a text in the field {self.text_column!r}; "
-                "name the text's field with --text-column."
-            )
-        return blocks
+    def check_headers(self) -> None:
+        """Read each file's header (or first row), quietly: a missing column, an encoding that
+        cannot be read or a file that is not Parquet ends the run before anything starts."""
+        for file in self.files:
+            next(self._file_records(file, None, text_only=True), None)
 
-    def _input_schema(self, schemas: list[pa.Schema]) -> pa.Schema:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def _file_records(
+        self, file: InputFile, warn: Optional[Warnings], text_only: bool
+    ) -> Iterator[Record]:
+        from .analyze import kept  # analyze imports this module
 
-        if self.files[0].fmt == PARQUET:
-            schemas = [pq.read_schema(file.path) for file in self.files]
-        try:
-            return pa.unify_schemas(schemas, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-            raise CommandError(
-                f"the input's columns have different types in different rows or files ({err}); "
-                "a Parquet file needs one type per column: write JSONL or CSV instead."
-            ) from err
+        if file.fmt == PARQUET:
+            return read_parquet_records(file.path, text_column=self.column, text_only=text_only)
+        records = read_records(
+            file.path,
+            Layout(file.fmt, *self.options),
+            text_column=self.column,
+            required=(self.column,) if file.fmt in ("csv", "tsv") else (),
+            warn=warn or _silent,
+            note=warn.note if warn is not None else None,
+        )
+        return kept(records, warn) if warn is not None else records
+
+
+def _silent(message: str) -> None:
+    """A second read's warnings: the first read reported them."""
 
 
 @dataclass
@@ -299,25 +268,55 @@ class TextBlocks:
     refs: list[Any] = field(default_factory=list)
     rows: int = 0
     with_text: int = 0
-    schema: Optional[pa.Schema] = None
 
 
-def _schema_of(rows: Sequence[tuple[str, dict]]) -> pa.Schema:
-    """The Arrow schema of rows (dicts, which need not share their keys): every column."""
+def put_text_blocks(
+    records: Iterator[tuple[str, Record]], column: str, batch_size: int, warn: Warnings
+) -> TextBlocks:
+    """Put the numbered texts in the object store, ``batch_size`` a block; report rows without a
+    text as the local run does (after each block's reading, as it does after each batch's)."""
     import pyarrow as pa
+    import ray
 
-    names = list(dict.fromkeys(key for _, row in rows for key in row))
-    columns = {}
-    for name in names:
-        try:
-            columns[name] = pa.array([row.get(name) for _, row in rows])
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-            where = rows[0][0]
-            raise CommandError(
-                f"the column {name!r} holds values of different types (from {where} on: {err}); "
-                "a Parquet file needs one type per column: write JSONL or CSV instead."
-            ) from err
-    return pa.table(columns).schema
+    blocks = TextBlocks()
+    while chunk := list(islice(records, batch_size)):
+        texts = []
+        for where, record in chunk:
+            text, problem = checked_text(record.row.get(column), column)
+            if problem is not None:
+                warn(f"{where}: {problem}")
+            texts.append(text)
+            blocks.with_text += problem is None
+        start = blocks.rows
+        table = pa.table(
+            {
+                ROW: pa.array(range(start, start + len(chunk)), type=pa.int64()),
+                column: pa.array(texts, type=pa.string()),
+            }
+        )
+        blocks.refs.append(ray.put(table))
+        blocks.rows += len(chunk)
+    return blocks
+
+
+class Page:
+    """The --html page, made on this machine: the workers return results, not docs, so the blocks
+    that hold the shown rows are analysed again here (in the same batches as a local run) and
+    their first rows explained; the rest are counted."""
+
+    def __init__(self, nlp: Language, limit: int) -> None:
+        from ..explain.report import HtmlReport
+
+        self.nlp = nlp
+        self.limit = limit
+        self.report = HtmlReport(nlp, limit=limit)
+
+    def add(self, texts: list[str]) -> None:
+        if len(self.report.fragments) >= self.limit:
+            self.report.count(len(texts))
+            return
+        with self.nlp.memory_zone():
+            self.report.add(list(self.nlp.pipe(texts, batch_size=len(texts))))
 
 
 @contextmanager
@@ -439,23 +438,20 @@ def _check_fit(
 
 def _write(
     args: argparse.Namespace,
-    output_format: str,
     fields: ResultFields,
     reader: Reader,
     blocks: TextBlocks,
     results: Any,
+    writer: Writer,
+    page: Optional[Page],
     warn: Warnings,
 ) -> None:
     """Join each input row with its results (the second read), report problems, write."""
-    from .common import progress
-
-    rows = reader.rows(lambda message: None)  # the first read reported the input's problems
+    rows = reader.records()  # silent: the first read reported the input's problems
     names = fields.names
+    column = args.text_column
     done = 0
-    with (
-        _output(args, output_format, fields, blocks, warn) as writer,
-        progress(args.quiet, lambda: blocks.rows) as bar,
-    ):
+    with progress(args.quiet, lambda: blocks.rows) as bar:
         for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
             numbers = table.column(ROW).to_pylist()
             if numbers != list(range(done, done + len(numbers))):
@@ -463,97 +459,17 @@ def _write(
             done += len(numbers)
             chunk = list(islice(rows, len(numbers)))
             results_rows = table.select([*names, PROBLEM]).to_pylist()
-            for (where, row), result in zip(chunk, results_rows):
-                _, problem = checked_text(row.get(args.text_column), args.text_column)
-                if problem or result[PROBLEM]:
-                    warn(f"{where} {problem or result[PROBLEM]}")
-            writer.write([row for _, row in chunk], table, results_rows)
+            for (where, _), result in zip(chunk, results_rows):
+                if result[PROBLEM]:
+                    warn(f"{where}: {result[PROBLEM]}")
+            if page is not None:
+                page.add([checked_text(record.row.get(column), column)[0] for _, record in chunk])
+            writer.write(
+                [
+                    {**record.row, **{name: result[name] for name in names}}
+                    for (_, record), result in zip(chunk, results_rows)
+                ]
+            )
             bar.update(len(numbers))
     if done != blocks.rows:
         raise RuntimeError(f"Ray returned {done:,} of {blocks.rows:,} rows.")
-
-
-@contextmanager
-def _output(
-    args: argparse.Namespace,
-    output_format: str,
-    fields: ResultFields,
-    blocks: TextBlocks,
-    warn: Warnings,
-) -> Iterator[Any]:
-    """A writer of (input rows, results table, results as dicts) for the output format."""
-    from .analyze import CsvWriter, JsonlWriter, TableWriter, _open_output
-
-    if output_format == PARQUET:
-        writer = ParquetWriter(args.output, blocks.schema, fields)
-        try:
-            yield writer
-        finally:
-            writer.close()
-        return
-    with _open_output(args.output) as stream:
-        if output_format == "jsonl":
-            lines: Any = JsonlWriter(stream)
-        elif output_format == "csv":
-            lines = CsvWriter(stream, warn)
-        else:
-            lines = TableWriter(stream, args.text_column, hidden=fields.details)
-        yield RowWriter(lines, fields.names)
-
-
-class RowWriter:
-    """Rows as the local run writes them: the input row's fields, then the results."""
-
-    def __init__(self, lines: Any, names: list[str]) -> None:
-        self.lines = lines
-        self.names = names
-
-    def write(self, rows: list[dict], results: pa.Table, results_rows: list[dict]) -> None:
-        self.lines.write(
-            [
-                {**_json_safe(row), **{name: result[name] for name in self.names}}
-                for row, result in zip(rows, results_rows)
-            ]
-        )
-
-
-def _json_safe(value: Any) -> Any:
-    """A value as JSON can hold it (Parquet's dates and times in ISO format, others as text)."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-class ParquetWriter:
-    """One Parquet file: the input's columns (in the schema that holds every row) and results."""
-
-    def __init__(self, path: str, schema: pa.Schema, fields: ResultFields) -> None:
-        self.path = path
-        self.input_schema = schema
-        self.names = fields.names
-        self.writer: Any = None
-
-    def write(self, rows: list[dict], results: pa.Table, results_rows: list[dict]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from ..integrations.ray import with_columns
-
-        table = pa.Table.from_pylist(rows, schema=self.input_schema)
-        table = with_columns(table, {name: results.column(name) for name in self.names})
-        if self.writer is None:
-            try:
-                self.writer = pq.ParquetWriter(self.path, table.schema)
-            except OSError as err:
-                raise CommandError(f"cannot write {self.path}: {err}.") from err
-        self.writer.write_table(table)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()

@@ -1,8 +1,8 @@
 """The fields ``korsent analyze`` writes for a document, whichever engine ran the pipeline.
 
-The local command line and the Ray integration both turn an analysed doc into these flat,
+The local run, the Ray engine and the Ray integration all turn an analysed doc into these flat,
 plain-data fields (and check a row's text the same way), so that their outputs have the same
-columns, values and warnings.
+columns, values, types and warnings.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ EMOTION_FACTORY = "korean_emotion"
 def checked_text(value: object, column: str) -> tuple[str, Optional[str]]:
     """A row's text to analyse, and why it cannot be (None when it can).
 
-    A value that is not a string gives ``""`` (empty results) and a problem that follows "row N"
-    in a warning.
+    A value that is not a string gives ``""`` (empty results) and a problem that follows
+    "FILE:LINE: " in a warning.
     """
     if isinstance(value, str):
         return value, None
-    what = "has no" if value is None else f"has a {type(value).__name__}, not a string, as its"
+    what = "no" if value is None else f"a {type(value).__name__}, not a string, as"
     return "", f"{what} {column!r}; written with empty results."
 
 
@@ -46,17 +46,23 @@ class ResultFields:
         self.sentiment_labels = tuple(sentiment.labels) if sentiment is not None else None
         self.emotion = emotion is not None
         self.sentences = any(pipe.sentences for pipe in ours)
+        self.kinds = self._kinds()
+        """Each field, in the order it is added to a row, with what it holds."""
 
     @property
     def names(self) -> list[str]:
         """The fields, in the order they are added to a row."""
-        return list(self._kinds())
+        return list(self.kinds)
 
     @property
     def details(self) -> set[str]:
         """Fields too wide or too many for a table on a terminal."""
         labels = self.sentiment_labels or ()
         return {*(f"sentiment_{label}" for label in labels), "emotions_top", "sentences"}
+
+    def is_float(self, name: str) -> bool:
+        """Whether a field holds probabilities (numbers, not text, in Parquet output)."""
+        return self.kinds.get(name) == "score"
 
     def of(self, doc: Doc) -> dict[str, Any]:
         """A doc's fields: its results and, with sentences, a list of each sentence's results."""
@@ -107,9 +113,8 @@ class ResultFields:
         string, score = pa.string(), pa.float64()
         item = [("label", string), ("gloss", string), ("group", string), ("score", score)]
         plain = {"label": string, "score": score, "top": pa.list_(pa.struct(item))}
-        kinds = self._kinds()
-        types = {name: plain[kind] for name, kind in kinds.items() if kind in plain}
-        if "sentences" in kinds:
+        types = {name: plain[kind] for name, kind in self.kinds.items() if kind in plain}
+        if self.sentences:
             span = [("text", string), ("start", pa.int64()), ("end", pa.int64())]
             types["sentences"] = pa.list_(pa.struct([*span, *types.items()]))
         return types

@@ -17,7 +17,8 @@ Each actor loads the pipeline once: ``spacy.load`` of a directory saved with ``n
 Ray's object store), or it builds the pipeline from component settings. An ``nlp`` object is
 never sent through the object store: Ray hands its arrays back read-only, which spaCy cannot
 use (explosion/spaCy#13506). Each actor runs as many threads as Ray gives it CPUs, or runs on
-the GPU Ray gives it.
+the GPU Ray gives it. Like ``korsent analyze``, an actor lifts spaCy's ``nlp.max_length``
+(which a saved pipeline does not keep): a text of any length is windowed by the components.
 
 Faults: Ray Data's actor pools restart a dead actor (``max_restarts=-1``) and retry its
 unfinished batches (``max_task_retries=-1``); those are its defaults from Ray 2.60 on, where
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping
@@ -94,9 +96,9 @@ class BatchAnalyzer:
     ``pipeline``: a saved pipeline, loaded once. Or ``components``: settings from which the
     actor builds the pipeline itself, factory -> config, for example
     ``{"korean_sentiment": {"model": "cringepnh/koelectra-korean-sentiment"}}`` (add
-    ``"korean_emotion"`` for both analyses; ``"sentences": True`` in a config adds a
-    sentencizer). The texts are in ``text_column``; with ``problem_column`` each row also gets
-    why it could not be analysed (None when it could).
+    ``"korean_emotion"`` for both analyses; ``"sentences": True`` in a config adds the sentence
+    splitter of ``blank_korean(sentences=True)``). The texts are in ``text_column``; with
+    ``problem_column`` each row also gets why it could not be analysed (None when it could).
 
     For ``Dataset.map_batches(BatchAnalyzer, fn_constructor_kwargs={...},
     batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=N), num_cpus=C)``.
@@ -116,6 +118,7 @@ class BatchAnalyzer:
             self.nlp = _load_saved(pipeline, settings)
         else:
             self.nlp = _build(components, settings)
+        self.nlp.max_length = sys.maxsize  # as korsent analyze: the components window long texts
         self.fields = ResultFields(self.nlp)
         self.types = self.fields.arrow_types()
         self.text_column = text_column
@@ -254,9 +257,7 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 def _build(components: Mapping[str, Mapping[str, Any]], settings: dict[str, Any]) -> Any:
     from spacy_korsent import blank_korean
 
-    nlp = blank_korean()
-    if any(config.get("sentences") for config in components.values()):
-        nlp.add_pipe("sentencizer")
+    nlp = blank_korean(sentences=any(config.get("sentences") for config in components.values()))
     for factory, config in components.items():
         nlp.add_pipe(factory, config={**config, **settings}).initialize()
     return nlp

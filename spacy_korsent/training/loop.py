@@ -358,7 +358,7 @@ def _one_epoch(
         desc=f"epoch {epoch}/{settings.epochs}",
         unit="batch",
         file=sys.stderr,
-        disable=settings.quiet,
+        disable=settings.quiet or not sys.stderr.isatty(),
     )
     for batch in bar:
         losses = component.update([data[i] for i in batch], sgd=optimizer)
