@@ -73,6 +73,12 @@ def add_file_options(
     )
     if labelled:
         group.add_argument(
+            "--label-separator",
+            metavar="SEP",
+            help="a label cell holds several labels split by SEP (multi-label data, e.g. ',' "
+            "for KOTE's 0,6,10); JSON Lines may give a list instead",
+        )
+        group.add_argument(
             "--label-map",
             metavar="V=CLASS,...",
             help="map label values to classes, e.g. 1=negative,2=negative,4=positive,5=positive",

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         labels=args.labels,
         label_map=args.label_map,
+        label_separator=args.label_separator,
         limit=args.limit,
     )
     check_file_options(args.input, source.layout.format_of(args.input), args)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 from ..files.labelled import (
     LABELLED_FORMATS,
     LabelledLayout,
+    LabelledRows,
     LabelSet,
     parse_label_map,
     read_labelled,
@@ -58,9 +59,12 @@ others, e.g. 1=negative,5=positive). Reports the counts, accuracy, precision/rec
 positive class, the confusion matrix and documents per second.
 
 emotion: JSON Lines (.jsonl), CSV (.csv) or TSV (otherwise) with a text and a label column; a
-label is one of the 60 emotion names, its English gloss, or its index 0-59. Rows with an empty
-text are dropped. Reports accuracy, macro-F1 (over the labels that occur), top-3 accuracy and
-accuracy over the six major groups, with the 6x6 group confusion matrix.
+label is one of the model's labels (for the default model also its English gloss) or its class
+index. Rows with an empty text are dropped. A single-label model: accuracy, macro-F1 (over the
+labels that occur), top-3 accuracy, and for the default 60-label model accuracy over the six
+major groups with the 6x6 group confusion matrix. A multi-label model (or gold cells with several
+labels, --label-separator): micro and macro F1 of the labels at or above --threshold, per-label
+F1, exact match and labels per text.
 
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
 group_confusion, documents, unscored, seconds, docs_per_second).
@@ -85,27 +89,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-t", "--task", choices=("sentiment", "emotion"), default="sentiment")
     add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
     parser.add_argument("--json", metavar="FILE", help="write the metrics as JSON ('-': stdout)")
-    parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the confusion matrix (multi-label: the per-label F1)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        metavar="P",
+        help="multi-label: the score at which a label counts as predicted (default: the "
+        "component's threshold, 0.5)",
+    )
     add_pipeline_options(parser)
     parser.set_defaults(func=run)
 
 
 class Scores(NamedTuple):
-    """The metrics for the report and the confusion matrix to print and draw."""
+    """The metrics for the report, and the confusion matrix to print and draw (None for
+    multi-label scores, which print and draw the per-label F1 instead)."""
 
     metrics: dict[str, Any]
-    matrix: np.ndarray
+    matrix: np.ndarray | None
     names: list[str]
     heading: str
 
 
 @dataclass
 class Labelled:
-    """Texts to classify, their gold class indices and the counts of reading and cleaning."""
+    """Texts to classify, their gold labels as read (values, or for sentiment class indices) and
+    the counts of reading and cleaning."""
 
     texts: list[str]
-    gold: list[int]
+    gold: list[Any]
     counts: dict[str, int]
+    rows: LabelledRows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,18 +155,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         _write(args.json, lambda path: Path(path).write_text(_json(report), encoding="utf-8"))
     if args.plot:
-        title = (
-            f"{Path(args.file).name}, model {_short_model(model)}\n"
-            f"{scores.heading}: accuracy {report['accuracy']:.4f}"
-        )
-        _write(
-            args.plot,
-            lambda path: confusion_figure(scores.matrix, scores.names, title).savefig(
-                path, dpi=120
-            ),
-        )
-        print(f"korsent evaluate: wrote the confusion matrix to {args.plot}", file=sys.stderr)
+        _plot(args.plot, scores, report, f"{Path(args.file).name}, model {_short_model(model)}")
     return 0
+
+
+def _plot(path: str, scores: Scores, report: dict[str, Any], source: str) -> None:
+    if scores.matrix is None:
+        title = f"{source}\n{scores.heading}: micro-F1 {report['micro_f1']:.4f}"
+        figure = per_label_figure(report["per_label"], title)
+        what = "the per-label F1"
+    else:
+        title = f"{source}\n{scores.heading}: accuracy {report['accuracy']:.4f}"
+        figure = confusion_figure(scores.matrix, scores.names, title)
+        what = "the confusion matrix"
+    _write(path, lambda target: figure.savefig(target, dpi=120))
+    print(f"korsent evaluate: wrote {what} to {path}", file=sys.stderr)
 
 
 def _short_model(model: str) -> str:
@@ -169,7 +190,6 @@ def _json(report: dict[str, Any]) -> str:
 
 def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
     """The gold data, through the shared labelled reader; options that cannot apply are errors."""
-    from ..taxonomy import EMOTIONS, LABELS
 
     sentiment = args.task == "sentiment"
     layout = LabelledLayout.from_options(args, "nsmc" if sentiment else "tsv")
@@ -177,16 +197,26 @@ def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
     if fmt == "nsmc" and not sentiment:
         raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
     check_file_options(args.file, fmt, args)
-    label_map = parse_label_map(args.label_map)
-    if sentiment:
-        labels = sentiment_labels(label_map)
-    else:
-        glosses = {emotion.gloss: emotion.label for emotion in EMOTIONS}
-        labels = LabelSet(LABELS, aliases=glosses, label_map=label_map)
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise CommandError(f"--threshold must lie between 0 and 1, not {args.threshold}.")
     data = read_labelled(args.file, layout, warn=warn, note=warn.note)
     if not data.texts:
         raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
-    return Labelled(data.texts, labels.encode_single(data), data.counts)
+    # Sentiment labels are known before the model loads; emotion labels are the model's own.
+    gold = (
+        sentiment_labels(parse_label_map(args.label_map)).encode_single(data) if sentiment else []
+    )
+    return Labelled(data.texts, gold, data.counts, data)
+
+
+def _emotion_gold(component: KoreanClassifier, data: Labelled, label_map: str | None) -> list:
+    """Each row's gold class indices among the component's labels (glosses for the default)."""
+    from ..taxonomy import EMOTIONS, LABELS
+
+    glosses = {emotion.gloss: emotion.label for emotion in EMOTIONS}
+    aliases = glosses if component.labels == LABELS else {}
+    labels = LabelSet(component.labels, aliases=aliases, label_map=parse_label_map(label_map))
+    return labels.encode(data.rows)
 
 
 def _score_sentiment(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
@@ -221,8 +251,45 @@ def _nsmc_class(doc: Doc, labels: list[str]) -> int:
 
 
 def _score_emotions(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
+    """Single-label scores (with the six groups for the default model), or multi-label ones."""
     import numpy as np
 
+    from ..metrics import predictions
+
+    component = _component(nlp, EMOTION)
+    gold = _emotion_gold(component, data, args.label_map)
+    labels = list(component.labels)
+
+    def probabilities(doc: Doc) -> list[float]:
+        return [doc.cats.get(label, float("nan")) for label in labels]
+
+    rows, timing = _classify(nlp, data, args, probabilities)
+    probs = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(labels))
+    if component.multi_label or any(len(indices) != 1 for indices in gold):
+        threshold = component.cfg["threshold"] if args.threshold is None else args.threshold
+        gold_matrix = np.zeros(probs.shape, dtype=bool)
+        for row, indices in enumerate(gold):
+            gold_matrix[row, indices] = True
+        if component.multi_label:
+            chosen = np.nan_to_num(probs, nan=0.0) >= threshold
+        else:  # a single-label model predicts one label per text
+            chosen = np.zeros(probs.shape, dtype=bool)
+            best = predictions(probs)
+            chosen[np.flatnonzero(best >= 0), best[best >= 0]] = True
+        from ..metrics import multilabel_scores
+
+        metrics = {
+            **multilabel_scores(gold_matrix, chosen, labels),
+            "threshold": threshold if component.multi_label else None,
+            **timing,
+        }
+        return Scores(metrics, None, labels, "emotion labels")
+    return _single_label_emotions([indices[0] for indices in gold], probs, labels, timing)
+
+
+def _single_label_emotions(
+    gold: list[int], probs: np.ndarray, labels: list[str], timing: dict[str, Any]
+) -> Scores:
     from ..metrics import (
         accuracy,
         confusion_matrix,
@@ -234,23 +301,24 @@ def _score_emotions(nlp: Language, data: Labelled, args: argparse.Namespace) -> 
     )
     from ..taxonomy import GROUP_SIZE, GROUPS, LABELS
 
-    def probabilities(doc: Doc) -> list[float]:
-        return [doc.cats.get(label, float("nan")) for label in LABELS]
-
-    rows, timing = _classify(nlp, data, args, probabilities)
-    probs = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(LABELS))
     pred = predictions(probs)
-    gold_groups = np.asarray(data.gold) // GROUP_SIZE
-    matrix = confusion_matrix(gold_groups, group_predictions(probs, GROUP_SIZE), len(GROUPS))
     metrics = {
-        "accuracy": accuracy(data.gold, pred),
-        "macro_f1": macro_f1(data.gold, pred),
-        "top3_accuracy": top_k_accuracy(data.gold, probs, 3),
-        "group_accuracy": group_accuracy(data.gold, probs, GROUP_SIZE),
-        "group_confusion": matrix.tolist(),
-        "groups": [name for name, _ in GROUPS],
+        "accuracy": accuracy(gold, pred),
+        "macro_f1": macro_f1(gold, pred),
+        "top3_accuracy": top_k_accuracy(gold, probs, 3),
         **timing,
     }
+    if tuple(labels) != LABELS:
+        matrix = confusion_matrix(gold, pred, len(labels))
+        metrics.update(confusion=matrix.tolist(), labels=labels)
+        return Scores(metrics, matrix, labels, "emotion confusion matrix")
+    gold_groups = [label // GROUP_SIZE for label in gold]
+    matrix = confusion_matrix(gold_groups, group_predictions(probs, GROUP_SIZE), len(GROUPS))
+    metrics.update(
+        group_accuracy=group_accuracy(gold, probs, GROUP_SIZE),
+        group_confusion=matrix.tolist(),
+        groups=[name for name, _ in GROUPS],
+    )
     glosses = [gloss for _, gloss in GROUPS]
     return Scores(metrics, matrix, glosses, "confusion matrix of the six emotion groups")
 
@@ -299,8 +367,11 @@ def _text_report(report: dict[str, Any], scores: Scores) -> Iterator[str]:
     if report["unscored"]:
         yield f"  ({report['unscored']:,} texts without tokens got no prediction: counted wrong)"
     yield ""
-    yield f"{scores.heading} (rows: gold, columns: predicted)"
-    yield from _matrix_lines(scores.matrix, scores.names)
+    if scores.matrix is None:
+        yield from _per_label_lines(report)
+    else:
+        yield f"{scores.heading} (rows: gold, columns: predicted)"
+        yield from _matrix_lines(scores.matrix, scores.names)
     yield ""
     yield (
         f"{report['documents']:,} documents in {report['seconds']:.1f} s: "
@@ -313,10 +384,33 @@ METRIC_NAMES = {
     "precision": "precision",
     "recall": "recall",
     "f1": "F1",
+    "micro_f1": "micro-F1",
+    "micro_precision": "micro precision",
+    "micro_recall": "micro recall",
     "macro_f1": "macro-F1",
+    "exact_match": "exact match",
     "top3_accuracy": "top-3 accuracy",
     "group_accuracy": "group accuracy",
 }
+
+
+def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
+    """Labels per text, then each label's F1, most frequent gold label first."""
+    threshold = report.get("threshold")
+    at = f", a label counts at {threshold:.2f}" if threshold is not None else ", top-1 predictions"
+    yield (
+        f"labels per text: {report['mean_gold_labels']:.2f} gold, "
+        f"{report['mean_predicted_labels']:.2f} predicted{at}"
+    )
+    yield ""
+    per_label = report["per_label"]
+    width = max(8, *(len(name) for name in per_label))
+    yield f"  {'label':<{width}}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
+    for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
+        yield (
+            f"  {name:<{width}}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
+            f"{scores['recall']:>6.4f}  {scores['support']:>7,}"
+        )
 
 
 def _matrix_lines(matrix: np.ndarray, names: Sequence[str]) -> Iterator[str]:
@@ -340,6 +434,28 @@ def _matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError as err:
         raise CommandError("--plot needs matplotlib: pip install 'spacy-korsent[plot]'.") from err
+
+
+def per_label_figure(per_label: dict[str, dict[str, float]], title: str) -> Figure:
+    """Each label's F1 as a bar, most frequent gold label on top, with its support."""
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    # Label names are often Korean: use a CJK font where one is installed.
+    cjk = [font.name for font in font_manager.fontManager.ttflist if "CJK" in font.name]
+    ordered = sorted(per_label.items(), key=lambda item: item[1]["support"])
+    figure = Figure(figsize=(7.0, 1.5 + 0.28 * len(ordered)))
+    axes = figure.subplots()
+    names = [name for name, _ in ordered]
+    axes.barh(range(len(ordered)), [scores["f1"] for _, scores in ordered], color="tab:blue")
+    axes.set_yticks(range(len(ordered)), names, fontfamily=cjk[:1] or None)
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("F1")
+    for row, (_, scores) in enumerate(ordered):
+        axes.text(scores["f1"] + 0.01, row, f"{scores['support']:,}", va="center", fontsize="small")
+    axes.set_title(f"{title}\n(bars: F1; numbers: gold texts with the label)", fontsize="medium")
+    figure.tight_layout()
+    return figure
 
 
 def confusion_figure(matrix: np.ndarray, names: Sequence[str], title: str) -> Figure:

@@ -53,9 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument(
         "--labels",
         metavar="NAMES",
-        help="class names in index order (a,b,c), or 'sentiment' or 'emotion' for the components' "
-        "label sets (default: negative,positive for NSMC, the --label-map classes, LABEL_i for "
-        "integer labels 0..N-1, else the sorted label values)",
+        help="class names in index order (a,b,c, or a file with one per line), or 'sentiment' or "
+        "'emotion' for the components' label sets (default: negative,positive for NSMC, the "
+        "--label-map classes, LABEL_i for integer labels 0..N-1, else the sorted label values)",
     )
     data.add_argument(
         "--val", metavar="FILE", type=Path, help="validation file (default: split from training)"

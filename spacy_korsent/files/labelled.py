@@ -51,6 +51,7 @@ class LabelledLayout:
             columns=getattr(options, "columns", None),
             quoting=getattr(options, "quoting", True),
             encoding=getattr(options, "encoding", None),
+            label_separator=getattr(options, "label_separator", None),
             default_fmt=default_fmt,
         )
 

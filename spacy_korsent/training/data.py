@@ -59,6 +59,7 @@ class Source:
     encoding: str | None = None
     labels: str | None = None
     label_map: str | None = None
+    label_separator: str | None = None
     val_fraction: float = 0.1
     limit: int | None = None
 
@@ -78,7 +79,7 @@ def load_data(
         path = getattr(source, role)
         if path is not None:
             part = _read(path, source, warn, note)
-            extra[role] = Labelled(part.texts, label_set.encode_single(part), names)
+            extra[role] = Labelled(part.texts, _gold(label_set, part), names)
     if "val" in extra:
         return train_data, extra["val"], extra.get("test")
     train_part, val_part = split_validation(train_data, source.val_fraction, seed)
@@ -104,7 +105,16 @@ def _training_set(
     nsmc = source.layout.format_of(source.train) == "nsmc"
     names = label_names(source.labels, values, nsmc=nsmc, label_map=label_map)
     label_set = _label_set(names, label_map)
-    return Labelled(rows.texts, label_set.encode_single(rows), names), label_set
+    return Labelled(rows.texts, _gold(label_set, rows), names), label_set
+
+
+def _gold(label_set: LabelSet, rows: LabelledRows) -> list[Any]:
+    """One class index per row, or for multi-label data (a row with several labels, or labels
+    split by ``--label-separator``) a list of indices per row."""
+    encoded = label_set.encode(rows)
+    if all(len(indices) == 1 for indices in encoded):
+        return [indices[0] for indices in encoded]
+    return encoded
 
 
 def _read(path: Path, source: Source, warn: Warn | None, note: Warn | None) -> LabelledRows:
@@ -126,10 +136,11 @@ def label_names(
 ) -> list[str]:
     """The class names in index order.
 
-    ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy) or a comma
-    list. Without it: NSMC is negative,positive; a ``label_map`` gives its classes, sorted;
-    integers 0..N-1 are class indices (named ``LABEL_i``, which both components read); other
-    integers are refused (see :func:`infer_names`); other values are sorted.
+    ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy), a file
+    with one name per line, or a comma list. Without it: NSMC is negative,positive; a
+    ``label_map`` gives its classes, sorted; integers 0..N-1 are class indices (named
+    ``LABEL_i``, which both components read); other integers are refused (see
+    :func:`infer_names`); other values are sorted.
     """
     if spec:
         if spec == "sentiment":
@@ -138,6 +149,9 @@ def label_names(
             from ..taxonomy import LABELS
 
             names = list(LABELS)
+        elif Path(spec).is_file():  # a file of names, one per line (KOTE's labels.txt)
+            names = [line.strip() for line in Path(spec).read_text("utf-8").splitlines()]
+            names = [name for name in names if name]
         else:
             names = [name.strip() for name in spec.split(",")]
         if len(set(names)) != len(names) or "" in names:
