@@ -12,11 +12,12 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Callable, TypeVar
 
+from ..files.fields import ResultFields, checked_text
 from ..files.readers import (
     FORMATS,
     Layout,
@@ -26,7 +27,14 @@ from ..files.readers import (
     replace_lone_surrogates,
     source_name,
 )
-from ..files.writers import OUTPUT_FORMATS, open_writer, output_format, refuse_input_as_output
+from ..files.writers import (
+    OUTPUT_FORMATS,
+    Writer,
+    open_writer,
+    output_format,
+    refuse_input_as_output,
+)
+from . import ray_engine
 from .common import (
     EMOTION,
     SENTIMENT,
@@ -43,9 +51,9 @@ from .common import (
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Span
+    from spacy.tokens import Doc
 
-    from ..components.classifier import KoreanClassifier
+    from ..explain.report import HtmlReport
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
@@ -125,6 +133,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "installed, else by spaCy's sentencizer)",
     )
     add_pipeline_options(parser)
+    ray_engine.add_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -133,33 +142,23 @@ def run(args: argparse.Namespace) -> int:
     warn = Warnings("analyze")
     args.text_column = args.text_column or "text"
     fmt = output_format(args.output, args.format)
+    _take_file_argument(args, warn)
+    if ray_engine.on_ray(args):
+        return ray_engine.run(args, fmt, warn)
     records, count = _input(args, warn)
     refuse_input_as_output(args.output, [args.input] if args.input else [], "-o")
-    first = next(records, None)  # finds a missing column or an empty input before the model loads
-    if first is None:
-        raise CommandError(f"{source_name(args.input or '-')}: no rows to analyze.")
-    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
-    factories = TASKS[args.task]
-    nlp = build_pipeline(
-        {f: chosen[f] for f in factories}, args, sentences=args.sentences, note=warn.note
-    )
+    first = first_row(records, source_name(args.input or "-"))
+    nlp = analysis_pipeline(args, warn)
     source = source_name(args.input or "-") if not args.texts else "argument"
-    analysis = Analysis(nlp, args.text_column, warn, sentences=args.sentences, source=source)
+    analysis = Analysis(nlp, args.text_column, warn, source=source)
     report = None
     if args.html:
         from ..explain.report import HtmlReport
 
-        _check_page_path(args.html, args.input)
+        check_page_path(args.html, [args.input] if args.input else [])
         report = HtmlReport(nlp, limit=args.html_limit)
         analysis.on_docs = report.add
-    writer = open_writer(
-        fmt,
-        args.output,
-        warn=warn,
-        text_column=args.text_column,
-        hidden=analysis.details,
-        float_columns=analysis.is_float,
-    )
+    writer = result_writer(fmt, args, analysis.fields, warn)
     try:
         with progress(args.quiet, count) as bar:
             for batch in analysis.batches(chain([first], records), args.batch_size):
@@ -168,26 +167,69 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.close()
     if report is not None:
-        page = report.html(" ".join(["korsent analyze", *filter(None, [args.input])]))
-        try:
-            Path(args.html).write_text(page, encoding="utf-8")
-        except OSError as err:
-            raise CommandError(f"cannot write {args.html}: {err.strerror or err}.") from err
+        write_page(report, args)
     warn.summarize()
     if not analysis.with_text:
-        raise CommandError(
-            f"no row has a text in the field {args.text_column!r}; "
-            "name the text's field with --text-column."
-        )
+        raise no_text_error(args.text_column)
     return 0
 
 
-def _check_page_path(page: str, source: str | None) -> None:
+T = TypeVar("T")
+
+
+def first_row(rows: Iterator[T], source: str) -> T:
+    """The first row, read before the models load: a missing column, an unreadable file or an
+    empty input fails in seconds."""
+    first = next(rows, None)
+    if first is None:
+        raise CommandError(f"{source}: no rows to analyze.")
+    return first
+
+
+def analysis_pipeline(args: argparse.Namespace, warn: Warnings) -> Language:
+    """The pipeline of the analyses ``-t`` asks for, with the models given."""
+    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
+    return build_pipeline(
+        {f: chosen[f] for f in TASKS[args.task]}, args, sentences=args.sentences, note=warn.note
+    )
+
+
+def result_writer(
+    fmt: str, args: argparse.Namespace, fields: ResultFields, warn: Warnings
+) -> Writer:
+    """The writer of the output rows: ``fmt`` to ``-o`` (standard output without it)."""
+    return open_writer(
+        fmt,
+        args.output,
+        warn=warn,
+        text_column=args.text_column,
+        hidden=fields.details,
+        float_columns=fields.is_float,
+    )
+
+
+def no_text_error(column: str) -> CommandError:
+    """The error of a run in which no row had a text."""
+    return CommandError(
+        f"no row has a text in the field {column!r}; name the text's field with --text-column."
+    )
+
+
+def check_page_path(page: str, inputs: Sequence[str | Path]) -> None:
     """Fail before the run if the --html page could not be written at its end."""
-    refuse_input_as_output(page, [source] if source else [], "--html")
+    refuse_input_as_output(page, inputs, "--html")
     folder = Path(page).resolve().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise CommandError(f"cannot write {page}: {folder} is not a writable directory.")
+
+
+def write_page(report: HtmlReport, args: argparse.Namespace) -> None:
+    """Write the --html page at the end of the run."""
+    page = report.html(" ".join(["korsent analyze", *filter(None, [args.input])]))
+    try:
+        Path(args.html).write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise CommandError(f"cannot write {args.html}: {err.strerror or err}.") from err
 
 
 def _input(
@@ -195,7 +237,6 @@ def _input(
 ) -> tuple[Iterator[Record], Callable[[], int] | None]:
     """The rows to analyze and a function that counts them (None where they cannot be counted)."""
     column = args.text_column
-    _take_file_argument(args, warn)
     if args.texts:
         if args.input:
             raise CommandError("give texts as arguments or --input, not both.")
@@ -225,7 +266,7 @@ def _input(
     )
     counted = path != "-" and Path(path).is_file()  # a pipe would be used up by counting
     header = 1 if table and not args.columns else 0
-    return _kept(rows, warn), (lambda: count_lines(Path(path)) - header) if counted else None
+    return kept(rows, warn), (lambda: count_lines(Path(path)) - header) if counted else None
 
 
 def _take_file_argument(args: argparse.Namespace, warn: Warnings) -> None:
@@ -289,7 +330,7 @@ def _is_json_object(line: str) -> bool:
         return False
 
 
-def _kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
+def kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
     """Rows with the wrong number of fields are reported and analyzed all the same."""
     for record in records:
         if record.problem:
@@ -300,31 +341,15 @@ def _kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
 class Analysis:
     """Turns input rows into output rows: the row's columns plus the components' results."""
 
-    def __init__(
-        self, nlp: Language, text_column: str, warn: Warnings, *, sentences: bool, source: str
-    ) -> None:
+    def __init__(self, nlp: Language, text_column: str, warn: Warnings, *, source: str) -> None:
         self.nlp = nlp
         self.source = source
         self.text_column = text_column
         self.warn = warn
-        self.sentiment_labels = (
-            cast("KoreanClassifier", nlp.get_pipe(SENTIMENT)).labels
-            if SENTIMENT in nlp.pipe_names
-            else None
-        )
-        self.emotion = EMOTION in nlp.pipe_names
-        self.sentences = sentences
+        self.fields = ResultFields(nlp)
         self.with_text = 0
         self.on_docs: Callable[[list[Doc]], None] | None = None
         """Called with each batch's docs while they are alive (``--html``)."""
-        labels = self.sentiment_labels or ()
-        self.probabilities = {f"sentiment_{label}" for label in labels}
-        # Fields too wide or too many for a table:
-        self.details = {*self.probabilities, "emotions_top", "sentences"}
-
-    def is_float(self, column: str) -> bool:
-        """Whether an output column holds probabilities (numbers in Parquet)."""
-        return column in ("sentiment_score", "emotion_score") or column in self.probabilities
 
     def batches(self, records: Iterable[Record], batch_size: int) -> Iterator[list[dict]]:
         """Output rows in input order, ``batch_size`` at a time.
@@ -340,44 +365,13 @@ class Analysis:
                 docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
                 if self.on_docs is not None:
                     self.on_docs([doc for doc, _ in docs])
-                batch = [self._output(doc, row) for doc, row in docs]
+                batch = [{**row, **self.fields.of(doc)} for doc, row in docs]
             yield batch
 
     def _text(self, record: Record) -> str:
-        text = record.row.get(self.text_column)
-        if isinstance(text, str):
+        text, problem = checked_text(record.row.get(self.text_column), self.text_column)
+        if problem is None:
             self.with_text += 1
-            return text
-        what = "no" if text is None else f"a {type(text).__name__}, not a string, as"
-        self.warn(
-            f"{self.source}:{record.line}: {what} {self.text_column!r}; written with empty results."
-        )
-        return ""
-
-    def _output(self, doc: Doc, row: dict) -> dict:
-        out = {**row, **self._fields(doc)}
-        if self.sentences:
-            sents = doc.sents if doc.has_annotation("SENT_START") else ()
-            out["sentences"] = [
-                {"text": s.text, "start": s.start_char, "end": s.end_char, **self._fields(s)}
-                for s in sents
-            ]
-        return out
-
-    def _fields(self, target: Doc | Span) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if self.sentiment_labels is not None:
-            sentiment = target._.sentiment or {}
-            scores = sentiment.get("scores") or {}
-            fields["sentiment"] = sentiment.get("label")
-            fields["sentiment_score"] = sentiment.get("score")
-            fields.update(
-                {f"sentiment_{label}": scores.get(label) for label in self.sentiment_labels}
-            )
-        if self.emotion:
-            emotions = target._.emotions or {}
-            fields["emotion"] = emotions.get("label")
-            fields["emotion_score"] = emotions.get("score")
-            fields["emotion_group"] = emotions.get("group")
-            fields["emotions_top"] = emotions.get("top", [])
-        return fields
+        else:
+            self.warn(f"{self.source}:{record.line}: {problem}")
+        return text

@@ -96,6 +96,10 @@ def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None
         given = ["--columns"] if args.columns else []
         why = f"it is read as {'JSON Lines' if fmt == 'jsonl' else 'plain text'}"
         hint = "--columns names the columns of a CSV/TSV file without a header line"
+    elif fmt == "parquet":  # korsent analyze --engine ray
+        given = [f"--{name}" for name in ("columns", "encoding") if getattr(args, name, None)]
+        why = "it is read as Parquet, which holds its own column names, types and encoding"
+        hint = "leave them out for Parquet files"
     else:
         return
     given += [] if args.quoting else ["--no-quoting"]

@@ -42,6 +42,11 @@ class HtmlReport:
             self.fragments.extend(doc_html(doc, number=first + i) for i, doc in enumerate(shown))
         self.seen += len(docs)
 
+    def count(self, number: int) -> None:
+        """Count ``number`` docs that were analysed elsewhere and not passed to :meth:`add`
+        (``korsent analyze --engine ray``, past the shown rows)."""
+        self.seen += number
+
     def html(self, title: str) -> str:
         """The page: the shown docs, and how many were left out."""
         shown = len(self.fragments)
