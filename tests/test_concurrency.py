@@ -101,8 +101,12 @@ def test_two_pipelines_load_in_two_threads(make_nlp, sentiment_model_dir, emotio
 
 
 @pytest.mark.slow
-def test_concurrent_streams_equal_sequential_ones(make_nlp, sentiment_model_dir):
-    nlp = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir), "buffer_size": 8}))
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_concurrent_streams_equal_sequential_ones(make_nlp, sentiment_model_dir, backend):
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+    config = {"model": str(sentiment_model_dir), "buffer_size": 8, "backend": backend}
+    nlp = make_nlp(("korean_sentiment", config))
     streams = [TEXTS[i:] + TEXTS[:i] for i in range(8)]
     concurrent = at_once(lambda texts: [results(d) for d in nlp.pipe(texts, batch_size=4)], streams)
     assert concurrent == [[results(d) for d in nlp.pipe(texts, batch_size=4)] for texts in streams]
