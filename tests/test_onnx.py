@@ -102,7 +102,7 @@ def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_pa
     def no_export(*args, **kwargs):
         raise AssertionError("a saved pipeline must not export again")
 
-    monkeypatch.setattr("spacy_korsent.inference.onnx_backend.export_onnx", no_export)
+    monkeypatch.setattr("spacy_korsent.inference.onnx_export.export_onnx", no_export)
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("korean_sentiment").backend == "onnx"
     assert max_difference(cats(loaded), before) < 1e-6

@@ -186,11 +186,13 @@ class KoreanClassifier(Pipe):
     def _ensure_loaded(self) -> WindowClassifier:
         if self._classifier is None:
             tokenizer, model = load_pretrained(self.model_name)
-            self._install(tokenizer, model, self.read_labels(model))
+            self._install(tokenizer, model, self.read_labels(model), source=self.model_name)
         assert self._classifier is not None
         return self._classifier
 
-    def _install(self, tokenizer: Any, model: Any, labels: list[str]) -> None:
+    def _install(
+        self, tokenizer: Any, model: Any, labels: list[str], *, source: str | Path
+    ) -> None:
         limit = _position_limit(tokenizer, model)
         if self.max_length > limit:
             raise ValueError(
@@ -200,21 +202,21 @@ class KoreanClassifier(Pipe):
         self._tokenizer, self._model, self._labels = tokenizer, model, labels
         self._classifier = WindowClassifier(
             tokenizer,
-            self._make_backend(),
+            self._make_backend(source),
             max_length=self.max_length,
             stride=self.stride,
             truncate=self.truncate,
             batch_tokens=self.batch_tokens,
         )
 
-    def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def _make_backend(self, source: str | Path) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The configured backend; ``source``: where the model's weights are saved (for export)."""
         if self.backend == "onnx":
-            from ..inference.onnx_backend import OnnxBackend, export_onnx
+            from ..inference.onnx_backend import OnnxBackend
+            from ..inference.onnx_export import export_onnx
 
             if self._onnx_path is None:
-                self._onnx_path = export_onnx(
-                    self._model, self._scratch_file(), quantize=self.quantize
-                )
+                self._onnx_path = export_onnx(source, self._scratch_file(), quantize=self.quantize)
             return OnnxBackend(self._onnx_path, n_threads=self.n_threads)
         from ..inference.torch_backend import TorchBackend
 
@@ -246,7 +248,7 @@ class KoreanClassifier(Pipe):
         saved = cfg.get("onnx_quantized")
         if self.backend == "onnx" and saved == self.quantize and onnx_path.exists():
             self._onnx_path = Path(shutil.copyfile(onnx_path, self._scratch_file()))
-        self._install(tokenizer, model, list(cfg["labels"]))
+        self._install(tokenizer, model, list(cfg["labels"]), source=path / MODEL_DIR)
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
