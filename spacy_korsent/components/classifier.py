@@ -24,6 +24,7 @@ from spacy.util import minibatch
 
 from ..inference.engine import WindowClassifier
 from ..inference.loading import load_pretrained, resolve_device, save_pretrained
+from ..inference.torch_backend import check_dtype
 
 Result = dict[str, Any]
 
@@ -38,7 +39,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "batch_tokens": 1024,
     "buffer_size": 1024,
     "device": None,
-    "half": False,
+    "dtype": "float32",
     "n_threads": None,
     "backend": "torch",
     "quantize": False,
@@ -66,7 +67,7 @@ class KoreanClassifier(Pipe):
         batch_tokens: int,
         buffer_size: int,
         device: Optional[str],
-        half: bool,
+        dtype: str,
         n_threads: Optional[int],
         backend: str,
         quantize: bool,
@@ -78,6 +79,12 @@ class KoreanClassifier(Pipe):
             raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
         if quantize and backend != "onnx":
             raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
+        check_dtype(dtype)
+        if dtype != "float32" and backend != "torch":
+            raise ValueError(
+                f"{name}: dtype={dtype!r} needs backend='torch' (on CPU, backend='onnx' with "
+                "quantize=true is faster still)."
+            )
         self.vocab = nlp.vocab
         self.name = name
         self.model_name = model
@@ -87,7 +94,7 @@ class KoreanClassifier(Pipe):
         self.batch_tokens = batch_tokens
         self.buffer_size = buffer_size
         self.device = device
-        self.half = half
+        self.dtype = dtype
         self.n_threads = n_threads
         self.backend = backend
         self.quantize = quantize
@@ -221,7 +228,7 @@ class KoreanClassifier(Pipe):
         from ..inference.torch_backend import TorchBackend
 
         return TorchBackend(
-            self._model, resolve_device(self.device), half=self.half, n_threads=self.n_threads
+            self._model, resolve_device(self.device), dtype=self.dtype, n_threads=self.n_threads
         )
 
     # --- serialization -----------------------------------------------------------------------

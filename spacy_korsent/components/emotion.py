@@ -92,7 +92,7 @@ def make_emotion(
     batch_tokens: int,
     buffer_size: int,
     device: Optional[str],
-    half: bool,
+    dtype: str,
     n_threads: Optional[int],
     backend: str,
     quantize: bool,
