@@ -77,7 +77,14 @@ def test_empty_docs_get_the_empty_result_without_loading_a_model(make_nlp, text)
     )
     doc = nlp(text)
     assert doc._.sentiment == {"label": None, "score": None, "scores": {}}
-    assert doc._.emotions == {"label": None, "score": None, "group": None, "top": [], "groups": {}}
+    assert doc._.emotions == {
+        "label": None,
+        "score": None,
+        "labels": [],
+        "group": None,
+        "top": [],
+        "groups": {},
+    }
     assert doc.cats == {}
 
 

@@ -167,7 +167,7 @@ def test_backends_survive_pickling(make_nlp, sentiment_model_dir):
         nlp = make_nlp(("korean_sentiment", config))
         expected = cats(nlp)
         component = nlp.get_pipe("korean_sentiment")
-        component._classifier.backend = pickle.loads(pickle.dumps(component._classifier.backend))
+        component._engine.backend = pickle.loads(pickle.dumps(component._engine.backend))
         assert max_difference(cats(nlp), expected) < 1e-6
 
 

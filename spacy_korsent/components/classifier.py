@@ -1,7 +1,17 @@
-"""What the sentiment and emotion components share: model life cycle, streaming, serialization.
+"""What the sentiment and emotion components share: a trainable spaCy pipe over a Hugging Face
+sequence classifier.
 
-The model is loaded lazily (on ``nlp.initialize()`` or the first doc) so that ``spacy.load()`` of a
-saved pipeline never touches the hub: ``from_disk`` supplies the weights before any doc arrives.
+The component follows spaCy's pipe protocol: ``predict`` / ``set_annotations`` (run under
+``get_error_handler()`` by ``__call__`` and ``pipe``), ``initialize`` / ``update`` / ``get_loss`` /
+``finish_update`` for ``spacy train``, ``cfg`` as a dict, and ``to_disk`` / ``from_disk`` through
+``spacy.util`` with ``exclude``. Its Thinc model (:mod:`.model`) wraps the torch module for
+training; predictions go through the window engine (:mod:`spacy_korsent.inference.engine`), which
+runs the same module (or its ONNX export) with length bucketing and shard threads.
+
+The model is loaded lazily, once, by whichever thread needs it first (``initialize``, the first
+doc, ``to_disk``): ``spacy.load()`` of a saved pipeline never touches the hub, and a pipeline shared
+by a server's threads works from the first request. On the ONNX backend the torch weights stay on
+disk until something needs them (training, or saving weights that are not on disk yet).
 """
 
 from __future__ import annotations
@@ -11,28 +21,32 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 import srsly
-from spacy.language import Language
-from spacy.pipeline import Pipe
-from spacy.scorer import Scorer
+from spacy import util
+from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example
-from spacy.util import minibatch
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer
 
+from ..inference import loading
 from ..inference.engine import WindowClassifier
-from ..inference.loading import load_pretrained, resolve_device, save_pretrained
-from ..inference.torch_backend import check_dtype
+from ..training.loss import window_loss
+from .extensions import register_extension, stored_name
+from .model import classifier_model, get_module, problem_type, set_module, with_new_head
 
 Result = dict[str, Any]
 
 MODEL_DIR = "model"
 ONNX_FILE = "model.onnx"
-CFG_FILE = "cfg.json"
+WEIGHT_FILES = ("model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin")
+WEIGHT_FILES += ("pytorch_model.bin.index.json",)
 
 SHARED_DEFAULTS: dict[str, Any] = {
+    "labels": None,
     "max_length": 128,
     "stride": 32,
     "truncate": False,
@@ -45,11 +59,31 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "quantize": False,
     "sentences": False,
     "set_cats": True,
+    "mixed_precision": False,
+    "grad_scaler_config": {},
 }
 """Factory defaults common to both components (documented in the README's config reference)."""
 
 
-class KoreanClassifier(Pipe):
+class DocPrediction(NamedTuple):
+    """A doc's probabilities (None for a doc without text) and those of its sentences."""
+
+    doc: Optional[np.ndarray]
+    sentences: list[Optional[np.ndarray]]
+
+
+class WindowScores(NamedTuple):
+    """The Thinc model's output for a batch of docs: one row of logits per window.
+
+    ``owners[i]`` is the doc (index in the batch) of window ``i``, ``lengths[i]`` its tokens.
+    """
+
+    logits: np.ndarray
+    owners: list[int]
+    lengths: list[int]
+
+
+class KoreanClassifier(TrainablePipe):
     """Base of ``korean_sentiment`` and ``korean_emotion``; subclasses say how to read the model."""
 
     extension: str = ""
@@ -57,10 +91,12 @@ class KoreanClassifier(Pipe):
 
     def __init__(
         self,
-        nlp: Language,
+        vocab: Vocab,
+        model: Model,
         name: str,
         *,
-        model: str,
+        source: str,
+        labels: Optional[list[str]],
         max_length: int,
         stride: int,
         truncate: bool,
@@ -74,20 +110,26 @@ class KoreanClassifier(Pipe):
         sentences: bool,
         set_cats: bool,
         scorer: Optional[Callable[..., dict[str, Any]]],
+        multi_label: Optional[bool] = None,
     ) -> None:
         if backend not in ("torch", "onnx"):
             raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
         if quantize and backend != "onnx":
             raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
-        check_dtype(dtype)
         if dtype != "float32" and backend != "torch":
-            raise ValueError(
-                f"{name}: dtype={dtype!r} needs backend='torch' (on CPU, backend='onnx' with "
-                "quantize=true is faster still)."
-            )
-        self.vocab = nlp.vocab
+            raise ValueError(f"{name}: dtype={dtype!r} needs backend='torch'.")
+        self.vocab = vocab
+        self.model = model
         self.name = name
-        self.model_name = model
+        self.cfg: dict[str, Any] = {
+            "labels": [],
+            "positive_label": None,
+            "multi_label": bool(multi_label),
+            "source": source,
+            "onnx_quantized": None,
+        }
+        self.label_names = list(labels) if labels else None
+        self.multi_label_setting = multi_label
         self.max_length = max_length
         self.stride = stride
         self.truncate = truncate
@@ -101,17 +143,16 @@ class KoreanClassifier(Pipe):
         self.sentences = sentences
         self.set_cats = set_cats
         self.scorer = scorer
-        self._labels: list[str] = []
-        self._tokenizer: Any = None
-        self._model: Any = None
-        self._onnx_path: Optional[Path] = None
-        self._classifier: Optional[WindowClassifier] = None
+        self._engine: Optional[WindowClassifier] = None
+        self._config: Any = None
+        self._weights: Optional[str] = None
+        self._export: Optional[Path] = None
         register_extension(self.extension)
 
     # --- what a subclass decides -------------------------------------------------------------
 
-    def read_labels(self, model: Any) -> list[str]:
-        """Output label names for the loaded model; raise if the model does not fit."""
+    def read_labels(self, config: Any) -> list[str]:
+        """Output label names for a checkpoint's transformers config; raise if it does not fit."""
         raise NotImplementedError
 
     def make_result(self, probs: np.ndarray) -> Result:
@@ -122,145 +163,414 @@ class KoreanClassifier(Pipe):
         """The extension value for a text without tokens (empty, whitespace, control characters)."""
         raise NotImplementedError
 
-    # --- spaCy's component API ---------------------------------------------------------------
+    # --- labels ------------------------------------------------------------------------------
 
     @property
     def labels(self) -> tuple[str, ...]:
         """Output labels in class order (empty until the model is loaded)."""
-        return tuple(self._labels)
+        return tuple(self.cfg["labels"])
 
     @property
-    def cfg(self) -> dict[str, Any]:
-        """Settings that ``Pipe.score`` hands to the scorer."""
-        positive = "positive" if "positive" in self.labels and len(self.labels) == 2 else None
-        return {"labels": list(self.labels), "positive_label": positive}
+    def model_name(self) -> str:
+        """The hub id or directory the component's model came from (``model`` in its config)."""
+        return str(self.cfg["source"])
 
-    def initialize(
-        self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Any = None
-    ) -> None:
-        """Load the model named in the config (a no-op when it is already loaded)."""
-        self._ensure_loaded()
+    @property
+    def label_data(self) -> list[str]:
+        """The labels, for ``spacy init labels`` and ``[initialize.components.NAME.labels]``."""
+        return list(self.labels)
 
-    def __call__(self, doc: Doc) -> Doc:
-        self._annotate([doc])
-        return doc
+    @property
+    def multi_label(self) -> bool:
+        """True for a sigmoid per label (several labels per text), False for a softmax."""
+        return bool(self.cfg["multi_label"])
+
+    def _set_labels(self, labels: list[str], multi_label: bool) -> None:
+        positive = "positive" if len(labels) == 2 and "positive" in labels else None
+        self.cfg.update(labels=list(labels), multi_label=multi_label, positive_label=positive)
+        if self._engine is not None:
+            self._engine.multi_label = multi_label
+
+    # --- prediction: spaCy's pipe protocol ---------------------------------------------------
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Annotate docs in input order, bucketing ``max(batch_size, buffer_size)`` at a time."""
-        for docs in minibatch(stream, size=max(batch_size, self.buffer_size)):
-            self._annotate(docs)
-            yield from docs
+        return super().pipe(stream, batch_size=max(batch_size, self.buffer_size))
 
-    def _annotate(self, docs: list[Doc]) -> None:
-        targets: list[Doc | Span] = []
+    def predict(self, docs: Iterable[Doc]) -> list[DocPrediction]:
+        """Probabilities of each doc (and each sentence with ``sentences``), without a model
+        call for docs without text."""
+        docs = list(docs)
         texts: list[str] = []
+        sentence_counts: list[Optional[int]] = []
         for doc in docs:
             text = doc.text  # built from the tokens on each access: once is enough
             if not text.strip():
-                self._set(doc, None)
+                sentence_counts.append(None)
                 continue
-            targets.append(doc)
+            sents = self._sentences(doc)
+            sentence_counts.append(len(sents))
             texts.append(text)
-            if self.sentences:
-                if not doc.has_annotation("SENT_START"):
-                    raise ValueError(
-                        f"{self.name}: sentences=true needs sentence boundaries, and no earlier "
-                        f"component set them. Add one first, e.g. "
-                        f"nlp.add_pipe('sentencizer', before='{self.name}')."
-                    )
-                for sent in doc.sents:
-                    targets.append(sent)
-                    texts.append(sent.text)
-        if not targets:
-            return
-        classifier = self._ensure_loaded()
-        for target, probs in zip(targets, classifier.predict(texts)):
-            self._set(target, probs)
+            texts.extend(sent.text for sent in sents)
+        if not texts:
+            return [DocPrediction(None, []) for _ in docs]
+        probs = iter(self._ready().predict(texts))
+        return [
+            DocPrediction(None, [])
+            if count is None
+            else DocPrediction(next(probs), [next(probs) for _ in range(count)])
+            for count in sentence_counts
+        ]
+
+    def set_annotations(self, docs: Iterable[Doc], scores: list[DocPrediction]) -> None:
+        """Write the extension values (and ``doc.cats``) from :meth:`predict`'s probabilities."""
+        for doc, prediction in zip(docs, scores):
+            self._set(doc, prediction.doc)
+            if prediction.sentences:
+                for sent, probs in zip(doc.sents, prediction.sentences):
+                    self._set(sent, probs)
+
+    def _sentences(self, doc: Doc) -> list[Span]:
+        if not self.sentences:
+            return []
+        if not doc.has_annotation("SENT_START"):
+            raise ValueError(
+                f"{self.name}: sentences=true needs sentence boundaries, and no earlier "
+                f"component set them. Add one first, e.g. "
+                f"nlp.add_pipe('sentencizer', before='{self.name}')."
+            )
+        return list(doc.sents)
 
     def _set(self, target: Doc | Span, probs: Optional[np.ndarray]) -> None:
         result = self.empty_result() if probs is None else self.make_result(probs)
-        target._.set(_stored(self.extension), result)
+        target._.set(stored_name(self.extension), result)
         if self.set_cats and probs is not None and isinstance(target, Doc):
             target.cats.update(zip(self.labels, map(float, probs)))
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         """Score ``doc.cats`` against gold cats, under keys prefixed with the extension name."""
-        self._ensure_loaded()
+        self._load_source()  # the labels
         return super().score(examples, **kwargs)
+
+    # --- training: spaCy's trainable pipe protocol -------------------------------------------
+
+    def initialize(
+        self,
+        get_examples: Optional[Callable[[], Iterable[Example]]] = None,
+        *,
+        nlp: Any = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """Load the model and take the labels from the training examples' gold ``cats``.
+
+        Labels (from ``labels``, else every cat in the examples) equal to the checkpoint's keep its
+        classification head; other labels get a new head on the same encoder. Several gold labels
+        at 1.0 in one doc make the component multi-label (a sigmoid per label). Without gold cats
+        (``nlp.initialize()`` alone, or no examples) the checkpoint stays as it is.
+        """
+        examples: Callable[[], Iterable[Example]] = get_examples or list
+        if get_examples is not None:
+            validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
+        with loading.LOAD_LOCK:  # a pipeline initialised in one thread, used in another
+            self._load_source()
+            wanted = list(labels) if labels is not None else _cats_in(examples())
+            if wanted:
+                self._fit_labels(wanted, _several_labels(examples(), wanted))
+            self._ready()
+
+    def _fit_labels(self, wanted: list[str], several: bool) -> None:
+        if len(set(wanted)) != len(wanted) or len(wanted) < 2:
+            raise ValueError(
+                f"{self.name}: a classifier needs at least two distinct labels, not {wanted}."
+            )
+        if several and self.multi_label_setting is False:
+            raise ValueError(
+                f"{self.name}: some training docs have several gold labels at 1.0, but "
+                "multi_label=false; set multi_label=true or give each doc one label."
+            )
+        multi_label = several or self.multi_label or bool(self.multi_label_setting)
+        if set(wanted) == set(self.labels):
+            self._set_labels(list(self.labels), multi_label)
+            self._module().config.problem_type = problem_type(multi_label)
+            util.logger.info(
+                "%s: the training labels are the checkpoint's (%s): keeping its head%s.",
+                self.name, ", ".join(self.labels), ", multi-label" if multi_label else "",
+            )  # fmt: skip
+            return
+        module = with_new_head(self._module(), wanted, multi_label=multi_label)
+        util.logger.info(
+            "%s: new %s head for the labels %s on the encoder of %s (checkpoint labels: %s).",
+            self.name, "multi-label" if multi_label else "single-label", ", ".join(wanted),
+            self.cfg["source"], ", ".join(self.labels),
+        )  # fmt: skip
+        self._set_labels(wanted, multi_label)
+        self._use_module(module)
+        self._weights_changed()
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[dict[str, float]] = None,
+    ) -> dict[str, float]:
+        """One gradient step on a batch: every window of every doc, the loss on their mean.
+
+        ``drop`` is not used: the transformer applies its own dropout (``hidden_dropout_prob``).
+        """
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        self._check_trainable()
+        scores, backprop = self.forward_windows([eg.predicted for eg in examples], is_train=True)
+        if scores is None:
+            return losses
+        loss, d_logits = self.get_loss(examples, scores)
+        backprop(d_logits)
+        if sgd not in (None, False):
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def forward_windows(
+        self, docs: list[Doc], *, is_train: bool
+    ) -> tuple[Optional[WindowScores], Callable[[np.ndarray], Any]]:
+        """The Thinc model on every window of ``docs`` (None when no doc has a token)."""
+        self._module()
+        engine = self._engine
+        assert engine is not None
+        windows, owners = engine.split([doc.text for doc in docs])
+        if not windows:
+            return None, lambda d_logits: None
+        inputs = engine.pad(windows)
+        if is_train:
+            logits, backprop = self.model.begin_update(inputs)
+        else:
+            logits, backprop = self.model.predict(inputs), lambda d_logits: None
+        return WindowScores(
+            self.model.ops.to_numpy(logits), owners, list(map(len, windows))
+        ), backprop
+
+    def get_loss(self, examples: Iterable[Example], scores: WindowScores) -> tuple[float, Any]:
+        """Cross-entropy (binary per label when multi-label) on the docs' window-mean
+        probabilities, and its gradient for the window logits (see :mod:`..training.loss`)."""
+        truth, known = self._gold(list(examples))
+        loss, d_logits = window_loss(
+            scores.logits, scores.owners, scores.lengths, truth, known, multi_label=self.multi_label
+        )
+        return loss, self.model.ops.asarray(d_logits)
+
+    def _gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+        """Gold probabilities ``[docs, labels]`` from ``doc.cats``, and which of them are given."""
+        truth = np.zeros((len(examples), len(self.labels)), dtype=np.float32)
+        known = np.zeros(truth.shape, dtype=bool)
+        for row, example in enumerate(examples):
+            for column, label in enumerate(self.labels):
+                value = example.reference.cats.get(label)
+                if value is not None:
+                    truth[row, column], known[row, column] = value, True
+        return truth, known
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the gradients; an ONNX export of the old weights is then stale."""
+        super().finish_update(sgd)
+        self._weights_changed()
+
+    def _check_trainable(self) -> None:
+        if self.dtype != "float32":
+            raise ValueError(
+                f"{self.name}: dtype={self.dtype!r} is for inference; train in float32 "
+                "(with mixed_precision=true on a GPU) and set dtype afterwards."
+            )
+        if self.model.shims[0]._mixed_precision and self._module().device.type != "cuda":
+            raise ValueError(
+                f"{self.name}: mixed_precision=true trains on a CUDA GPU; set it to false on CPU."
+            )
 
     # --- model life cycle --------------------------------------------------------------------
 
-    def _ensure_loaded(self) -> WindowClassifier:
-        if self._classifier is None:
-            tokenizer, model = load_pretrained(self.model_name)
-            self._install(tokenizer, model, self.read_labels(model), source=self.model_name)
-        assert self._classifier is not None
-        return self._classifier
+    def _ready(self) -> WindowClassifier:
+        """The engine with a backend for the current weights, built by the first thread to ask."""
+        engine = self._engine
+        if engine is None or engine.backend is None:
+            with loading.LOAD_LOCK:
+                self._load_source()
+                engine = self._engine
+                assert engine is not None
+                if engine.backend is None:
+                    engine.backend = self._make_backend()
+        return engine
+
+    def _load_source(self) -> None:
+        """Tokenizer, config and labels of the model named in the config; weights stay on disk."""
+        with loading.LOAD_LOCK:
+            if self._engine is not None:
+                return
+            source = self.cfg["source"]
+            tokenizer, config = loading.load_tokenizer(source), loading.load_config(source)
+            labels = self.read_labels(config)
+            multi_label = self.multi_label_setting
+            if multi_label is None:
+                multi_label = config.problem_type == problem_type(True)
+            self._install(tokenizer, config, labels, bool(multi_label), weights=str(source))
 
     def _install(
-        self, tokenizer: Any, model: Any, labels: list[str], *, source: str | Path
+        self, tokenizer: Any, config: Any, labels: list[str], multi_label: bool, *, weights: str
     ) -> None:
-        limit = _position_limit(tokenizer, model)
+        limit = _position_limit(tokenizer, config)
         if self.max_length > limit:
             raise ValueError(
                 f"{self.name}: max_length={self.max_length} is above the model's limit of {limit} "
                 "tokens. Longer texts are split into windows anyway; lower max_length."
             )
-        self._tokenizer, self._model, self._labels = tokenizer, model, labels
-        self._classifier = WindowClassifier(
+        self._config = config
+        self._weights, self._export = weights, None
+        set_module(self.model, None, tokenizer)
+        self._engine = WindowClassifier(
             tokenizer,
-            self._make_backend(source),
+            None,
             max_length=self.max_length,
             stride=self.stride,
             truncate=self.truncate,
             batch_tokens=self.batch_tokens,
+            multi_label=multi_label,
         )
+        self._set_labels(labels, multi_label)
 
-    def _make_backend(self, source: str | Path) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """The configured backend; ``source``: where the model's weights are saved (for export)."""
+    def _module(self) -> Any:
+        """The torch module, loaded from the weights on disk the first time it is needed."""
+        module = get_module(self.model)
+        if module is None:
+            with loading.LOAD_LOCK:
+                self._load_source()
+                module = get_module(self.model)
+                if module is None:
+                    assert self._weights is not None
+                    module = loading.load_model(self._weights, self._labelled_config())
+                    self._use_module(module)
+        return module
+
+    def _labelled_config(self) -> Any:
+        """The checkpoint's transformers config with this component's labels and problem type."""
+        config = self._config
+        config.id2label = dict(enumerate(self.labels))
+        config.label2id = {label: index for index, label in enumerate(self.labels)}
+        config.problem_type = problem_type(self.multi_label)
+        return config
+
+    def _use_module(self, module: Any) -> None:
+        assert self._engine is not None
+        module = module.to(loading.resolve_device(self.device))
+        set_module(self.model, module, self._engine.tokenizer)
+        self._engine.backend = None
+
+    def _weights_changed(self) -> None:
+        """The module in memory now differs from any weights on disk and any export."""
+        self._weights = None
+        if self.backend == "onnx" and self._export is not None:
+            self._export, self.cfg["onnx_quantized"] = None, None
+            assert self._engine is not None
+            self._engine.backend = None
+
+    def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         if self.backend == "onnx":
             from ..inference.onnx_backend import OnnxBackend
             from ..inference.onnx_export import export_onnx
 
-            if self._onnx_path is None:
-                self._onnx_path = export_onnx(source, self._scratch_file(), quantize=self.quantize)
-            return OnnxBackend(self._onnx_path, n_threads=self.n_threads)
+            if self._export is None:
+                self._export = export_onnx(
+                    self._weights_on_disk(), self._scratch() / ONNX_FILE, quantize=self.quantize
+                )
+                self.cfg["onnx_quantized"] = self.quantize
+            return OnnxBackend(self._export, n_threads=self.n_threads)
         from ..inference.torch_backend import TorchBackend
 
         return TorchBackend(
-            self._model, resolve_device(self.device), dtype=self.dtype, n_threads=self.n_threads
+            self._module(),
+            loading.resolve_device(self.device),
+            dtype=self.dtype,
+            n_threads=self.n_threads,
         )
+
+    def _weights_on_disk(self) -> str:
+        """Where the current weights can be read: the source, or a scratch copy of the module."""
+        if self._weights is None:
+            scratch = self._scratch() / MODEL_DIR
+            self._save_model(scratch)
+            self._weights = str(scratch)
+        return self._weights
+
+    def _scratch(self) -> Path:
+        """A directory that lives as long as this component (for exports and unpacked bytes)."""
+        scratch = tempfile.mkdtemp(prefix="korsent-")
+        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+        return Path(scratch)
 
     # --- serialization -----------------------------------------------------------------------
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
-        """Store labels, weights, tokenizer (and the ONNX export) so the directory stands alone."""
-        self._ensure_loaded()
-        path = Path(path)
+        """Labels and settings (``cfg``), the model as a Hugging Face directory (``model/``) and,
+        on the ONNX backend, the export of the same weights (``model.onnx``)."""
+        self._ready()
+        writers = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            MODEL_DIR: self._save_model,
+            ONNX_FILE: self._save_export,
+        }
+        util.to_disk(path, writers, exclude)
+
+    def _save_model(self, path: Path) -> None:
+        """Write the weights (copied from disk when they are there), config and tokenizer."""
+        assert self._engine is not None
         path.mkdir(parents=True, exist_ok=True)
-        quantized = self.quantize if self._onnx_path is not None else None
-        cfg = {"labels": self._labels, "source": self.model_name, "onnx_quantized": quantized}
-        srsly.write_json(path / CFG_FILE, cfg)
-        save_pretrained(self._tokenizer, self._model, path / MODEL_DIR)
-        if self._onnx_path is not None:
-            shutil.copyfile(self._onnx_path, path / ONNX_FILE)
+        module = get_module(self.model)
+        weights = Path(self._weights) if self._weights else None
+        if module is None and weights is not None and weights.is_dir():
+            if weights.resolve() != path.resolve():
+                for pattern in WEIGHT_FILES:
+                    for file in weights.glob(pattern):
+                        shutil.copyfile(file, path / file.name)
+            self._labelled_config().save_pretrained(path)
+            self._engine.tokenizer.save_pretrained(path)
+        else:
+            loading.save_pretrained(self._engine.tokenizer, self._module(), path)
+
+    def _save_export(self, path: Path) -> None:
+        if self._export is not None and self._export.resolve() != path.resolve():
+            shutil.copyfile(self._export, path)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
+        """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
         path = Path(path)
-        cfg = srsly.read_json(path / CFG_FILE)
-        tokenizer, model = load_pretrained(path / MODEL_DIR)
-        onnx_path = path / ONNX_FILE
-        self._onnx_path = None
-        # A saved export is reused only if it was quantized as this component's config asks.
-        saved = cfg.get("onnx_quantized")
-        if self.backend == "onnx" and saved == self.quantize and onnx_path.exists():
-            self._onnx_path = Path(shutil.copyfile(onnx_path, self._scratch_file()))
-        self._install(tokenizer, model, list(cfg["labels"]), source=path / MODEL_DIR)
+        readers = {"cfg": self._read_cfg, MODEL_DIR: self._read_model}
+        util.from_disk(path, readers, exclude)
         return self
+
+    def _read_cfg(self, path: Path) -> None:
+        legacy = path.with_name("cfg.json")  # spacy-korsent 0.1 wrote cfg.json
+        self.cfg.update(srsly.read_json(path if path.exists() or not legacy.exists() else legacy))
+
+    def _read_model(self, path: Path) -> None:
+        with loading.LOAD_LOCK:
+            tokenizer, config = loading.load_tokenizer(path), loading.load_config(path)
+            self._install(
+                tokenizer, config, list(self.cfg["labels"]), self.multi_label, weights=str(path)
+            )
+            saved_export = path.with_name(ONNX_FILE)
+            if self.backend == "torch":
+                self._module()  # now: the directory may be gone by the first doc
+            elif self.cfg.get("onnx_quantized") == self.quantize and saved_export.is_file():
+                # The saved export fits (same quantization): use it; weights stay on disk.
+                self._export = Path(shutil.copyfile(saved_export, self._scratch() / ONNX_FILE))
+            else:
+                self.cfg["onnx_quantized"] = None
+            self._ready()
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
-            self.to_disk(tmp)
+            self.to_disk(tmp, exclude=exclude)
             files = {
                 str(file.relative_to(tmp)): file.read_bytes()
                 for file in Path(tmp).rglob("*")
@@ -269,66 +579,59 @@ class KoreanClassifier(Pipe):
         return srsly.msgpack_dumps(files)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
+        """Unpack into a directory that lives with the component (weights may be read later)."""
         files: dict[str, bytes] = srsly.msgpack_loads(bytes_data)
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, data in files.items():
-                target = Path(tmp) / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            return self.from_disk(tmp)
-
-    def _scratch_file(self) -> Path:
-        """A place for the ONNX export that lives as long as this component."""
-        scratch = tempfile.mkdtemp(prefix="korsent-onnx-")
-        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
-        return Path(scratch) / ONNX_FILE
+        unpacked = self._scratch()
+        for name, data in files.items():
+            target = unpacked / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return self.from_disk(unpacked, exclude=exclude)
 
 
-def register_extension(name: str) -> None:
-    """``Doc._.name`` / ``Span._.name``: a getter over plain data kept under ``_name``.
-
-    The stored dict is what travels through ``DocBin(store_user_data=True)`` and worker processes;
-    both hand lists back as tuples, so the getter rebuilds lists for a value that looks the same
-    wherever the doc has been.
-    """
-    stored = _stored(name)
-    for cls in (Doc, Span):
-        if not cls.has_extension(name):
-            cls.set_extension(stored, default=None)
-            cls.set_extension(name, getter=lambda obj: _as_lists(obj._.get(stored)))
-
-
-def _stored(name: str) -> str:
-    return f"_{name}"
-
-
-def _as_lists(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _as_lists(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_as_lists(item) for item in value]
-    return value
+def make_component(
+    cls: type[KoreanClassifier],
+    nlp: Any,
+    name: str,
+    model: str,
+    mixed_precision: bool,
+    grad_scaler_config: dict,
+    **settings: Any,
+) -> Any:
+    """A component of ``cls`` for the model ``model`` (hub id or directory), from a factory's
+    settings; the mixed-precision settings go to its Thinc model."""
+    thinc_model = classifier_model(
+        mixed_precision=mixed_precision, grad_scaler_config=grad_scaler_config
+    )
+    return cls(nlp.vocab, thinc_model, name, source=model, **settings)
 
 
-def _position_limit(tokenizer: Any, model: Any) -> int:
+def _cats_in(examples: Iterable[Example]) -> list[str]:
+    """Every label in the examples' gold cats, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for example in examples:
+        for label, value in example.reference.cats.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"gold cats must lie between 0 and 1; {label!r} is {value} in the doc "
+                    f"{example.reference.text[:50]!r}."
+                )
+            seen[label] = None
+    return list(seen)
+
+
+def _several_labels(examples: Iterable[Example], labels: list[str]) -> bool:
+    """Whether some doc has more than one of ``labels`` at 1.0 (multi-label data)."""
+    return any(
+        sum(example.reference.cats.get(label, 0.0) >= 1.0 for label in labels) > 1
+        for example in examples
+    )
+
+
+def _position_limit(tokenizer: Any, config: Any) -> int:
     """The longest input the model takes, from its position embeddings and tokenizer settings."""
-    limits = [getattr(model.config, "max_position_embeddings", None)]
+    limits = [getattr(config, "max_position_embeddings", None)]
     tokenizer_limit = getattr(tokenizer, "model_max_length", None)
     if tokenizer_limit is not None and tokenizer_limit < 1_000_000:
         limits.append(tokenizer_limit)
     return min(limit for limit in limits if limit) if any(limits) else 512
-
-
-def prefixed_cats_scorer(prefix: str) -> Callable[..., dict[str, Any]]:
-    """A ``Scorer.score_cats`` for single-label cats whose keys start with ``prefix_``.
-
-    The prefix keeps the sentiment and emotion scores apart when both components share a pipeline
-    (both write ``doc.cats``; each scores only its own labels).
-    """
-
-    def score(examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
-        kwargs["multi_label"] = False
-        scores = Scorer.score_cats(examples, "cats", **kwargs)
-        return {prefix + key[len("cats") :]: value for key, value in scores.items()}
-
-    return score

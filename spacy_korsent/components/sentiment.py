@@ -8,7 +8,8 @@ import numpy as np
 from spacy.language import Language
 from spacy.util import registry
 
-from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, prefixed_cats_scorer
+from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, make_component
+from .scoring import prefixed_cats_scorer
 
 DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
 
@@ -18,47 +19,45 @@ _CANONICAL = {
 }  # fmt: skip
 
 
+def canonical_sentiment(names: list[str]) -> Optional[list[str]]:
+    """negative/positive in the order of ``names`` where they say so (any case, 부정/긍정)."""
+    canonical = [_CANONICAL.get(name.strip().lower()) for name in names]
+    if len(canonical) == 2 and None not in canonical and canonical[0] != canonical[1]:
+        return [str(name) for name in canonical]
+    return None
+
+
 class SentimentClassifier(KoreanClassifier):
     """Sets ``doc._.sentiment = {"label", "score", "scores"}`` (and ``doc.cats``)."""
 
     extension = "sentiment"
 
-    def __init__(self, nlp: Language, name: str, *, labels: Optional[list[str]], **settings: Any):
-        super().__init__(nlp, name, **settings)
-        self.label_override = list(labels) if labels else None
-
-    def read_labels(self, model: Any) -> list[str]:
+    def read_labels(self, config: Any) -> list[str]:
         """``labels`` if given; else negative/positive by index (1 = positive, as in the card).
 
         Model names that say negative/positive (any case, or 부정/긍정) are followed even when the
         model orders them the other way; other real names are kept as they are.
         """
-        n_labels = model.config.num_labels
-        if self.label_override is not None:
-            if len(self.label_override) != n_labels:
+        n_labels = config.num_labels
+        if self.label_names is not None:
+            if len(self.label_names) != n_labels:
                 raise ValueError(
-                    f"{self.name}: labels has {len(self.label_override)} names "
-                    f"({self.label_override}) but the model {self.model_name!r} has "
+                    f"{self.name}: labels has {len(self.label_names)} names "
+                    f"({self.label_names}) but the model {self.cfg['source']!r} has "
                     f"{n_labels} classes."
                 )
-            return self.label_override
+            return self.label_names
         if n_labels != 2:
-            hint = ""
-            if n_labels == 60:
-                hint = " It looks like an emotion model: use korean_emotion."
+            hint = " It looks like an emotion model: use korean_emotion." if n_labels >= 7 else ""
             raise ValueError(
-                f"{self.name}: the model {self.model_name!r} has {n_labels} classes, but "
-                f"korean_sentiment expects a binary negative/positive model.{hint} "
-                "For a model with "
-                "other classes, give their names in the labels option."
+                f"{self.name}: the model {self.cfg['source']!r} has {n_labels} classes, but "
+                f"korean_sentiment expects a binary negative/positive model.{hint} For a model "
+                "with other classes, give their names in the labels option."
             )
-        names = [str(model.config.id2label[i]) for i in range(2)]
+        names = [str(config.id2label[i]) for i in range(2)]
         if names == ["LABEL_0", "LABEL_1"]:
             return ["negative", "positive"]
-        canonical = [_CANONICAL.get(name.strip().lower()) for name in names]
-        if None not in canonical and canonical[0] != canonical[1]:
-            return [str(name) for name in canonical]
-        return names
+        return canonical_sentiment(names) or names
 
     def make_result(self, probs: np.ndarray) -> Result:
         best = int(probs.argmax())
@@ -74,9 +73,9 @@ class SentimentClassifier(KoreanClassifier):
 
 @Language.factory(
     "korean_sentiment",
+    assigns=["doc._.sentiment", "span._.sentiment", "doc.cats"],
     default_config={
         "model": DEFAULT_MODEL,
-        "labels": None,
         **SHARED_DEFAULTS,
         "scorer": {"@scorers": "spacy_korsent.sentiment_scorer.v1"},
     },
@@ -99,9 +98,11 @@ def make_sentiment(
     quantize: bool,
     sentences: bool,
     set_cats: bool,
+    mixed_precision: bool,
+    grad_scaler_config: dict,
     scorer: Optional[Callable[..., dict[str, Any]]],
 ) -> SentimentClassifier:
-    return SentimentClassifier(**locals())
+    return make_component(SentimentClassifier, **locals())
 
 
 @registry.scorers("spacy_korsent.sentiment_scorer.v1")

@@ -1,9 +1,11 @@
 """Turn texts into class probabilities: subword windows, length-sorted token-budget batches.
 
 The engine is backend-neutral: a backend is any callable that maps padded ``input_ids`` and
-``attention_mask`` (int64 arrays of shape ``[batch, length]``) to probabilities ``[batch, labels]``.
-Texts longer than one window are split into overlapping windows of subword tokens; each window is
-classified and the text's probabilities are the mean over its windows weighted by their lengths.
+``attention_mask`` (int64 arrays of shape ``[batch, length]``) to logits ``[batch, labels]``. The
+engine turns them into probabilities: a softmax over the labels, or for multi-label models a
+sigmoid per label. Texts longer than one window are split into overlapping windows of subword
+tokens; each window is classified and the text's probabilities are the mean over its windows
+weighted by their lengths (:func:`window_means`; training takes its loss on the same mean).
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ class WindowClassifier:
     def __init__(
         self,
         tokenizer: object,
-        backend: Backend,
+        backend: Optional[Backend],
         *,
         max_length: int,
         stride: int,
         truncate: bool,
         batch_tokens: int,
+        multi_label: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
         self.backend = backend
+        self.multi_label = multi_label
         self.prefix, self.suffix = _special_tokens_around(tokenizer)
         self.body = max_length - len(self.prefix) - len(self.suffix)
         if self.body < 1:
@@ -47,25 +51,26 @@ class WindowClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Optional[np.ndarray]]:
         """Probabilities for each text, or None for a text with no subword tokens."""
-        owners: list[int] = []
-        windows: list[list[int]] = []
-        for index, ids in enumerate(self.encode(texts)):
-            for window in self.windows(ids):
-                owners.append(index)
-                windows.append(window)
+        windows, owners = self.split(texts)
         results: list[Optional[np.ndarray]] = [None] * len(texts)
         if not windows:
             return results
-        probs = self.classify_windows(windows)
-        weights = np.fromiter((len(w) for w in windows), dtype=np.float64, count=len(windows))
-        owner_array = np.asarray(owners)
-        # Windows of one text are contiguous: reduce each run to a length-weighted mean.
-        starts = np.flatnonzero(np.r_[True, owner_array[1:] != owner_array[:-1]])
-        sums = np.add.reduceat(probs * weights[:, None], starts, axis=0)
-        totals = np.add.reduceat(weights, starts)
-        for start, summed, total in zip(starts, sums, totals):
-            results[owners[start]] = (summed / total).astype(np.float32)
+        probs = activate(self.classify_windows(windows), multi_label=self.multi_label)
+        means = window_means(probs, owners, [len(window) for window in windows])
+        for owner, mean in zip(sorted(set(owners)), means):
+            results[owner] = mean.astype(np.float32)
         return results
+
+    def split(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Every text's windows (special tokens included), in text order, and for each window the
+        index of its text. A text without subword tokens has no window."""
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        for index, ids in enumerate(self.encode(texts)):
+            for window in self.windows(ids):
+                windows.append(window)
+                owners.append(index)
+        return windows, owners
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         encoded = self.tokenizer(  # type: ignore[operator]
@@ -88,7 +93,7 @@ class WindowClassifier:
         return windows
 
     def classify_windows(self, windows: list[list[int]]) -> np.ndarray:
-        """Run the backend on length-sorted batches that each stay within the token budget."""
+        """Logits of each window: the backend on length-sorted batches within the token budget."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         out: Optional[np.ndarray] = None
         begin = 0
@@ -102,16 +107,18 @@ class WindowClassifier:
                 end += 1
             batch = order[begin:end]
             ids, mask = self.pad([windows[i] for i in batch])
-            probs = self.backend(ids, mask)
+            assert self.backend is not None, "the engine has no backend yet"
+            logits = self.backend(ids, mask)
             if out is None:
-                out = np.empty((len(windows), probs.shape[1]), dtype=np.float32)
-            out[batch] = probs
+                out = np.empty((len(windows), logits.shape[1]), dtype=np.float32)
+            out[batch] = logits
             begin = end
         assert out is not None
         return out
 
     def pad(self, windows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        width = len(windows[-1])
+        """Ids padded to the longest window, and the attention mask."""
+        width = max(map(len, windows))
         ids = np.full((len(windows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(windows), width), dtype=np.int64)
         for row, window in enumerate(windows):
@@ -126,3 +133,24 @@ def _special_tokens_around(tokenizer: object) -> tuple[list[int], list[int]]:
     built = tokenizer.build_inputs_with_special_tokens([sentinel])  # type: ignore[attr-defined]
     at = built.index(sentinel)
     return list(built[:at]), list(built[at + 1 :])
+
+
+def activate(logits: np.ndarray, *, multi_label: bool) -> np.ndarray:
+    """Probabilities from logits: a sigmoid per label, or a softmax over the labels."""
+    logits = logits.astype(np.float64)
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def window_means(values: np.ndarray, owners: Sequence[int], lengths: Sequence[int]) -> np.ndarray:
+    """Length-weighted means of the rows of ``values`` that belong to one text, in text order.
+
+    ``owners[i]`` is the text of row ``i``; a text's rows are contiguous and texts ascend.
+    """
+    weights = np.asarray(lengths, dtype=np.float64)
+    owner_array = np.asarray(owners)
+    starts = np.flatnonzero(np.r_[True, owner_array[1:] != owner_array[:-1]])
+    sums = np.add.reduceat(values * weights[:, None], starts, axis=0)
+    return sums / np.add.reduceat(weights, starts)[:, None]

@@ -2,35 +2,79 @@
 
 torch and transformers are imported inside the functions so that importing the package (and the
 ``korsent --help``) stays fast.
+
+Loading is not thread-safe in transformers (nor is torch's ONNX exporter): threads that load at
+the same time, even different models, can leave "meta" tensors behind that break every later load
+in the process. Whoever loads or exports holds :data:`LOAD_LOCK`.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+LOAD_LOCK = threading.RLock()
+"""Held while a model is loaded, built or exported in this process."""
+
+
+def _new_lock_in_child() -> None:
+    # A lock held by another thread at fork time would never be released in the child.
+    global LOAD_LOCK
+    LOAD_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class ModelNotFoundError(OSError):
     """The model named in the component's config could not be loaded."""
 
 
+def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
+    """The tokenizer of a hub id or local model directory."""
+    from transformers import AutoTokenizer
+
+    return _loading(name_or_path, AutoTokenizer.from_pretrained)
+
+
+def load_config(name_or_path: str | Path) -> PretrainedConfig:
+    """The transformers config (labels, sizes, problem type) of a hub id or local directory."""
+    from transformers import AutoConfig
+
+    return _loading(name_or_path, AutoConfig.from_pretrained)
+
+
+def load_model(name_or_path: str | Path, config: Optional[Any] = None) -> PreTrainedModel:
+    """The sequence classifier's weights, in evaluation mode; ``config`` overrides the saved one."""
+    from transformers import AutoModelForSequenceClassification
+
+    extra = {"config": config} if config is not None else {}
+    model = _loading(
+        name_or_path, lambda name: AutoModelForSequenceClassification.from_pretrained(name, **extra)
+    )
+    model.eval()
+    return model
+
+
 def load_pretrained(name_or_path: str | Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Load a sequence-classification model and its tokenizer from a hub id or a local directory."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    return load_tokenizer(name_or_path), load_model(name_or_path)
 
+
+def _loading(name_or_path: str | Path, load: Any) -> Any:
+    """``load(name)`` under :data:`LOAD_LOCK`, with a one-line error that says what to do."""
     name = str(name_or_path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForSequenceClassification.from_pretrained(name)
-    except (OSError, ValueError) as err:
-        raise ModelNotFoundError(_not_found_message(name, err)) from err
-    model.eval()
-    return tokenizer, model
+    with LOAD_LOCK:
+        try:
+            return load(name)
+        except (OSError, ValueError) as err:
+            raise ModelNotFoundError(_not_found_message(name, err)) from err
 
 
 def _not_found_message(name: str, err: Exception) -> str:

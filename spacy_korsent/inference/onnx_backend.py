@@ -1,19 +1,18 @@
 """The opt-in CPU backend: an ONNX export of the model run by ONNX Runtime, optionally int8.
 
 The export (:mod:`spacy_korsent.inference.onnx_export`) has inputs ``input_ids`` and
-``attention_mask`` and output ``logits``; softmax runs in numpy.
+``attention_mask`` and output ``logits``.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import ShardPool, available_cores, process_threads
+from .parallel import PerProcess, ShardPool, available_cores, process_threads, shard_pool
 
 INSTALL_HINT = 'pip install "spacy-korsent[onnx]"'
 
@@ -27,11 +26,12 @@ def require(module: str) -> Any:
 
 
 class OnnxBackend:
-    """Map padded id/mask arrays to softmax probabilities with an ONNX Runtime session.
+    """Map padded id/mask arrays to logits with an ONNX Runtime session.
 
-    Like the torch backend, each batch is split into one shard per thread, all run at once by one
-    single-threaded session (see :mod:`spacy_korsent.parallel`). ONNX Runtime's threads, like
-    torch's, do not survive the fork of ``nlp.pipe(n_process=N)``: each process makes its own.
+    Like the torch backend, each batch is split into one shard per thread of the process's shared
+    shard pool, all run at once by one single-threaded session (see
+    :mod:`spacy_korsent.inference.parallel`). ONNX Runtime's threads, like torch's, do not survive
+    the fork of ``nlp.pipe(n_process=N)``: each process makes its own session.
     """
 
     def __init__(self, onnx_path: Path, *, n_threads: Optional[int] = None) -> None:
@@ -39,41 +39,26 @@ class OnnxBackend:
         if not self.onnx_path.is_file():
             raise FileNotFoundError(f"No ONNX model at {str(self.onnx_path)!r}.")
         self.n_threads = n_threads
-        self._session: Any = None
-        self._shards: Optional[ShardPool] = None
-        self._ready_in: Optional[int] = None
-        self._prepare_process()
+        self._process = PerProcess(self._session_and_shards)
+        self._process.get()  # a broken file fails here, not with the first document
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        self._prepare_process()
-        if self._shards is None:
-            logits = self._forward(input_ids, attention_mask)
-        else:
-            logits = self._shards(self._forward, input_ids, attention_mask)
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
+        session, shards = self._process.get()
 
-    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
-        return self._session.run(None, feed)[0].astype(np.float32, copy=False)
+        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            logits = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            return logits.astype(np.float32, copy=False)
 
-    def _prepare_process(self) -> None:
-        pid = os.getpid()
-        if self._ready_in == pid:
-            return
+        return shards(forward, input_ids, attention_mask)
+
+    def _session_and_shards(self, *, inherited: bool) -> tuple[Any, ShardPool]:
         ort = require("onnxruntime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
+        session = ort.InferenceSession(
             str(self.onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        threads = process_threads(self.n_threads, inherited=self._ready_in is not None)
-        threads = threads or available_cores()
-        self._shards = ShardPool(threads) if threads > 1 else None
-        self._ready_in = pid
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle (for a spawned worker) without session and threads, made again on first use."""
-        return {**self.__dict__, "_session": None, "_shards": None, "_ready_in": None}
+        threads = process_threads(self.n_threads, available_cores, inherited=inherited)
+        return session, shard_pool(threads)

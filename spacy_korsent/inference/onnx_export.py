@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
-from .loading import ModelNotFoundError, load_pretrained
+from .loading import ModelNotFoundError, load_model
 from .onnx_backend import require
 
 INPUTS = ("input_ids", "attention_mask")
@@ -145,7 +145,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="korsent-export-") as tmp:
             written = Path(tmp) / "fp32.onnx"
-            _, model = load_pretrained(args.source)
+            model = load_model(args.source)
             export_model(model, written)
             del model  # the quantizer does not need the torch weights: give them back first
             gc.collect()

@@ -4,6 +4,10 @@ On a few cores, N single-threaded forward passes side by side beat one pass whos
 split over N threads: no core waits at an operator's barrier, the many small operators that never
 parallelise run N at a time, and a busy machine slows one shard rather than every operator. The
 kernels of torch and ONNX Runtime release the GIL, so Python threads are enough.
+
+Every forward pass of a process goes through one shared pool of shard threads, whichever component
+or calling thread it comes from: sixteen threads serving requests from one pipeline still run at
+most ``n`` forward passes at a time, so concurrency never oversubscribes the CPU.
 """
 
 from __future__ import annotations
@@ -12,26 +16,29 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 import numpy as np
 
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+T = TypeVar("T")
 
 
-def process_threads(n_threads: Optional[int], *, inherited: bool) -> Optional[int]:
-    """How many threads a backend should use in this process (None: the library's default).
+def process_threads(
+    n_threads: Optional[int], default: Callable[[], int], *, inherited: bool
+) -> int:
+    """How many shard threads to use in this process.
 
-    ``n_threads`` when set. In a worker of ``nlp.pipe(n_process=N)`` (or when the backend was
-    ``inherited`` across a fork) an equal share of the cores for two processes: torch's and ONNX
-    Runtime's thread pools do not survive a fork, and workers that each take every core fight
-    over them.
+    ``n_threads`` when set. In a worker of ``nlp.pipe(n_process=N)``, or when the backend was
+    ``inherited`` across a fork (a server that loads, then forks workers), an equal share of the
+    cores for two processes: thread pools do not survive a fork, and workers that each take every
+    core fight over them. Otherwise ``default()`` (the library's own count).
     """
     if n_threads:
         return n_threads
     if inherited or multiprocessing.parent_process() is not None:
         return max(1, available_cores() // 2)
-    return None
+    return max(1, default())
 
 
 def available_cores() -> int:
@@ -45,29 +52,17 @@ class ShardPool:
     """Run a forward function on row shards of a batch at once, one thread per shard.
 
     Each shard is cut to its own longest row (the engine sorts rows by length, so all but the last
-    shard lose padding). ``init_thread`` runs once in each new thread (the torch backend sizes
-    torch's pool to one thread there); all threads start before the constructor returns.
+    shard lose padding). A batch of one row still runs on a pool thread: the pool's size is then
+    the bound on forward passes running at once, whoever calls.
     """
 
-    def __init__(self, shards: int, init_thread: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, shards: int) -> None:
         self.shards = shards
-        started = threading.Barrier(shards + 1)
-
-        def start() -> None:
-            init_thread()
-            started.wait()
-
-        self._executor = ThreadPoolExecutor(shards, thread_name_prefix="korsent", initializer=start)
-        # No thread is idle until all have started, so each submit starts a new one.
-        for _ in range(shards):
-            self._executor.submit(int)
-        started.wait()
+        self._executor = ThreadPoolExecutor(shards, thread_name_prefix="korsent")
 
     def __call__(
         self, forward: Forward, input_ids: np.ndarray, attention_mask: np.ndarray
     ) -> np.ndarray:
-        if len(input_ids) < 2:
-            return forward(input_ids, attention_mask)
         lengths = attention_mask.sum(axis=1)
 
         def run(rows: np.ndarray) -> np.ndarray:
@@ -76,3 +71,53 @@ class ShardPool:
 
         parts = np.array_split(np.arange(len(input_ids)), min(self.shards, len(input_ids)))
         return np.concatenate(list(self._executor.map(run, parts)))
+
+
+_pools: dict[int, ShardPool] = {}
+_lock = threading.RLock()
+
+
+def shard_pool(shards: int) -> ShardPool:
+    """This process's pool of ``shards`` threads, shared by every backend asking for that size."""
+    with _lock:
+        pool = _pools.get(shards)
+        if pool is None:
+            pool = _pools[shards] = ShardPool(shards)
+        return pool
+
+
+class PerProcess(Generic[T]):
+    """What a backend sets up once per process (threads, a session), by the first thread to ask.
+
+    Other threads wait for it and then share it. After a fork the child sets up its own:
+    ``setup(inherited=True)`` tells it that it runs in a process other than the one that made it.
+    """
+
+    def __init__(self, setup: Callable[..., T]) -> None:
+        self._setup = setup
+        self._value: Optional[T] = None
+        self._pid: Optional[int] = None
+
+    def get(self) -> T:
+        pid = os.getpid()
+        if self._pid != pid:
+            with _lock:
+                if self._pid != pid:
+                    self._value = self._setup(inherited=self._pid is not None)
+                    self._pid = pid
+        return self._value  # type: ignore[return-value]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (for a spawned worker) without what was set up, which is made again there."""
+        return {**self.__dict__, "_value": None, "_pid": None}
+
+
+def _forget_parent_threads() -> None:
+    """In a forked child the parent's pool threads do not exist, and a lock another thread held
+    at the fork would never be released: start both afresh."""
+    global _lock
+    _pools.clear()
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_forget_parent_threads)
