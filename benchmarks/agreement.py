@@ -1,8 +1,9 @@
-"""How far the ONNX backends move a trained sentiment model's outputs from the torch backend's.
+"""How far the faster paths move a trained sentiment model's outputs from the torch backend's.
 
-Classifies the cleaned NSMC test set with ``korean_sentiment`` three times (torch, ONNX fp32, ONNX
-int8) and prints, for each, the accuracy against the gold labels, the share of documents whose
-label is the torch label, and the largest and mean change of the positive-class probability.
+Classifies the cleaned NSMC test set with ``korean_sentiment`` four times (torch float32, torch
+bfloat16, ONNX fp32, ONNX int8) and prints, for each, the accuracy against the gold labels, the
+share of documents whose label is the torch label, and the largest and mean change of the
+positive-class probability. The bfloat16 row is left out on a CPU without native bfloat16.
 
     python benchmarks/agreement.py tests/fixtures/nsmc-koelectra-tiny \\
         --nsmc ../shared/data/nsmc/ratings_test.txt
@@ -24,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BACKENDS = {
     "torch": {},
+    "torch bfloat16": {"dtype": "bfloat16"},
     "onnx fp32": {"backend": "onnx"},
     "onnx int8": {"backend": "onnx", "quantize": True},
 }
@@ -52,7 +54,14 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     data = read_nsmc(args.nsmc)
     texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
-    results = {name: positive_probabilities(args.model, s, texts) for name, s in BACKENDS.items()}
+    from spacy_korsent.inference.precision import cpu_supports_bfloat16
+
+    backends = {
+        name: settings
+        for name, settings in BACKENDS.items()
+        if settings.get("dtype") != "bfloat16" or cpu_supports_bfloat16()
+    }
+    results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}
     reference = results["torch"][0]
     print(f"{len(texts):,} cleaned NSMC test documents, model {args.model}\n")
     print("| backend | accuracy | same label as torch | max \\|Δp\\| | mean \\|Δp\\| | docs/s |")

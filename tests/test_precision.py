@@ -1,5 +1,8 @@
 """``dtype``: bfloat16 on CPUs that have it stays close to float32; elsewhere it is refused.
 
+With backend='onnx', bfloat16 runs the ONNX export with OpenVINO (tested where openvino is
+installed and the CPU has bfloat16: OpenVINO itself decides whether to use it).
+
 Tolerance: bfloat16 keeps 8 bits of mantissa, and autocast keeps embeddings, layer norms and
 softmax in float32. Probabilities move by less than 1e-3 on the tiny random test models and by
 less than 0.01 on the NSMC-trained fixture model, which keeps at least 99% of its labels on the
@@ -8,6 +11,8 @@ has native bfloat16, so that they run everywhere (emulated bfloat16 computes the
 """
 
 import platform
+import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -16,14 +21,14 @@ from conftest import FIXTURES
 from test_onnx import cats, max_difference, same_label_share
 
 from spacy_korsent.files.readers import read_nsmc
-from spacy_korsent.inference import torch_backend
+from spacy_korsent.inference import precision
 
 BF16_TOLERANCE = 1e-3
 
 
 @pytest.fixture
 def bfloat16_cpu(monkeypatch):
-    monkeypatch.setattr(torch_backend, "cpu_supports_bfloat16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: True)
 
 
 @pytest.mark.parametrize("factory", ["korean_sentiment", "korean_emotion"])
@@ -62,7 +67,7 @@ def test_bfloat16_leaves_the_saved_weights_in_float32(
 
 
 def test_bfloat16_is_refused_on_a_cpu_without_it(make_nlp, sentiment_model_dir, monkeypatch):
-    monkeypatch.setattr(torch_backend, "cpu_supports_bfloat16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: False)
     nlp = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir), "dtype": "bfloat16"}))
     with pytest.raises(ValueError, match="needs a CPU with native bfloat16 arithmetic") as caught:
         nlp("재밌다")
@@ -80,4 +85,31 @@ def test_bfloat16_support_is_read_from_the_cpu_flags():
             flags = set(line.split(":", 1)[1].split())
             break
     expected = bool({"avx512_bf16", "amx_bf16"} & flags)
-    assert torch_backend.cpu_supports_bfloat16() is expected
+    assert precision.cpu_supports_bfloat16() is expected
+
+
+needs_openvino = pytest.mark.skipif(
+    find_spec("openvino") is None or not precision.cpu_supports_bfloat16(),
+    reason="needs openvino and a CPU with bfloat16",
+)
+
+
+@needs_openvino
+def test_onnx_bfloat16_runs_openvino_close_to_float32(make_nlp, sentiment_model_dir):
+    settings = {"model": str(sentiment_model_dir), "batch_tokens": 96, "n_threads": 3}
+    expected = cats(make_nlp(("korean_sentiment", settings)))
+    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "onnx", "dtype": "bfloat16"}))
+    got = cats(nlp)
+    assert 0 < max_difference(got, expected) < BF16_TOLERANCE
+    assert same_label_share(got, expected) == 1.0
+    backend = nlp.get_pipe("korean_sentiment")._engine.backend
+    assert type(backend).__name__ == "OpenVinoBackend"
+
+
+def test_onnx_bfloat16_without_openvino_says_what_to_install(
+    make_nlp, sentiment_model_dir, monkeypatch, bfloat16_cpu
+):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
+    config = {"model": str(sentiment_model_dir), "backend": "onnx", "dtype": "bfloat16"}
+    with pytest.raises(ImportError, match=r'pip install "spacy-korsent\[openvino\]"'):
+        make_nlp(("korean_sentiment", config))("재밌다")

@@ -34,6 +34,7 @@ from thinc.api import Model, Optimizer
 
 from ..inference import loading
 from ..inference.engine import WindowClassifier
+from ..inference.precision import check_dtype
 from ..training.loss import window_loss
 from .extensions import register_extension, stored_name
 from .model import classifier_model, get_module, problem_type, set_module, with_new_head
@@ -116,8 +117,14 @@ class KoreanClassifier(TrainablePipe):
             raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
         if quantize and backend != "onnx":
             raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
-        if dtype != "float32" and backend != "torch":
-            raise ValueError(f"{name}: dtype={dtype!r} needs backend='torch'.")
+        check_dtype(dtype)
+        if backend == "onnx" and dtype == "float16":
+            raise ValueError(f"{name}: dtype='float16' needs backend='torch' (on a CUDA GPU).")
+        if backend == "onnx" and dtype == "bfloat16" and quantize:
+            raise ValueError(
+                f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
+                "are two ways to speed up backend='onnx': choose one."
+            )
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -484,6 +491,10 @@ class KoreanClassifier(TrainablePipe):
                     self._weights_on_disk(), self._scratch() / ONNX_FILE, quantize=self.quantize
                 )
                 self.cfg["onnx_quantized"] = self.quantize
+            if self.dtype == "bfloat16":  # ONNX Runtime has no bfloat16 kernels for x86 CPUs
+                from ..inference.openvino_backend import OpenVinoBackend
+
+                return OpenVinoBackend(self._export, n_threads=self.n_threads)
             return OnnxBackend(self._export, n_threads=self.n_threads)
         from ..inference.torch_backend import TorchBackend
 
