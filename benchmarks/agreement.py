@@ -1,9 +1,10 @@
 """How far the faster paths move a trained sentiment model's outputs from the torch backend's.
 
-Classifies the cleaned NSMC test set with ``korean_sentiment`` four times (torch float32, torch
-bfloat16, ONNX fp32, ONNX int8) and prints, for each, the accuracy against the gold labels, the
-share of documents whose label is the torch label, and the largest and mean change of the
-positive-class probability. The bfloat16 row is left out on a CPU without native bfloat16.
+Classifies the cleaned NSMC test set with ``korean_sentiment`` five times (torch float32, torch
+bfloat16, ONNX fp32, ONNX int8, the ONNX export in bfloat16 with OpenVINO) and prints, for each,
+the accuracy against the gold labels, the share of documents whose label is the torch label, and
+the largest and mean change of the positive-class probability. The bfloat16 rows are left out on
+a CPU without native bfloat16, the OpenVINO row without the openvino package.
 
     python benchmarks/agreement.py tests/fixtures/nsmc-koelectra-tiny \\
         --nsmc ../shared/data/nsmc/ratings_test.txt
@@ -15,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +30,7 @@ BACKENDS = {
     "torch bfloat16": {"dtype": "bfloat16"},
     "onnx fp32": {"backend": "onnx"},
     "onnx int8": {"backend": "onnx", "quantize": True},
+    "onnx bfloat16 (OpenVINO)": {"backend": "onnx", "dtype": "bfloat16"},
 }
 
 
@@ -59,7 +62,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     backends = {
         name: settings
         for name, settings in BACKENDS.items()
-        if settings.get("dtype") != "bfloat16" or cpu_supports_bfloat16()
+        if settings.get("dtype") != "bfloat16"
+        or (
+            cpu_supports_bfloat16() and (settings.get("backend") != "onnx" or find_spec("openvino"))
+        )
     }
     results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}
     reference = results["torch"][0]
