@@ -10,25 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
+
+Labels = npt.ArrayLike
+"""Class indices: a list or an integer array."""
 
 NO_PREDICTION = -1
 
 
-def accuracy(gold: Sequence[int], pred: Sequence[int]) -> float:
+def accuracy(gold: Labels, pred: Labels) -> float:
     """The share of predictions equal to the gold label."""
     gold_array, pred_array = _pair(gold, pred)
     return float((gold_array == pred_array).mean()) if len(gold_array) else 0.0
 
 
 def precision_recall_f1(
-    gold: Sequence[int], pred: Sequence[int], positive: int = 1
+    gold: Labels, pred: Labels, positive: int = 1
 ) -> tuple[float, float, float]:
     """Precision, recall and F1 of the class ``positive``."""
     gold_array, pred_array = _pair(gold, pred)
     return _prf(gold_array == positive, pred_array == positive)
 
 
-def confusion_matrix(gold: Sequence[int], pred: Sequence[int], n_classes: int) -> np.ndarray:
+def confusion_matrix(gold: Labels, pred: Labels, n_classes: int) -> np.ndarray:
     """Counts with gold classes as rows and predicted classes as columns, ``[n_classes]^2``.
 
     For two classes this is ``[[tn, fp], [fn, tp]]`` with class 1 as the positive one.
@@ -40,9 +44,7 @@ def confusion_matrix(gold: Sequence[int], pred: Sequence[int], n_classes: int) -
     return matrix
 
 
-def macro_f1(
-    gold: Sequence[int], pred: Sequence[int], labels: Sequence[int] | None = None
-) -> float:
+def macro_f1(gold: Labels, pred: Labels, labels: Sequence[int] | None = None) -> float:
     """The unweighted mean of per-class F1 over ``labels``.
 
     By default the classes are those that occur in gold or predictions (scikit-learn's default),
@@ -56,7 +58,7 @@ def macro_f1(
     return float(np.mean([_prf(gold_array == c, pred_array == c)[2] for c in labels]))
 
 
-def top_k_accuracy(gold: Sequence[int], probs: np.ndarray, k: int) -> float:
+def top_k_accuracy(gold: Labels, probs: np.ndarray, k: int) -> float:
     """The share of texts whose gold class is among the ``k`` most probable in ``probs`` ``[n, C]``.
 
     A row of NaN stands for a text without a prediction and counts as a miss.
@@ -90,13 +92,13 @@ def group_predictions(probs: np.ndarray, group_size: int) -> np.ndarray:
     return predictions(probs.reshape(len(probs), n_groups, group_size).sum(axis=2))
 
 
-def group_accuracy(gold: Sequence[int], probs: np.ndarray, group_size: int) -> float:
+def group_accuracy(gold: Labels, probs: np.ndarray, group_size: int) -> float:
     """Accuracy at the level of groups: gold class ``c`` is in group ``c // group_size``."""
     gold_groups = np.asarray(gold, dtype=np.int64) // group_size
     return accuracy(gold_groups, group_predictions(probs, group_size))
 
 
-def _pair(gold: Sequence[int], pred: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def _pair(gold: Labels, pred: Labels) -> tuple[np.ndarray, np.ndarray]:
     gold_array = np.asarray(gold, dtype=np.int64)
     pred_array = np.asarray(pred, dtype=np.int64)
     if gold_array.shape != pred_array.shape:

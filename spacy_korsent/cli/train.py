@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -131,24 +132,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.output} is not empty; choose another --output or add --overwrite.")
     settings = _fill(loop.Settings, args)
     source = _fill(data.Source, args)
-    loop.pick_device(settings)
+    settings.device = loop.pick_device(settings)
     train_data, val_data, test_data = data.load_data(source, settings.seed)
-    tokenizer, model = loop.build_model(
-        train_data.names,
-        model=args.model,
-        init_config=args.init_config,
-        tokenizer=args.tokenizer,
-        max_length=settings.max_length,
-        seed=settings.seed,
-    )
-    args.output.mkdir(parents=True, exist_ok=True)
-    loop.write_args(args.output, _recorded(args), train_data.names)
-    print(
-        f"training on {len(train_data.texts):,} texts, validating on {len(val_data.texts):,}; "
-        f"labels {', '.join(train_data.names)}",
-        file=sys.stderr,
-    )
-    outcome = loop.train(tokenizer, model, train_data, val_data, args.output, settings)
+    with tempfile.TemporaryDirectory(prefix="korsent-train-") as scratch:
+        nlp, component = loop.build_pipeline(
+            train_data.names,
+            model=args.model,
+            init_config=args.init_config,
+            tokenizer=args.tokenizer,
+            settings=settings,
+            scratch=Path(scratch),
+        )
+        args.output.mkdir(parents=True, exist_ok=True)
+        loop.write_args(args.output, _recorded(args), train_data.names)
+        print(
+            f"training on {len(train_data.texts):,} texts, validating on "
+            f"{len(val_data.texts):,}; labels {', '.join(train_data.names)}",
+            file=sys.stderr,
+        )
+        outcome = loop.train(nlp, component, train_data, val_data, args.output, settings)
     best = outcome.best
     if best is None:
         print("interrupted before the first epoch ended: no model was written.", file=sys.stderr)

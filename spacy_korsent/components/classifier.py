@@ -21,7 +21,7 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, cast
 
 import numpy as np
 import srsly
@@ -31,20 +31,33 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
+from thinc.types import Floats2d
 
 from ..inference import loading
 from ..inference.engine import WindowClassifier
 from ..inference.precision import check_dtype
 from ..training.loss import window_loss
 from .extensions import register_extension, stored_name
-from .model import classifier_model, get_module, problem_type, set_module, with_new_head
+from .model import (
+    classifier_model,
+    get_module,
+    problem_type,
+    set_module,
+    uses_mixed_precision,
+    with_new_head,
+)
 
 Result = dict[str, Any]
 
 MODEL_DIR = "model"
 ONNX_FILE = "model.onnx"
-WEIGHT_FILES = ("model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin")
-WEIGHT_FILES += ("pytorch_model.bin.index.json",)
+WEIGHT_FILES = (
+    "model*.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model*.bin",
+    "pytorch_model.bin.index.json",
+)
+"""The files of a Hugging Face directory that hold weights (copied when they are on disk)."""
 
 SHARED_DEFAULTS: dict[str, Any] = {
     "labels": None,
@@ -363,13 +376,13 @@ class KoreanClassifier(TrainablePipe):
     def get_loss(self, examples: Iterable[Example], scores: WindowScores) -> tuple[float, Any]:
         """Cross-entropy (binary per label when multi-label) on the docs' window-mean
         probabilities, and its gradient for the window logits (see :mod:`..training.loss`)."""
-        truth, known = self._gold(list(examples))
+        truth, known = self.gold(list(examples))
         loss, d_logits = window_loss(
             scores.logits, scores.owners, scores.lengths, truth, known, multi_label=self.multi_label
         )
-        return loss, self.model.ops.asarray(d_logits)
+        return loss, self.model.ops.asarray2f(cast(Floats2d, d_logits))
 
-    def _gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    def gold(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
         """Gold probabilities ``[docs, labels]`` from ``doc.cats``, and which of them are given."""
         truth = np.zeros((len(examples), len(self.labels)), dtype=np.float32)
         known = np.zeros(truth.shape, dtype=bool)
@@ -391,12 +404,17 @@ class KoreanClassifier(TrainablePipe):
                 f"{self.name}: dtype={self.dtype!r} is for inference; train in float32 "
                 "(with mixed_precision=true on a GPU) and set dtype afterwards."
             )
-        if self.model.shims[0]._mixed_precision and self._module().device.type != "cuda":
+        if uses_mixed_precision(self.model) and self._module().device.type != "cuda":
             raise ValueError(
                 f"{self.name}: mixed_precision=true trains on a CUDA GPU; set it to false on CPU."
             )
 
     # --- model life cycle --------------------------------------------------------------------
+
+    @property
+    def engine(self) -> WindowClassifier:
+        """The window engine (tokenizer, windows, backend), with the model loaded."""
+        return self._ready()
 
     def _ready(self) -> WindowClassifier:
         """The engine with a backend for the current weights, built by the first thread to ask."""
@@ -509,7 +527,7 @@ class KoreanClassifier(TrainablePipe):
         """Where the current weights can be read: the source, or a scratch copy of the module."""
         if self._weights is None:
             scratch = self._scratch() / MODEL_DIR
-            self._save_model(scratch)
+            self.save_model(scratch)
             self._weights = str(scratch)
         return self._weights
 
@@ -527,13 +545,14 @@ class KoreanClassifier(TrainablePipe):
         self._ready()
         writers = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
-            MODEL_DIR: self._save_model,
+            MODEL_DIR: self.save_model,
             ONNX_FILE: self._save_export,
         }
         util.to_disk(path, writers, exclude)
 
-    def _save_model(self, path: Path) -> None:
-        """Write the weights (copied from disk when they are there), config and tokenizer."""
+    def save_model(self, path: Path) -> None:
+        """Write the model as a Hugging Face directory (weights, config with the labels,
+        tokenizer) that transformers and the components load; weights on disk are copied."""
         assert self._engine is not None
         path.mkdir(parents=True, exist_ok=True)
         module = get_module(self.model)
@@ -555,7 +574,10 @@ class KoreanClassifier(TrainablePipe):
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
         path = Path(path)
-        readers = {"cfg": self._read_cfg, MODEL_DIR: self._read_model}
+        readers: dict[str, Callable[[Path], None]] = {
+            "cfg": self._read_cfg,
+            MODEL_DIR: self._read_model,
+        }
         util.from_disk(path, readers, exclude)
         return self
 
@@ -566,9 +588,12 @@ class KoreanClassifier(TrainablePipe):
     def _read_model(self, path: Path) -> None:
         with loading.LOAD_LOCK:
             tokenizer, config = loading.load_tokenizer(path), loading.load_config(path)
-            self._install(
-                tokenizer, config, list(self.cfg["labels"]), self.multi_label, weights=str(path)
-            )
+            if self.cfg["labels"]:
+                labels, multi_label = list(self.cfg["labels"]), self.multi_label
+            else:  # cfg excluded: the saved model's config names them too
+                labels = self.read_labels(config)
+                multi_label = config.problem_type == problem_type(True)
+            self._install(tokenizer, config, labels, multi_label, weights=str(path))
             saved_export = path.with_name(ONNX_FILE)
             if self.backend == "torch":
                 self._module()  # now: the directory may be gone by the first doc

@@ -13,11 +13,11 @@ the wrapper holds none.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import numpy as np
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
-from thinc.types import Floats2d
+from thinc.types import Floats2d, Ints2d
 
 Windows = tuple[np.ndarray, np.ndarray]
 """A batch of windows: ``input_ids`` and ``attention_mask``, int64 arrays ``[windows, length]``."""
@@ -43,14 +43,19 @@ def classifier_model(
 
 def get_module(model: Model) -> Any:
     """The torch module inside ``model``, or None before one is set."""
-    return model.shims[0]._model
+    return cast(Any, model.shims[0])._model
+
+
+def uses_mixed_precision(model: Model) -> bool:
+    """Whether ``model`` trains under CUDA autocast with a gradient scaler."""
+    return bool(cast(Any, model.shims[0])._mixed_precision)
 
 
 def set_module(model: Model, module: Any, tokenizer: Any) -> None:
     """Put a loaded transformers sequence classifier (and its tokenizer) into ``model``."""
     from spacy_transformers.data_classes import HFObjects
 
-    shim = model.shims[0]
+    shim = cast(Any, model.shims[0])  # an HFShim; spacy-transformers sets these two the same way
     shim._model = module
     shim._hfmodel = HFObjects(tokenizer, module, None, {}, {})
 
@@ -81,11 +86,11 @@ def problem_type(multi_label: bool) -> str:
 def _windows_to_torch(
     model: Model, windows: Windows, is_train: bool
 ) -> tuple[ArgsKwargs, Callable[[Any], None]]:
-    device = model.shims[0].device
+    device = cast(Any, model.shims[0]).device
     ids, mask = windows
     kwargs = {
-        "input_ids": xp2torch(ids, device=device),
-        "attention_mask": xp2torch(mask, device=device),
+        "input_ids": xp2torch(cast(Ints2d, ids), device=device),
+        "attention_mask": xp2torch(cast(Ints2d, mask), device=device),
     }
     return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: None  # token ids have no gradient
 
@@ -93,11 +98,11 @@ def _windows_to_torch(
 def _logits_from_torch(
     model: Model, windows_and_output: tuple[Windows, Any], is_train: bool
 ) -> tuple[Floats2d, Callable[[Floats2d], ArgsKwargs]]:
-    device = model.shims[0].device
+    device = cast(Any, model.shims[0]).device
     logits = windows_and_output[1].logits
 
     def backprop(d_logits: Floats2d) -> ArgsKwargs:
         d_torch = xp2torch(d_logits, device=device).to(logits.dtype)
         return ArgsKwargs(args=((logits,),), kwargs={"grad_tensors": (d_torch,)})
 
-    return torch2xp(logits.detach().float()), backprop
+    return cast(Floats2d, torch2xp(logits.detach().float())), backprop

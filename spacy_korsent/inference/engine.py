@@ -11,7 +11,7 @@ weighted by their lengths (:func:`window_means`; training takes its loss on the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -23,7 +23,7 @@ class WindowClassifier:
 
     def __init__(
         self,
-        tokenizer: object,
+        tokenizer: Any,
         backend: Optional[Backend],
         *,
         max_length: int,
@@ -73,7 +73,7 @@ class WindowClassifier:
         return windows, owners
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        encoded = self.tokenizer(  # type: ignore[operator]
+        encoded = self.tokenizer(
             list(texts),
             add_special_tokens=False,
             return_attention_mask=False,
@@ -127,10 +127,10 @@ class WindowClassifier:
         return ids, mask
 
 
-def _special_tokens_around(tokenizer: object) -> tuple[list[int], list[int]]:
+def _special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
     """The ids the tokenizer puts before and after a single text ([CLS] and [SEP] for BERT)."""
     sentinel = -7
-    built = tokenizer.build_inputs_with_special_tokens([sentinel])  # type: ignore[attr-defined]
+    built = tokenizer.build_inputs_with_special_tokens([sentinel])
     at = built.index(sentinel)
     return list(built[:at]), list(built[at + 1 :])
 

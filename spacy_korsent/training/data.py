@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,11 +17,17 @@ NSMC_LABELS = ("negative", "positive")
 
 @dataclass
 class Labelled:
-    """Texts with class indices into ``names``."""
+    """Texts with class indices into ``names`` (a list of indices for multi-label data)."""
 
     texts: list[str]
-    labels: list[int]
+    labels: list[Any]
     names: list[str]
+
+    def cats(self) -> Iterator[dict[str, float]]:
+        """Each text's gold ``doc.cats``: 1.0 for its label(s), 0.0 for every other name."""
+        for gold in self.labels:
+            chosen = set(gold) if isinstance(gold, (list, tuple)) else {gold}
+            yield {name: float(i in chosen) for i, name in enumerate(self.names)}
 
 
 @dataclass
@@ -39,12 +47,8 @@ class Source:
 
 def load_data(source: Source, seed: int) -> tuple[Labelled, Labelled, Labelled | None]:
     """Training, validation and (optional) test sets, every file read and checked up front."""
-    texts, values = read_raw(source.train, source.fmt, source.text_column, source.label_column)
-    if source.limit is not None:
-        texts, values = texts[: source.limit], values[: source.limit]
-    nsmc = file_format(source.train, source.fmt) == "nsmc"
-    names = label_names(source.labels, values, nsmc=nsmc)
-    train_data = Labelled(texts, encode_labels(source.train, values, names), names)
+    train_data = read_labelled(source)
+    names = train_data.names
     extra = {}
     for role in ("val", "test"):
         path = getattr(source, role)
@@ -55,6 +59,16 @@ def load_data(source: Source, seed: int) -> tuple[Labelled, Labelled, Labelled |
         return train_data, extra["val"], extra.get("test")
     train_part, val_part = split_validation(train_data, source.val_fraction, seed)
     return train_part, val_part, extra.get("test")
+
+
+def read_labelled(source: Source) -> Labelled:
+    """The training file of ``source``: its texts, and label indices into the label names."""
+    texts, values = read_raw(source.train, source.fmt, source.text_column, source.label_column)
+    if source.limit is not None:
+        texts, values = texts[: source.limit], values[: source.limit]
+    nsmc = file_format(source.train, source.fmt) == "nsmc"
+    names = label_names(source.labels, values, nsmc=nsmc)
+    return Labelled(texts, encode_labels(source.train, values, names), names)
 
 
 def read_raw(

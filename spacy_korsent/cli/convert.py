@@ -1,0 +1,91 @@
+"""``korsent convert``: labelled files to ``.spacy`` files for ``spacy train``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .common import CommandError, positive_int
+
+if TYPE_CHECKING:
+    from ..training.data import Labelled
+
+DESCRIPTION = """\
+Turn a labelled file (NSMC .txt, or CSV/TSV/JSONL with a text and a label column) into a .spacy
+file of docs whose gold doc.cats give every label 1.0 or 0.0, for spacy train (--paths.train,
+--paths.dev). Labels are read as korsent train reads them (--labels fixes the names and their
+order). --dev FILE also writes a seeded held-out part (--dev-fraction) there.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` subcommand."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="labelled NSMC/CSV/TSV/JSONL files to .spacy files for spacy train",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("input", metavar="INPUT", type=Path, help="the labelled file")
+    parser.add_argument("output", metavar="OUTPUT", type=Path, help=".spacy file to write")
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("nsmc", "csv", "tsv", "jsonl"),
+        help="file format (default: from the suffix; .txt is NSMC)",
+    )
+    parser.add_argument("--text-column", default="text", help="text column: %(default)s")
+    parser.add_argument("--label-column", default="label", help="label column: %(default)s")
+    parser.add_argument(
+        "--labels",
+        metavar="NAMES",
+        help="class names in index order (a,b,c), 'sentiment' or 'emotion' (as korsent train)",
+    )
+    parser.add_argument("--dev", metavar="FILE", type=Path, help="also write a held-out part")
+    parser.add_argument(
+        "--dev-fraction", type=float, default=0.1, help="share held out for --dev: %(default)s"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="of the --dev split: %(default)s")
+    parser.add_argument("--limit", metavar="N", type=positive_int, help="only the first N rows")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read, label, (split,) write; 2 when the input cannot be used."""
+    from ..training.data import Source, read_labelled, split_validation
+
+    source = Source(
+        train=args.input,
+        fmt=args.fmt,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        labels=args.labels,
+        limit=args.limit,
+    )
+    data = read_labelled(source)
+    parts = [(args.output, data)]
+    if args.dev is not None:
+        train, dev = split_validation(data, args.dev_fraction, args.seed)
+        parts = [(args.output, train), (args.dev, dev)]
+    for path, part in parts:
+        _write(path, part)
+        print(f"{path}: {len(part.texts):,} docs, labels {', '.join(part.names)}", file=sys.stderr)
+    return 0
+
+
+def _write(path: Path, data: Labelled) -> None:
+    from spacy.tokens import DocBin
+
+    from spacy_korsent import blank_korean
+
+    nlp = blank_korean()
+    docs = DocBin()
+    for doc, cats in zip(nlp.pipe(data.texts), data.cats()):
+        doc.cats = cats
+        docs.add(doc)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        docs.to_disk(path)
+    except OSError as err:
+        raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err
