@@ -427,17 +427,30 @@ def measure(method: str, models: dict[str, Path], texts: list[str]) -> dict:
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     probs = run(texts)
     seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "method": method,
         "docs_per_s": len(texts) / seconds,
         "docs_per_cpu_s": len(texts) / cpu_seconds,
         "setup_s": setup,
-        "peak_mb": own / 1024,  # ru_maxrss is in KiB on Linux
-        "child_mb": children / 1024 if children else None,
+        "peak_mb": _own_peak_mb(),
+        "child_mb": children / 1024 if children else None,  # ru_maxrss is in KiB on Linux
         "probs": None if probs is None else np.asarray(probs, dtype=np.float32).tolist(),
     }
+
+
+def _own_peak_mb() -> float:
+    """This process's peak resident memory.
+
+    From /proc (VmHWM) where there is one: Linux carries ru_maxrss over exec, so a worker would
+    report the peak of the process that started it when that was higher.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu_seconds() -> float:
@@ -498,7 +511,8 @@ def report(results: list[dict], texts: int, rounds: int) -> str:
         "machine, but blind to idle cores and counting spin-waiting threads); setup s: "
         "loading the model (and any export or conversion) plus a warm-up on a few documents. "
         "Peak MB: the method's process's peak resident memory, setup included; child MB: the "
-        "largest of its child processes (spacy-korsent's ONNX export, n_process workers). "
+        "largest of its child processes (spacy-korsent's ONNX export, n_process workers), at "
+        "least what the method's process held when it started that child. "
         "max |Δp| and same label: the sentiment probabilities against spacy-korsent torch.",
     ]
     if {"torch", "emotion", "both"} <= speed.keys():
