@@ -53,7 +53,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--nsmc", type=Path, required=True, help="NSMC ratings_test.txt")
     parser.add_argument("--docs", type=int, help="only the first N cleaned documents")
     args = parser.parse_args(argv)
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     data = read_nsmc(args.nsmc)
     texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])

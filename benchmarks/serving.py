@@ -92,7 +92,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     args = parse_args(argv)
     texts = read_nsmc(args.nsmc).texts[: args.requests]

@@ -76,7 +76,7 @@ patience = 0
 eval_frequency = {eval_frequency}
 
 [training.batcher]
-@batchers = "spacy.batch_by_sequence.v1"
+@batchers = "spacy_korsent.batch_by_length.v1"
 size = {batch}
 
 [training.optimizer]

@@ -17,6 +17,7 @@ _LAZY = {
     "EmotionClassifier": "components.emotion",
     "ModelNotFoundError": "inference.loading",
     "blank_korean": "components.blank",
+    "render": "explain.render",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -113,3 +113,32 @@ def _prf(gold_is: np.ndarray, pred_is: np.ndarray) -> tuple[float, float, float]
     recall = true_positives / actual if actual else 0.0
     total = precision + recall
     return precision, recall, (2 * precision * recall / total if total else 0.0)
+
+
+def multilabel_scores(gold: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict:
+    """Scores of label sets: ``gold`` and ``pred`` are boolean ``[texts, labels]`` matrices.
+
+    Micro precision/recall/F1 pool every (text, label) decision; macro F1 is the mean of the
+    per-label F1 over all ``names`` (a label that never occurs and is never predicted scores 0,
+    as scikit-learn's ``zero_division=0``); exact match is the share of texts whose predicted set
+    is their gold set.
+    """
+    gold, pred = np.asarray(gold, dtype=bool), np.asarray(pred, dtype=bool)
+    if gold.shape != pred.shape:
+        raise ValueError(f"gold {gold.shape} and predicted {pred.shape} label matrices differ.")
+    per_label = {
+        name: dict(zip(("precision", "recall", "f1"), _prf(gold[:, i], pred[:, i])))
+        | {"support": int(gold[:, i].sum())}
+        for i, name in enumerate(names)
+    }
+    precision, recall, f1 = _prf(gold.ravel(), pred.ravel())
+    return {
+        "micro_precision": precision,
+        "micro_recall": recall,
+        "micro_f1": f1,
+        "macro_f1": float(np.mean([scores["f1"] for scores in per_label.values()])),
+        "exact_match": float((gold == pred).all(axis=1).mean()) if len(gold) else 0.0,
+        "mean_gold_labels": float(gold.sum(axis=1).mean()) if len(gold) else 0.0,
+        "mean_predicted_labels": float(pred.sum(axis=1).mean()) if len(pred) else 0.0,
+        "per_label": per_label,
+    }

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from spacy_korsent.cli import main
-from spacy_korsent.cli.analyze import _width
+from spacy_korsent.files.writers import display_width
 
 TEXTS = ["정말 재밌어요. 또 볼래요!", "별로였다", ""]
 
@@ -139,8 +139,8 @@ def test_bad_jsonl_rows_are_reported_and_the_rest_kept(capsys, models, tmp_path:
     assert err.splitlines() == [
         f"korsent analyze: warning: {source}:3: not valid JSON (Expecting property name "
         "enclosed in double quotes); line skipped.",
-        "korsent analyze: warning: row 2 has no 'text'; written with empty results.",
-        "korsent analyze: warning: row 3 has no 'text'; written with empty results.",
+        f"korsent analyze: warning: {source}:2: no 'text'; written with empty results.",
+        f"korsent analyze: warning: {source}:4: no 'text'; written with empty results.",
     ]
 
 
@@ -151,7 +151,8 @@ def test_warnings_stop_at_twenty_and_are_counted(capsys, models, monkeypatch) ->
     lines = err.splitlines()
     assert len(lines) == 21
     assert (
-        lines[19] == "korsent analyze: warning: row 20 has no 'text'; written with empty results."
+        lines[19]
+        == "korsent analyze: warning: standard input:20: no 'text'; written with empty results."
     )
     assert lines[20] == "korsent analyze: 5 more warnings were not shown."
 
@@ -196,11 +197,11 @@ def test_table_aligns_hangul_by_display_width(capsys, models) -> None:
     assert set(rule) == {"-", " "}
     assert len(rows) == 2 + 3  # two documents, each followed by its sentences
     assert rows[3].lstrip().startswith("└ 조금 더 긴 한국어 문장.")
-    column = _width(header[: header.index("sentiment ")])
+    column = display_width(header[: header.index("sentiment ")])
     for row in rows:
         label = row.split()[-2]
         assert label in ("positive", "negative")
-        assert _width(row[: row.rindex(label)]) == column
+        assert display_width(row[: row.rindex(label)]) == column
 
 
 def test_interrupted_run_leaves_complete_batches(capsys, models, monkeypatch) -> None:

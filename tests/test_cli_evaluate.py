@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spacy_korsent.cli import main
-from spacy_korsent.files.readers import read_nsmc
+from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.metrics import macro_f1
 from spacy_korsent.taxonomy import EMOTIONS, GROUP_NAMES, LABELS
 
@@ -90,11 +90,12 @@ def test_nsmc_end_to_end(capsys, request, nsmc_slice: Path, tmp_path: Path, mode
         capsys, str(nsmc_slice), "--model", str(model_dir), "--json", str(report_path),
         "--plot", str(plot_path), "--batch-size", "64",
     )  # fmt: skip
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, f"korsent evaluate: wrote the confusion matrix to {plot_path}\n")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["counts"] == {
         "rows": 204,
         "empty": 1,
+        "skipped": 0,
         "duplicates": 3,
         "conflicting": 2,
         "kept": 200,
@@ -152,9 +153,9 @@ def test_emotion_metrics_match_the_library(capsys, emotion_model_dir: Path, tmp_
         "--plot",
         str(plot_path),
     )
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, f"korsent evaluate: wrote the confusion matrix to {plot_path}\n")
     report = json.loads(out)
-    assert report["counts"] == {"rows": 81, "empty": 1, "kept": 80}
+    assert report["counts"] == {"rows": 81, "empty": 1, "skipped": 0, "kept": 80}
 
     gold = [(n * 7) % 60 for n in range(80)]
     docs = list(pipeline("korean_emotion", emotion_model_dir).pipe([t for t, _ in rows]))
@@ -179,7 +180,7 @@ def test_emotion_metrics_match_the_library(capsys, emotion_model_dir: Path, tmp_
         capsys, str(tsv), "-t", "emotion", "--model", str(emotion_model_dir), "--json", "-"
     )
     from_tsv = json.loads(out)
-    assert code == 0 and from_tsv["counts"] == {"rows": 80, "empty": 0, "kept": 80}
+    assert code == 0 and from_tsv["counts"] == {"rows": 80, "empty": 0, "skipped": 0, "kept": 80}
     for key in ("accuracy", "macro_f1", "top3_accuracy", "group_accuracy", "group_confusion"):
         assert from_tsv[key] == report[key]
 
@@ -199,13 +200,18 @@ def test_emotion_text_report(capsys, emotion_model_dir: Path, tmp_path: Path) ->
     "name, content, argv, message",
     [
         ("missing.txt", None, [], "cannot read"),
-        ("a.txt", "id\tdocument\tlabel\n1\t좋다\tpositive\n", [], "a.txt:2: label must be 0 or 1"),
+        (
+            "a.txt",
+            "id\tdocument\tlabel\n1\t좋다\t5\n",
+            [],
+            "['negative', 'positive']: '5' (line 2)",
+        ),
         ("a.txt", "id\tdocument\tlabel\n1\t\t1\n", [], "no documents are left to evaluate"),
         (
             "e.jsonl",
             '{"text": "좋다", "label": "행복"}\n',
             ["-t", "emotion"],
-            "row 1: the label '행복'",
+            "(60 in all)]: '행복' (line 1)",
         ),
         (
             "e.tsv",

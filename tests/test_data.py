@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spacy_korsent.files.readers import InputError, read_nsmc, read_rows
+from spacy_korsent.files.labelled import read_nsmc
+from spacy_korsent.files.readers import InputError, read_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,7 +28,14 @@ def test_nsmc_cleaning_counts(tmp_path: Path) -> None:
     path = tmp_path / "nsmc.txt"
     path.write_text(SYNTHETIC_NSMC, encoding="utf-8")
     data = read_nsmc(path)
-    assert data.counts == {"rows": 8, "empty": 2, "duplicates": 3, "conflicting": 2, "kept": 3}
+    assert data.counts == {
+        "rows": 8,
+        "empty": 2,
+        "skipped": 0,
+        "duplicates": 3,
+        "conflicting": 2,
+        "kept": 3,
+    }
     assert data.texts == ["좋아요", "별로예요", "최고"]
     assert data.labels == [1, 0, 1]
     assert data.ids == ["1", "3", "7"]
@@ -38,6 +46,7 @@ def test_nsmc_fixture_counts() -> None:
     assert data.counts == {
         "rows": 2000,
         "empty": 0,
+        "skipped": 0,
         "duplicates": 7,
         "conflicting": 0,
         "kept": 1993,
@@ -49,7 +58,7 @@ def test_nsmc_fixture_counts() -> None:
     "content, message",
     [
         ("id\ttext\tlabel\n1\t좋다\t1\n", r"no column 'document' in the header"),
-        ("id\tdocument\tlabel\n1\t좋다\t5\n", r"nsmc.txt:2: label must be 0 or 1, not '5'"),
+        ("id\tdocument\tlabel\n1\t좋다\t5\n", r"not one of the classes .*: '5' \(line 2\)"),
         ("id\tdocument\tlabel\n", r"no rows below the header"),
         ("", r"the file is empty; a header line is needed"),
     ],
@@ -88,20 +97,6 @@ def test_byte_order_mark_does_not_hide_the_first_column(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("\ufefftext,id\n좋다,1\n".encode())
     assert list(read_rows(path, required=("text",))) == [{"text": "좋다", "id": "1"}]
-
-
-def test_undecodable_bytes_are_replaced_and_reported_per_line(tmp_path: Path) -> None:
-    path = tmp_path / "bad.txt"
-    path.write_bytes("좋다\n".encode() + b"\xff\xfe bad\n" + "싫다\n".encode() + b"\xc3\n")
-    warnings: list[str] = []
-    rows = list(read_rows(path, warn=warnings.append))
-    assert [row["text"] for row in rows] == ["좋다", "\ufffd\ufffd bad", "싫다", "\ufffd"]
-    assert warnings == [
-        f"{path}:2: bytes that are not UTF-8 were replaced with U+FFFD.",
-        f"{path}:4: bytes that are not UTF-8 were replaced with U+FFFD.",
-    ]
-    # Without a warn callback the bytes are still replaced, silently.
-    assert list(read_rows(path)) == rows
 
 
 def test_bad_json_lines_raise_or_are_skipped_with_a_warning(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import spacy
 from conftest import FIXTURES
 
 from spacy_korsent.cli import main
-from spacy_korsent.files.readers import read_nsmc
+from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.inference.parallel import ShardPool
 from spacy_korsent.inference.precision import cpu_supports_bfloat16
 

@@ -36,7 +36,7 @@ model = "{model}"
 
 
 def nsmc_examples(nlp, limit: int, offset: int = 0) -> list[Example]:
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     data = read_nsmc(NSMC_TRAIN)
     rows = list(zip(data.texts, data.labels))[offset : offset + limit]
@@ -281,3 +281,46 @@ def test_an_export_is_rebuilt_after_an_update(make_nlp, sentiment_model_dir, tmp
         ]
         is False
     )
+
+
+def test_optimizer_steps_match_spacy_transformers_and_keep_memory_flat(tmp_path):
+    """The in-place step gives thinc's numbers; thinc's own kept every step's weights alive.
+
+    Should a future thinc stop leaking, the ``leaked`` assertion fails: then InPlaceHFShim can go.
+    """
+    import copy
+    import gc
+
+    import torch
+    from spacy_transformers.data_classes import HFObjects
+    from spacy_transformers.layers.hf_shim import HFShim
+    from thinc.api import Adam
+
+    from spacy_korsent.components.model import InPlaceHFShim
+    from spacy_korsent.inference.loading import load_model
+
+    module = load_model(build_model_dir(tmp_path / "m", arch="electra", num_labels=2))
+    inputs = {"input_ids": torch.randint(5, 1000, (4, 12)), "labels": torch.tensor([0, 1, 1, 0])}
+
+    def live_tensors():
+        gc.collect()
+        return sum(type(obj) in (torch.Tensor, torch.nn.Parameter) for obj in gc.get_objects())
+
+    def train(shim_class, steps):
+        """The trained module and how many more tensors are alive after the last step than
+        after the first."""
+        twin = copy.deepcopy(module)
+        shim = shim_class(HFObjects(None, twin, None, {}, {}))
+        optimizer = Adam(0.001, use_averages=False)
+        for step in range(steps):
+            twin(**inputs).loss.backward()
+            shim.finish_update(optimizer)
+            if step == 0:
+                first = live_tensors()
+        return twin, live_tensors() - first
+
+    (theirs, leaked), (ours, kept) = train(HFShim, 20), train(InPlaceHFShim, 20)
+    assert all(torch.equal(a, b) for a, b in zip(theirs.parameters(), ours.parameters()))
+    n_params = len(list(module.parameters()))
+    assert leaked >= 19 * n_params  # thinc's step: a tensor per parameter per step
+    assert kept == 0

@@ -179,7 +179,7 @@ def write(path: Path, text: str) -> Path:
         ("header.csv", "text,label\n", (), "no rows"),
         ("nocol.csv", "review,label\n좋다,1\n", (), "'text'"),
         ("bad.csv", "text,label\n좋다,pos\n싫다,neg\n음,meh\n", ("--labels", "neg,pos"), "'meh'"),
-        ("bad.txt", "id\tdocument\tlabel\n1\t좋다\t1\n2\t싫다\t2\n", (), "label must be 0 or 1"),
+        ("bad.txt", "id\tdocument\tlabel\n1\t좋다\t1\n2\t싫다\t2\n", (), "'2' (line 3)"),
         ("one.jsonl", '{"text": "a", "label": "pos"}\n{"text": "b", "label": "pos"}\n', (), "two"),
         ("fp16.csv", "text,label\n좋다,1\n싫다,0\n" * 10, ("--fp16",), "CUDA"),
     ],
@@ -207,7 +207,7 @@ def test_label_outside_the_set_in_the_test_file_fails_before_training(
     output = tmp_path / "model"
     code = korsent(*train_args(NSMC_TRAIN, output, tiny_config, "--test", test_file))
     assert code == 2
-    assert "label must be 0 or 1" in capsys.readouterr().err
+    assert "test.txt: labels that are not one of the classes" in capsys.readouterr().err
     assert not output.exists()
 
 

@@ -8,38 +8,57 @@ classified: memory stays bounded and an interrupted run leaves complete lines be
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+import os
 import re
 import sys
-import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from ..files.readers import FORMATS, guess_format, read_rows, replace_lone_surrogates
+from ..files.fields import ResultFields, checked_text
+from ..files.readers import (
+    FORMATS,
+    Layout,
+    Record,
+    guess_format,
+    read_records,
+    replace_lone_surrogates,
+    source_name,
+)
+from ..files.writers import (
+    OUTPUT_FORMATS,
+    Writer,
+    open_writer,
+    output_format,
+    refuse_input_as_output,
+)
+from . import ray_engine
 from .common import (
     EMOTION,
     SENTIMENT,
     CommandError,
     Warnings,
+    add_file_options,
     add_pipeline_options,
     build_pipeline,
+    check_file_options,
     count_lines,
+    positive_int,
     progress,
 )
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Span
+    from spacy.tokens import Doc
+
+    from ..explain.report import HtmlReport
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
-per line), CSV/TSV with a header, or JSON Lines; --text-column names the text's column. The
-output keeps every input column and adds, per task:
+per line), CSV/TSV with a header (or --columns), or JSON Lines; --text-column names the text's
+column. The output keeps every input column and adds, per task:
 
   sentiment        sentiment (label), sentiment_score (its probability),
                    sentiment_<label> (the probability of each label, e.g. sentiment_positive)
@@ -47,11 +66,13 @@ output keeps every input column and adds, per task:
                    emotions_top (the top 3: label, gloss, group, score)
 
 --sentences adds "sentences": a list of {text, start, end, <the same fields>} per sentence.
-Lists are JSON strings in CSV output. Empty texts get empty results. Added fields replace input
-columns of the same name.
+The output format comes from the -o file's suffix (.jsonl, .csv, .tsv, .parquet) unless -f names
+one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Parquet output.
+Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
-OUTPUT_FORMATS = ("jsonl", "csv", "table")
+HTML_LIMIT = 1000
+"""Rows the --html page shows by default (explaining costs a pass per token: a page, not a dump)."""
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 
 
@@ -69,105 +90,268 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-i", "--input", metavar="FILE", help="file to analyze; '-' is standard input"
     )
     source.add_argument(
-        "--input-format",
-        choices=FORMATS,
-        help="default: from the suffix (.csv, .tsv, .jsonl), else text (one document per line)",
-    )
-    source.add_argument(
-        "--text-column",
-        metavar="NAME",
-        default="text",
-        help="column or field with the text (default: text)",
-    )
-    source.add_argument(
         "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
     )
     source.add_argument(
-        "-f", "--format", choices=OUTPUT_FORMATS, default="jsonl", help="default: jsonl"
+        "-f",
+        "--format",
+        choices=OUTPUT_FORMATS,
+        help="output format (default: from the -o suffix, else jsonl)",
+    )
+    add_file_options(parser, format_flag="--input-format", formats=FORMATS, labelled=False)
+    source.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write an HTML page of the rows' predictions with tokens shaded by attribution "
+        "(the first --html-limit rows; explaining costs about one extra pass per token)",
+    )
+    source.add_argument(
+        "--html-limit",
+        metavar="N",
+        type=positive_int,
+        default=HTML_LIMIT,
+        help=f"rows shown on the --html page (default: {HTML_LIMIT:,}); the rest are counted",
     )
     models = parser.add_argument_group("analyses")
     models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
     models.add_argument(
         "--sentiment-model",
         metavar="MODEL",
-        help="hub id or directory (default: cringepnh/koelectra-korean-sentiment)",
+        help="hub id, model directory or saved pipeline "
+        "(default: cringepnh/koelectra-korean-sentiment)",
     )
     models.add_argument(
         "--emotion-model",
         metavar="MODEL",
-        help="hub id or directory (default: hun3359/klue-bert-base-sentiment)",
+        help="hub id, model directory or saved pipeline "
+        "(default: hun3359/klue-bert-base-sentiment)",
     )
-    models.add_argument("--sentences", action="store_true", help="also classify each sentence")
+    models.add_argument(
+        "--sentences",
+        action="store_true",
+        help="also classify each sentence (split by korean_sentencizer when kiwipiepy is "
+        "installed, else by spaCy's sentencizer)",
+    )
     add_pipeline_options(parser)
+    ray_engine.add_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyze the input; 2 when it cannot be used at all."""
     warn = Warnings("analyze")
-    rows, count = _input(args, warn)
-    first = next(rows, None)  # finds a missing column or an empty input before the model loads
-    if first is None:
-        raise CommandError(f"{args.input or 'standard input'}: no rows to analyze.")
-    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
-    factories = TASKS[args.task]
-    nlp = build_pipeline({f: chosen[f] for f in factories}, args, sentences=args.sentences)
-    analysis = Analysis(nlp, args.text_column, warn)
-    with _open_output(args.output) as stream, progress(args.quiet, count) as bar:
-        writer = _writer(args.format, stream, analysis)
-        for batch in analysis.batches(chain([first], rows), args.batch_size):
-            writer.write(batch)
-            bar.update(len(batch))
+    args.text_column = args.text_column or "text"
+    fmt = output_format(args.output, args.format)
+    _take_file_argument(args, warn)
+    if ray_engine.on_ray(args):
+        return ray_engine.run(args, fmt, warn)
+    records, count = _input(args, warn)
+    refuse_input_as_output(args.output, [args.input] if args.input else [], "-o")
+    first = first_row(records, source_name(args.input or "-"))
+    nlp = analysis_pipeline(args, warn)
+    source = source_name(args.input or "-") if not args.texts else "argument"
+    analysis = Analysis(nlp, args.text_column, warn, source=source)
+    report = None
+    if args.html:
+        from ..explain.report import HtmlReport
+
+        check_page_path(args.html, [args.input] if args.input else [])
+        report = HtmlReport(nlp, limit=args.html_limit)
+        analysis.on_docs = report.add
+    writer = result_writer(fmt, args, analysis.fields, warn)
+    try:
+        with progress(args.quiet, count) as bar:
+            for batch in analysis.batches(chain([first], records), args.batch_size):
+                writer.write(batch)
+                bar.update(len(batch))
+    finally:
+        writer.close()
+    if report is not None:
+        write_page(report, args)
     warn.summarize()
     if not analysis.with_text:
-        raise CommandError(
-            f"no row has a text in the field {args.text_column!r}; "
-            "name the text's field with --text-column."
-        )
+        raise no_text_error(args.text_column)
     return 0
+
+
+T = TypeVar("T")
+
+
+def first_row(rows: Iterator[T], source: str) -> T:
+    """The first row, read before the models load: a missing column, an unreadable file or an
+    empty input fails in seconds."""
+    first = next(rows, None)
+    if first is None:
+        raise CommandError(f"{source}: no rows to analyze.")
+    return first
+
+
+def analysis_pipeline(args: argparse.Namespace, warn: Warnings) -> Language:
+    """The pipeline of the analyses ``-t`` asks for, with the models given."""
+    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
+    return build_pipeline(
+        {f: chosen[f] for f in TASKS[args.task]}, args, sentences=args.sentences, note=warn.note
+    )
+
+
+def result_writer(
+    fmt: str, args: argparse.Namespace, fields: ResultFields, warn: Warnings
+) -> Writer:
+    """The writer of the output rows: ``fmt`` to ``-o`` (standard output without it)."""
+    return open_writer(
+        fmt,
+        args.output,
+        warn=warn,
+        text_column=args.text_column,
+        hidden=fields.details,
+        float_columns=fields.is_float,
+    )
+
+
+def no_text_error(column: str) -> CommandError:
+    """The error of a run in which no row had a text."""
+    return CommandError(
+        f"no row has a text in the field {column!r}; name the text's field with --text-column."
+    )
+
+
+def check_page_path(page: str, inputs: Sequence[str | Path]) -> None:
+    """Fail before the run if the --html page could not be written at its end."""
+    refuse_input_as_output(page, inputs, "--html")
+    folder = Path(page).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise CommandError(f"cannot write {page}: {folder} is not a writable directory.")
+
+
+def write_page(report: HtmlReport, args: argparse.Namespace) -> None:
+    """Write the --html page at the end of the run."""
+    page = report.html(" ".join(["korsent analyze", *filter(None, [args.input])]))
+    try:
+        Path(args.html).write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise CommandError(f"cannot write {args.html}: {err.strerror or err}.") from err
 
 
 def _input(
     args: argparse.Namespace, warn: Warnings
-) -> tuple[Iterator[dict], Callable[[], int] | None]:
+) -> tuple[Iterator[Record], Callable[[], int] | None]:
     """The rows to analyze and a function that counts them (None where they cannot be counted)."""
     column = args.text_column
     if args.texts:
         if args.input:
             raise CommandError("give texts as arguments or --input, not both.")
         texts = [replace_lone_surrogates(text) for text in args.texts]
-        return iter([{column: text} for text in texts]), lambda: len(texts)
+        records = (Record(n, {column: text}) for n, text in enumerate(texts, start=1))
+        return records, lambda: len(texts)
     path = args.input or "-"
-    if path == "-" and sys.stdin.isatty():
-        raise CommandError(
-            "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
-        )
-    fmt = args.input_format or ("text" if path == "-" else guess_format(Path(path)))
-    required = (column,) if fmt in ("csv", "tsv") else ()
-    rows = read_rows(path, fmt, text_column=column, required=required, warn=warn)
+    stream = None
+    fmt = args.fmt or guess_format(path)
+    if path == "-":
+        if sys.stdin.isatty():
+            raise CommandError(
+                "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
+            )
+        stream, fmt = _sniff_stdin(args.fmt, args, warn)
+    check_file_options(source_name(path), fmt, args)
+    table = fmt in ("csv", "tsv")
+    layout = Layout(fmt, args.columns, args.quoting, args.encoding)
+    rows = read_records(
+        path,
+        layout,
+        text_column=column,
+        required=(column,) if table else (),
+        warn=warn,
+        note=warn.note,
+        stream=stream,
+    )
     counted = path != "-" and Path(path).is_file()  # a pipe would be used up by counting
-    header = 1 if fmt in ("csv", "tsv") else 0
-    return rows, (lambda: count_lines(Path(path)) - header) if counted else None
+    header = 1 if table and not args.columns else 0
+    return kept(rows, warn), (lambda: count_lines(Path(path)) - header) if counted else None
+
+
+def _take_file_argument(args: argparse.Namespace, warn: Warnings) -> None:
+    """A text argument that names an existing file is read as the input file, with a note."""
+    files = [text for text in args.texts if Path(text).is_file()]
+    if not files:
+        return
+    if len(args.texts) > 1 or args.input:
+        raise CommandError(
+            f"the argument {files[0]!r} names a file; give one input file with -i FILE "
+            "(texts given as arguments are analyzed as they are)."
+        )
+    args.input, args.texts = files[0], []
+    warn.note(f"reading the file {files[0]} (an argument that names a file is read as -i FILE).")
+
+
+def _sniff_stdin(
+    fmt: str | None, args: argparse.Namespace, warn: Warnings
+) -> tuple[Iterable[bytes], str]:
+    """Standard input's bytes and format: a JSON Lines or CSV/TSV table is recognized, not read
+    line by line; a table without the text column is refused."""
+    lines = iter(sys.stdin.buffer)
+    head = [line for line in (next(lines, b""), next(lines, b"")) if line]
+    stream = chain(head, lines)
+    if fmt is not None or not head:
+        return stream, fmt or "text"
+    first = head[0].decode("utf-8", "replace").lstrip("\ufeff").strip()
+    if first.startswith("{") and _is_json_object(first):
+        warn.note("standard input holds JSON Lines: read as such (--input-format overrides).")
+        return stream, "jsonl"
+    delimiter = "\t" if "\t" in first else ","
+    header = [name.strip().strip('"') for name in first.split(delimiter)]
+    kind = "tsv" if delimiter == "\t" else "csv"
+    if len(header) >= 2 and args.text_column in header:
+        warn.note(
+            f"standard input looks like {kind.upper()} with the header {first!r}: read as "
+            f"{kind.upper()} (--input-format text reads it line by line)."
+        )
+        return stream, kind
+    second = head[1].decode("utf-8", "replace") if len(head) > 1 else ""
+    if (
+        len(header) >= 2
+        and all(_NAME.fullmatch(name) for name in header)
+        and (second.count(delimiter) >= len(header) - 1)
+    ):
+        raise CommandError(
+            f"standard input looks like {kind.upper()} with the header {first!r}, which has no "
+            f"column {args.text_column!r}: name the text's column with --text-column (and "
+            f"--input-format {kind}), or give --input-format text to analyze each line."
+        )
+    return stream, "text"
+
+
+_NAME = re.compile(r"[\w.-]{1,40}")
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
+    """Rows with the wrong number of fields are reported and analyzed all the same."""
+    for record in records:
+        if record.problem:
+            warn(f"{record.problem}; kept (missing fields empty, extra fields left out).")
+        yield record
 
 
 class Analysis:
     """Turns input rows into output rows: the row's columns plus the components' results."""
 
-    def __init__(self, nlp: Language, text_column: str, warn: Warnings) -> None:
+    def __init__(self, nlp: Language, text_column: str, warn: Warnings, *, source: str) -> None:
         self.nlp = nlp
+        self.source = source
         self.text_column = text_column
         self.warn = warn
-        self.sentiment_labels = (
-            nlp.get_pipe(SENTIMENT).labels if SENTIMENT in nlp.pipe_names else None
-        )
-        self.emotion = EMOTION in nlp.pipe_names
-        self.sentences = "sentencizer" in nlp.pipe_names
+        self.fields = ResultFields(nlp)
         self.with_text = 0
-        # Fields too wide or too many for a table:
-        labels = self.sentiment_labels or ()
-        self.details = {*(f"sentiment_{label}" for label in labels), "emotions_top", "sentences"}
+        self.on_docs: Callable[[list[Doc]], None] | None = None
+        """Called with each batch's docs while they are alive (``--html``)."""
 
-    def batches(self, rows: Iterable[dict], batch_size: int) -> Iterator[list[dict]]:
+    def batches(self, records: Iterable[Record], batch_size: int) -> Iterator[list[dict]]:
         """Output rows in input order, ``batch_size`` at a time.
 
         Each batch runs in a spaCy memory zone, so that the strings of millions of documents do
@@ -175,185 +359,19 @@ class Analysis:
         """
         from spacy.util import minibatch
 
-        numbered = enumerate(rows, start=1)
-        for chunk in minibatch(numbered, size=batch_size):
-            pairs = [(self._text(row, number), row) for number, row in chunk]
+        for chunk in minibatch(records, size=batch_size):
+            pairs = [(self._text(record), record.row) for record in chunk]
             with self.nlp.memory_zone():
-                docs = self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size)
-                batch = [self._output(doc, row) for doc, row in docs]
+                docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
+                if self.on_docs is not None:
+                    self.on_docs([doc for doc, _ in docs])
+                batch = [{**row, **self.fields.of(doc)} for doc, row in docs]
             yield batch
 
-    def _text(self, row: dict, number: int) -> str:
-        text = row.get(self.text_column)
-        if isinstance(text, str):
+    def _text(self, record: Record) -> str:
+        text, problem = checked_text(record.row.get(self.text_column), self.text_column)
+        if problem is None:
             self.with_text += 1
-            return text
-        what = "has no" if text is None else f"has a {type(text).__name__}, not a string, as its"
-        self.warn(f"row {number} {what} {self.text_column!r}; written with empty results.")
-        return ""
-
-    def _output(self, doc: Doc, row: dict) -> dict:
-        out = {**row, **self._fields(doc)}
-        if self.sentences:
-            sents = doc.sents if doc.has_annotation("SENT_START") else ()
-            out["sentences"] = [
-                {"text": s.text, "start": s.start_char, "end": s.end_char, **self._fields(s)}
-                for s in sents
-            ]
-        return out
-
-    def _fields(self, target: Doc | Span) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if self.sentiment_labels is not None:
-            sentiment = target._.sentiment or {}
-            scores = sentiment.get("scores") or {}
-            fields["sentiment"] = sentiment.get("label")
-            fields["sentiment_score"] = sentiment.get("score")
-            fields.update(
-                {f"sentiment_{label}": scores.get(label) for label in self.sentiment_labels}
-            )
-        if self.emotion:
-            emotions = target._.emotions or {}
-            fields["emotion"] = emotions.get("label")
-            fields["emotion_score"] = emotions.get("score")
-            fields["emotion_group"] = emotions.get("group")
-            fields["emotions_top"] = emotions.get("top", [])
-        return fields
-
-
-def _open_output(path: str | None) -> Any:
-    if path is None or path == "-":
-        return nullcontext(sys.stdout)
-    try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as err:
-        raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err
-
-
-def _writer(fmt: str, stream: TextIO, analysis: Analysis) -> Any:
-    if fmt == "jsonl":
-        return JsonlWriter(stream)
-    if fmt == "csv":
-        return CsvWriter(stream, analysis.warn)
-    return TableWriter(stream, analysis.text_column, hidden=analysis.details)
-
-
-class JsonlWriter:
-    """One JSON object per line, UTF-8 as it is (no \\u escapes)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, rows: list[dict]) -> None:
-        self.stream.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        self.stream.flush()
-
-
-class CsvWriter:
-    """CSV with a header of the first row's columns; lists and objects become JSON strings."""
-
-    def __init__(self, stream: TextIO, warn: Warnings) -> None:
-        self.stream = stream
-        self.warn = warn
-        self.columns: list[str] = []
-        self.warned = False
-
-    def write(self, rows: list[dict]) -> None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if not self.columns:
-            self.columns = [str(column) for column in rows[0]]
-            writer.writerow(self.columns)
-        for row in rows:
-            if not self.warned and not set(row) <= set(self.columns):
-                self.warned = True
-                extra = sorted(map(str, set(row) - set(self.columns)))
-                self.warn(
-                    f"columns {extra} are not in the CSV header (from the first row); left out."
-                )
-            writer.writerow(_csv_value(row.get(column)) for column in self.columns)
-        self.stream.write(buffer.getvalue())
-        self.stream.flush()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
-
-
-class TableWriter:
-    """Aligned columns for reading on a terminal: the input's columns and the main results.
-
-    Column widths come from the first batch (long cells are cut with …); sentences, with
-    --sentences, follow their document as indented rows.
-    """
-
-    TEXT_WIDTH = 48
-    CELL_WIDTH = 24
-
-    def __init__(self, stream: TextIO, text_column: str, *, hidden: set[str]) -> None:
-        self.stream = stream
-        self.text_column = text_column
-        self.hidden = hidden
-        self.widths: dict[str, int] = {}
-
-    def write(self, rows: list[dict]) -> None:
-        lines = [self._cells(row) for row in self._with_sentences(rows)]
-        out = []
-        if not self.widths:
-            columns = [c for c in rows[0] if c not in self.hidden]
-            for column in columns:
-                cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
-                cells = [str(column)] + [line.get(column, "") for line in lines]
-                self.widths[column] = min(cap, max(map(_width, cells)))
-            out.append(self._line({c: str(c) for c in self.widths}))
-            out.append("  ".join("-" * width for width in self.widths.values()))
-        out.extend(self._line(line) for line in lines)
-        self.stream.write("".join(line.rstrip() + "\n" for line in out))
-        self.stream.flush()
-
-    def _with_sentences(self, rows: list[dict]) -> Iterator[dict]:
-        for row in rows:
-            yield row
-            for sentence in row.get("sentences", ()):
-                fields = {k: v for k, v in sentence.items() if k not in ("text", "start", "end")}
-                yield {self.text_column: "  └ " + sentence["text"], **fields}
-
-    def _cells(self, row: dict) -> dict[str, str]:
-        return {str(column): _cell(value) for column, value in row.items()}
-
-    def _line(self, cells: dict[str, str]) -> str:
-        return "  ".join(_fit(cells.get(c, ""), width) for c, width in self.widths.items())
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return re.sub(r"\s*[\r\n\t]\s*", " ", str(value))
-
-
-def _char_width(char: str) -> int:
-    """Terminal columns: East Asian wide and full-width characters (Hangul) take two."""
-    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
-
-
-def _width(text: str) -> int:
-    return sum(map(_char_width, text))
-
-
-def _fit(text: str, width: int) -> str:
-    """``text`` cut (with …) or padded to exactly ``width`` terminal columns."""
-    used = _width(text)
-    if used > width:
-        kept = []
-        used = 1  # the ellipsis
-        for char in text:
-            if used + _char_width(char) > width:
-                break
-            kept.append(char)
-            used += _char_width(char)
-        text = "".join(kept) + "…"
-    return text + " " * (width - used)
+        else:
+            self.warn(f"{self.source}:{record.line}: {problem}")
+        return text

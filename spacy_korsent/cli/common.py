@@ -1,7 +1,8 @@
-"""What ``korsent analyze`` and ``korsent evaluate`` share: pipeline options, warnings, progress.
+"""What the subcommands share: input and pipeline options, warnings, progress.
 
-Both build the pipeline a library user would (``blank_korean()`` + ``add_pipe``) so that the
-command line measures what the library runs.
+``analyze`` and ``evaluate`` build the pipeline a library user would (``blank_korean()`` +
+``add_pipe``) so that the command line measures what the library runs; ``analyze``, ``evaluate``
+and ``train`` read files with the same options (format, columns, quoting, encoding).
 """
 
 from __future__ import annotations
@@ -30,6 +31,89 @@ def positive_int(value: str) -> int:
     return number
 
 
+def add_file_options(
+    parser: argparse.ArgumentParser, *, format_flag: str, formats: tuple[str, ...], labelled: bool
+) -> None:
+    """How to read the input file: format, columns, quoting, encoding (and labels if ``labelled``).
+
+    Column options default to None, so that a command can tell an option given from its default.
+    """
+    group = parser.add_argument_group("reading the file")
+    group.add_argument(
+        format_flag,
+        dest="fmt",
+        choices=formats,
+        help="default: from the suffix (.csv, .tsv, .jsonl)",
+    )
+    group.add_argument(
+        "--text-column", metavar="NAME", help="column or field with the text (default: text)"
+    )
+    if labelled:
+        group.add_argument(
+            "--label-column", metavar="NAME", help="column or field with the label (default: label)"
+        )
+    group.add_argument(
+        "--columns",
+        metavar="A,B,C",
+        type=_names,
+        help="names of the columns of a CSV/TSV file without a header line (its first line is "
+        "data), e.g. id,text,label",
+    )
+    group.add_argument(
+        "--no-quoting",
+        dest="quoting",
+        action="store_false",
+        help='CSV/TSV without quoting: a " is part of the text (TSV files such as KOTE)',
+    )
+    group.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the file's encoding (default: detected: UTF-8 with or without BOM, UTF-16 with BOM, "
+        "CP949/EUC-KR)",
+    )
+    if labelled:
+        group.add_argument(
+            "--label-separator",
+            metavar="SEP",
+            help="a label cell holds several labels split by SEP (multi-label data, e.g. ',' "
+            "for KOTE's 0,6,10); JSON Lines may give a list instead",
+        )
+        group.add_argument(
+            "--label-map",
+            metavar="V=CLASS,...",
+            help="map label values to classes, e.g. 1=negative,2=negative,4=positive,5=positive",
+        )
+
+
+def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None:
+    """A CommandError for file options given that the file's format cannot use."""
+    if fmt == "nsmc":
+        names = ("text_column", "label_column", "columns")
+        given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name, None)]
+        why = "it is read as NSMC (id, document, label with a header)"
+        hint = "give --format tsv (or csv, jsonl) to read it with your own columns"
+    elif fmt in ("jsonl", "text"):
+        given = ["--columns"] if args.columns else []
+        why = f"it is read as {'JSON Lines' if fmt == 'jsonl' else 'plain text'}"
+        hint = "--columns names the columns of a CSV/TSV file without a header line"
+    elif fmt == "parquet":  # korsent analyze --engine ray
+        given = [f"--{name}" for name in ("columns", "encoding") if getattr(args, name, None)]
+        why = "it is read as Parquet, which holds its own column names, types and encoding"
+        hint = "leave them out for Parquet files"
+    else:
+        return
+    given += [] if args.quoting else ["--no-quoting"]
+    if given:
+        raise CommandError(f"{', '.join(given)} cannot apply to {path}: {why}; {hint}.")
+
+
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(","))
+    if "" in names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{value!r}: names must be distinct and non-empty")
+    return names
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """The component settings both commands pass through to ``add_pipe``."""
     group = parser.add_argument_group("pipeline")
@@ -55,20 +139,39 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_pipeline(
-    models: dict[str, str | None], args: argparse.Namespace, *, sentences: bool = False
+    models: dict[str, str | None],
+    args: argparse.Namespace,
+    *,
+    sentences: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> Language:
     """A blank Korean pipeline with the given components (factory -> model), models loaded.
 
-    A model of None keeps the factory's default hub id. With ``sentences`` a sentencizer goes
-    first and the components classify each sentence as well.
+    A model of None keeps the factory's default hub id. Every model is found (or refused) before
+    the first one loads, so a missing one fails within seconds. With ``sentences`` a sentence
+    splitter goes first (``korean_sentencizer`` when kiwipiepy is installed, else spaCy's
+    ``sentencizer``, which ``note`` hears about) and the components classify each sentence too.
+    There is no limit on the length of a text: long texts are windowed like any other.
     """
     from spacy_korsent import blank_korean
 
+    from ..components.blank import sentence_splitter
+    from ..components.emotion import DEFAULT_MODEL as EMOTION_MODEL
+    from ..components.sentencizer import KIWI_MISSING
+    from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
+    from ..inference.loading import resolve_source
+
     if args.device:
         _check_device(args.device)
+    defaults = {SENTIMENT: SENTIMENT_MODEL, EMOTION: EMOTION_MODEL}
+    models = {f: resolve_source(model or defaults[f]) for f, model in models.items()}
     nlp = blank_korean()
+    nlp.max_length = sys.maxsize  # spaCy's limit guards its parser's memory; none runs here
     if sentences:
-        nlp.add_pipe("sentencizer")
+        splitter = sentence_splitter()
+        if splitter == "sentencizer" and note is not None:
+            note(KIWI_MISSING)
+        nlp.add_pipe(splitter)
     for factory, model in models.items():
         config: dict[str, Any] = {
             "buffer_size": args.batch_size,
@@ -78,8 +181,7 @@ def build_pipeline(
         }
         if args.max_length is not None:
             config["max_length"] = args.max_length
-        if model is not None:
-            config["model"] = model
+        config["model"] = model
         try:
             nlp.add_pipe(factory, config=config).initialize()
         except ValueError as err:  # the components' checks of model and settings
@@ -110,6 +212,10 @@ class Warnings:
         self.count += 1
         if self.count <= self.limit:
             _print_err(f"korsent {self.command}: warning: {message}")
+
+    def note(self, message: str) -> None:
+        """Print a note (not a warning: something the run did that the user should know)."""
+        _print_err(f"korsent {self.command}: note: {message}")
 
     def summarize(self) -> None:
         """Say how many warnings were not shown; call once at the end."""

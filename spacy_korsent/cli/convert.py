@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CommandError, positive_int
+from ..files.labelled import LABELLED_FORMATS
+from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
     from ..training.data import Labelled
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
 DESCRIPTION = """\
 Turn a labelled file (NSMC .txt, or CSV/TSV/JSONL with a text and a label column) into a .spacy
 file of docs whose gold doc.cats give every label 1.0 or 0.0, for spacy train (--paths.train,
---paths.dev). Labels are read as korsent train reads them (--labels fixes the names and their
-order). --dev FILE also writes a seeded held-out part (--dev-fraction) there.
+--paths.dev). The file is read as korsent train reads it (the same reader and options; --labels
+fixes the names and their order, --label-map maps values to them). --dev FILE also writes a
+seeded held-out part (--dev-fraction) there.
 """
 
 
@@ -29,14 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", metavar="INPUT", type=Path, help="the labelled file")
     parser.add_argument("output", metavar="OUTPUT", type=Path, help=".spacy file to write")
-    parser.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("nsmc", "csv", "tsv", "jsonl"),
-        help="file format (default: from the suffix; .txt is NSMC)",
-    )
-    parser.add_argument("--text-column", default="text", help="text column: %(default)s")
-    parser.add_argument("--label-column", default="label", help="label column: %(default)s")
+    add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
     parser.add_argument(
         "--labels",
         metavar="NAMES",
@@ -60,10 +55,18 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.fmt,
         text_column=args.text_column,
         label_column=args.label_column,
+        columns=args.columns,
+        quoting=args.quoting,
+        encoding=args.encoding,
         labels=args.labels,
+        label_map=args.label_map,
+        label_separator=args.label_separator,
         limit=args.limit,
     )
-    data = read_labelled(source)
+    check_file_options(args.input, source.layout.format_of(args.input), args)
+    warn = Warnings("convert")
+    data = read_labelled(source, warn=warn, note=warn.note)
+    warn.summarize()
     parts = [(args.output, data)]
     if args.dev is not None:
         train, dev = split_validation(data, args.dev_fraction, args.seed)

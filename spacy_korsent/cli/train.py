@@ -7,11 +7,10 @@ import dataclasses
 import sys
 import tempfile
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
-from .common import positive_int
-
-T = TypeVar("T")
+from ..files.labelled import LABELLED_FORMATS
+from .common import Warnings, add_file_options, check_file_options, positive_int
 
 DESCRIPTION = """\
 Train a sequence classifier on an NSMC-format file (.txt) or a labelled CSV/TSV/JSONL file and
@@ -49,25 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tokenizer directory or WordPiece vocab.txt (default: the --model's own)",
     )
 
+    add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("nsmc", "csv", "tsv", "jsonl"),
-        help="file format (default: from the suffix; .txt is NSMC)",
-    )
-    data.add_argument(
-        "--text-column", default="text", help="CSV/TSV/JSONL text column: %(default)s"
-    )
-    data.add_argument(
-        "--label-column", default="label", help="CSV/TSV/JSONL label column: %(default)s"
-    )
     data.add_argument(
         "--labels",
         metavar="NAMES",
-        help="class names in index order (a,b,c), or 'sentiment' or 'emotion' for the components' "
-        "label sets (default: negative,positive for NSMC, LABEL_i for integer labels, else the "
-        "sorted label values)",
+        help="class names in index order (a,b,c, or a file with one per line), or 'sentiment' or "
+        "'emotion' for the components' label sets (default: negative,positive for NSMC, the "
+        "--label-map classes, LABEL_i for integer labels 0..N-1, else the sorted label values)",
     )
     data.add_argument(
         "--val", metavar="FILE", type=Path, help="validation file (default: split from training)"
@@ -114,7 +102,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     recipe.add_argument("--fp16", action="store_true", help="mixed precision (CUDA only)")
     recipe.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
-    recipe.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    recipe.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are only drawn on a terminal) and no per-epoch lines",
+    )
     parser.set_defaults(func=run)
 
 
@@ -124,22 +117,35 @@ def run(args: argparse.Namespace) -> int:
     Bad input raises :class:`InputError` before training starts; ``korsent`` prints it and exits 2.
     """
     from ..files.readers import InputError
+    from ..inference.loading import resolve_source
     from ..training import data, loop
 
+    warn = Warnings("train")
     if args.output.is_file():
         raise InputError(f"--output {args.output} is a file; give a directory.")
     if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
         raise InputError(f"{args.output} is not empty; choose another --output or add --overwrite.")
     settings = _fill(loop.Settings, args)
     source = _fill(data.Source, args)
+    for path in (args.train, args.val, args.test):
+        if path is not None:
+            check_file_options(path, source.layout.format_of(path), args)
     settings.device = loop.pick_device(settings)
-    train_data, val_data, test_data = data.load_data(source, settings.seed)
+    # Models are found (or refused, in seconds when offline) before a large file is read.
+    checkpoint = resolve_source(args.model) if args.model else None
+    tokenizer = args.tokenizer
+    if tokenizer is not None and not Path(tokenizer).is_file():  # a vocab.txt is used as it is
+        tokenizer = resolve_source(tokenizer)
+    train_data, val_data, test_data = data.load_data(
+        source, settings.seed, warn=warn, note=warn.note
+    )
+    warn.summarize()
     with tempfile.TemporaryDirectory(prefix="korsent-train-") as scratch:
         nlp, component = loop.build_pipeline(
             train_data.names,
-            model=args.model,
+            model=checkpoint,
             init_config=args.init_config,
-            tokenizer=args.tokenizer,
+            tokenizer=tokenizer,
             settings=settings,
             scratch=Path(scratch),
         )
@@ -171,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fill(cls: type[T], args: argparse.Namespace) -> T:
+def _fill(cls: Any, args: argparse.Namespace) -> Any:
     """A settings dataclass from the arguments of the same names."""
     return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
 

@@ -33,6 +33,13 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
+from ..explain.attribution import check_method
+from ..explain.docs import (
+    Attributions,
+    attribute_docs,
+    register_attribution_extension,
+    store_attributions,
+)
 from ..inference import loading
 from ..inference.engine import WindowClassifier
 from ..inference.precision import check_dtype
@@ -75,6 +82,9 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "set_cats": True,
     "mixed_precision": False,
     "grad_scaler_config": {},
+    "explain": False,
+    "explain_method": "occlusion",
+    "explain_steps": 32,
 }
 """Factory defaults common to both components (documented in the README's config reference)."""
 
@@ -84,6 +94,8 @@ class DocPrediction(NamedTuple):
 
     doc: Optional[np.ndarray]
     sentences: list[Optional[np.ndarray]]
+    attributions: Optional[Attributions] = None
+    """With ``explain``: the tokens' attributions towards the doc's (and sentences') label."""
 
 
 class WindowScores(NamedTuple):
@@ -102,6 +114,8 @@ class KoreanClassifier(TrainablePipe):
 
     extension: str = ""
     """Name of the Doc/Span extension the component provides, e.g. ``sentiment``."""
+    attribution_extension: str = ""
+    """Doc/Span/Token extension with the token attributions, e.g. ``sentiment_attribution``."""
 
     def __init__(
         self,
@@ -124,6 +138,9 @@ class KoreanClassifier(TrainablePipe):
         sentences: bool,
         set_cats: bool,
         scorer: Optional[Callable[..., dict[str, Any]]],
+        explain: bool,
+        explain_method: str,
+        explain_steps: int,
         multi_label: Optional[bool] = None,
     ) -> None:
         if backend not in ("torch", "onnx"):
@@ -138,6 +155,12 @@ class KoreanClassifier(TrainablePipe):
                 f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
                 "are two ways to speed up backend='onnx': choose one."
             )
+        try:
+            check_method(explain_method, backend)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        if explain_steps < 1:
+            raise ValueError(f"{name}: explain_steps must be at least 1, not {explain_steps}.")
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -163,11 +186,15 @@ class KoreanClassifier(TrainablePipe):
         self.sentences = sentences
         self.set_cats = set_cats
         self.scorer = scorer
+        self.explain = explain
+        self.explain_method = explain_method
+        self.explain_steps = explain_steps
         self._engine: Optional[WindowClassifier] = None
         self._config: Any = None
         self._weights: Optional[str] = None
         self._export: Optional[Path] = None
         register_extension(self.extension)
+        register_attribution_extension(self.attribution_extension)
 
     # --- what a subclass decides -------------------------------------------------------------
 
@@ -233,14 +260,16 @@ class KoreanClassifier(TrainablePipe):
             texts.append(text)
             texts.extend(sent.text for sent in sents)
         if not texts:
-            return [DocPrediction(None, []) for _ in docs]
-        probs = iter(self._ready().predict(texts))
-        return [
-            DocPrediction(None, [])
-            if count is None
-            else DocPrediction(next(probs), [next(probs) for _ in range(count)])
-            for count in sentence_counts
-        ]
+            predictions = [DocPrediction(None, []) for _ in docs]
+        else:
+            probs = iter(self._ready().predict(texts))
+            predictions = [
+                DocPrediction(None, [])
+                if count is None
+                else DocPrediction(next(probs), [next(probs) for _ in range(count)])
+                for count in sentence_counts
+            ]
+        return self._attributed(docs, predictions) if self.explain else predictions
 
     def set_annotations(self, docs: Iterable[Doc], scores: list[DocPrediction]) -> None:
         """Write the extension values (and ``doc.cats``) from :meth:`predict`'s probabilities."""
@@ -249,6 +278,33 @@ class KoreanClassifier(TrainablePipe):
             if prediction.sentences:
                 for sent, probs in zip(doc.sents, prediction.sentences):
                     self._set(sent, probs)
+            if prediction.attributions is not None:
+                store_attributions(doc, prediction.attributions, self.attribution_extension)
+
+    # --- explanations ------------------------------------------------------------------------
+
+    def explain_docs(self, docs: Iterable[Doc]) -> None:
+        """Annotate ``docs`` with token attributions too, whatever ``explain`` says.
+
+        Sets ``token._.<attribution_extension>`` (and the doc's list and, with ``sentences``, each
+        sentence's) towards the predicted label, by ``explain_method``: for docs that were
+        annotated with ``explain = false`` (``korsent analyze --html`` explains only the rows it
+        shows).
+        """
+        docs = list(docs)
+        predictions = self.predict(docs)
+        if not self.explain:
+            predictions = self._attributed(docs, predictions)
+        self.set_annotations(docs, predictions)
+
+    def _attributed(self, docs: list[Doc], predictions: list[DocPrediction]) -> list[DocPrediction]:
+        """The predictions with attributions towards each doc's and sentence's top label."""
+        gradients = self.explain_method == "integrated_gradients"
+        options = {"steps": self.explain_steps} if gradients else {}
+        attributions = attribute_docs(
+            self._ready(), docs, predictions, method=self.explain_method, **options
+        )
+        return [p._replace(attributions=a) for p, a in zip(predictions, attributions)]
 
     def _sentences(self, doc: Doc) -> list[Span]:
         if not self.sentences:

@@ -32,6 +32,7 @@ class EmotionClassifier(KoreanClassifier):
     ``doc.cats``)."""
 
     extension = "emotions"
+    attribution_extension = "emotion_attribution"
 
     def __init__(
         self,
@@ -184,6 +185,9 @@ def make_emotion(
     mixed_precision: bool,
     grad_scaler_config: dict,
     scorer: Optional[Callable[..., dict[str, Any]]],
+    explain: bool,
+    explain_method: str,
+    explain_steps: int,
 ) -> EmotionClassifier:
     return make_component(EmotionClassifier, **locals())
 

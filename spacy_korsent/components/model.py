@@ -16,6 +16,7 @@ import copy
 from typing import Any, Callable, Optional, cast
 
 import numpy as np
+from spacy_transformers.layers.hf_shim import HFShim
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats2d, Ints2d
 
@@ -26,19 +27,54 @@ Windows = tuple[np.ndarray, np.ndarray]
 def classifier_model(
     *, mixed_precision: bool = False, grad_scaler_config: Optional[dict] = None
 ) -> Model[Windows, Floats2d]:
-    """An HFWrapper without a module yet, mapping windows to logits."""
+    """HFWrapper's model, without a module yet, mapping windows to logits (with the shim below)."""
     from spacy_transformers.data_classes import HFObjects
-    from spacy_transformers.layers.hf_wrapper import HFWrapper
+    from thinc.layers.pytorchwrapper import forward
     from transformers import AutoModelForSequenceClassification
 
-    return HFWrapper(
+    shim = InPlaceHFShim(
         HFObjects(None, None, None, {}, {}),
-        convert_inputs=_windows_to_torch,
-        convert_outputs=_logits_from_torch,
         mixed_precision=mixed_precision,
         grad_scaler_config=dict(grad_scaler_config or {}),  # the shim writes into it
         model_cls=AutoModelForSequenceClassification,
     )
+    return Model(
+        "hf-pytorch",
+        forward,
+        attrs={"convert_inputs": _windows_to_torch, "convert_outputs": _logits_from_torch},
+        shims=[shim],
+        dims={"nI": None, "nO": None},
+    )
+
+
+class InPlaceHFShim(HFShim):
+    """spacy-transformers' HFShim whose optimizer step writes each parameter in place.
+
+    thinc's step wraps every updated parameter in a new tensor through DLPack; with numpy 2 and
+    torch 2.13 that keeps one copy of the weights alive per step (a from-scratch NSMC run grew to
+    18 GB and was killed). On CPU thinc's optimizer already updates the weights in place through
+    their numpy view, so nothing needs writing back; elsewhere the result is copied in.
+    """
+
+    def finish_update(self, optimizer: Any) -> None:
+        import torch
+
+        for name, param in self._model.named_parameters():
+            if param.grad is None:
+                continue
+            if not self._grad_scaler.found_inf:  # an overflow skips the step (mixed precision)
+                weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad))
+                if _address(weights) != param.data_ptr():
+                    with torch.no_grad():
+                        param.copy_(xp2torch(weights, device=param.device))
+            param.grad.zero_()
+        self._grad_scaler.update()
+
+
+def _address(array: Any) -> int:
+    """Where an array's data starts in memory (numpy or CuPy)."""
+    interface = getattr(array, "__cuda_array_interface__", None) or array.__array_interface__
+    return int(interface["data"][0])
 
 
 def get_module(model: Model) -> Any:

@@ -31,6 +31,7 @@ class SentimentClassifier(KoreanClassifier):
     """Sets ``doc._.sentiment = {"label", "score", "scores"}`` (and ``doc.cats``)."""
 
     extension = "sentiment"
+    attribution_extension = "sentiment_attribution"
 
     def read_labels(self, config: Any) -> list[str]:
         """``labels`` if given; else negative/positive by index (1 = positive, as in the card).
@@ -101,6 +102,9 @@ def make_sentiment(
     mixed_precision: bool,
     grad_scaler_config: dict,
     scorer: Optional[Callable[..., dict[str, Any]]],
+    explain: bool,
+    explain_method: str,
+    explain_steps: int,
 ) -> SentimentClassifier:
     return make_component(SentimentClassifier, **locals())
 

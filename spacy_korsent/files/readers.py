@@ -1,13 +1,20 @@
-"""Read the files the command line works on: NSMC, CSV/TSV, JSON Lines and plain text.
+"""Read the rows of the files the command line works on: plain text, CSV/TSV, JSON Lines.
 
-NSMC is read with the csv module's default quoting (as pandas reads it: the files carry
-doubled-quote artifacts) and cleaned as the sentiment model card did: drop empty documents, then
-drop duplicate documents keeping the first.
+Everything streams: a file of many gigabytes is read one line (or one record) at a time. Bytes are
+decoded by :mod:`.encoding` (UTF-8 with or without a BOM, UTF-16 with a BOM, CP949/EUC-KR, or the
+``encoding`` given). A row that cannot be read as it should is reported through ``warn`` with the
+line it starts on and handled on its own, so one bad row never costs the rest of the file:
 
-Files are decoded line by line, so that a line with bytes that are not UTF-8 costs that line's
-bytes (replaced with U+FFFD, reported with its line number), not the file. Lone surrogates, which
-JSON escapes (``"\ud800"``) and undecodable command-line arguments produce and which spaCy cannot
-hold, become U+FFFD too.
+- a JSON Lines line that is not a JSON object (or lacks a required field) is skipped;
+- a CSV/TSV row with more or fewer fields than the header is kept with the missing fields empty
+  and the extra ones left out (or skipped, for labelled data);
+- a quote that opens a field and does not close on its line is taken as a plain character when
+  closing it further down would swallow other rows (a quoted field may span lines only if the row
+  it makes has the header's number of fields, and at most :data:`MAX_RECORD_LINES` lines);
+- a carriage return inside an unquoted field is kept as part of the field.
+
+Lone surrogates, which JSON escapes (``"\\ud800"``) and undecodable command-line arguments produce
+and which spaCy cannot hold, become U+FFFD.
 """
 
 from __future__ import annotations
@@ -16,13 +23,19 @@ import csv
 import json
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Literal, NamedTuple
+
+from .encoding import EncodingError, decode_lines
 
 FORMATS = ("text", "csv", "tsv", "jsonl")
+
+MAX_RECORD_LINES = 1000
+"""Lines a quoted CSV/TSV field may span before its opening quote is taken as a stray one."""
 
 Warn = Callable[[str], None]
 """Receives a one-line message about a line that was read with a repair or skipped."""
@@ -37,35 +50,37 @@ class InputError(ValueError):
     """A file that cannot be used as it is: a missing column, a bad label, no rows."""
 
 
-@dataclass
-class NsmcData:
-    """Cleaned NSMC documents with the counts of what cleaning dropped.
+@dataclass(frozen=True)
+class Layout:
+    """How to read a file: its format, and for CSV/TSV its header and quoting.
 
-    ``conflicting`` counts the dropped duplicates whose label differs from the kept first copy.
+    ``columns`` names the columns of a file without a header line (its first line is data).
+    ``quoting=False`` reads CSV/TSV without quote handling: a ``"`` is a character of the text,
+    as in TSV files such as KOTE. ``encoding`` overrides the detection.
     """
 
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    rows: int = 0
-    empty: int = 0
-    duplicates: int = 0
-    conflicting: int = 0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {
-            "rows": self.rows,
-            "empty": self.empty,
-            "duplicates": self.duplicates,
-            "conflicting": self.conflicting,
-            "kept": len(self.texts),
-        }
+    fmt: str | None = None
+    columns: tuple[str, ...] | None = None
+    quoting: bool = True
+    encoding: str | None = None
 
 
-def guess_format(path: Path) -> str:
+class Record(NamedTuple):
+    """A row, the line of the file it starts on, and what is wrong with it if anything.
+
+    ``problem`` (e.g. "4 fields where the header has 3") marks a CSV/TSV row whose fields do not
+    match the header: the caller reports it and decides whether to keep the row (missing fields
+    are None, extra ones left out).
+    """
+
+    line: int
+    row: dict[str, Any]
+    problem: str | None = None
+
+
+def guess_format(path: Path | str) -> str:
     """The format a file's suffix names: .csv, .tsv, .jsonl/.json/.ndjson, else plain text."""
-    suffix = path.suffix.lower()
+    suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix == ".tsv":
@@ -75,31 +90,9 @@ def guess_format(path: Path) -> str:
     return "text"
 
 
-def read_nsmc(path: Path | str, *, warn: Warn | None = None) -> NsmcData:
-    """Read an NSMC-format file (``id<TAB>document<TAB>label`` with a header) and clean it."""
-    data = NsmcData()
-    first_label: dict[str, str] = {}
-    rows = read_rows(path, "tsv", required=("document", "label"), warn=warn)
-    for line, row in enumerate(rows, start=2):
-        data.rows += 1
-        text = row.get("document") or ""
-        label = (row.get("label") or "").strip()
-        if not text:
-            data.empty += 1
-            continue
-        if text in first_label:
-            data.duplicates += 1
-            data.conflicting += int(label != first_label[text])
-            continue
-        if label not in ("0", "1"):
-            raise InputError(f"{path}:{line}: label must be 0 or 1, not {label!r}.")
-        first_label[text] = label
-        data.ids.append(row.get("id") or str(line - 1))
-        data.texts.append(text)
-        data.labels.append(int(label))
-    if not data.rows:
-        raise InputError(f"{path}: no rows below the header.")
-    return data
+def source_name(path: Path | str) -> str:
+    """How messages name a file: its path, or "standard input" for ``-``."""
+    return "standard input" if str(path) == "-" else str(path)
 
 
 def read_rows(
@@ -110,56 +103,185 @@ def read_rows(
     required: tuple[str, ...] = (),
     warn: Warn | None = None,
 ) -> Iterator[dict]:
-    """Stream a file's rows as dicts; ``-`` reads standard input.
+    """Stream a file's rows as dicts (see :func:`read_records`, which also gives line numbers)."""
+    for record in read_records(
+        path, Layout(fmt), text_column=text_column, required=required, warn=warn
+    ):
+        yield record.row
+
+
+def read_records(
+    path: Path | str,
+    layout: Layout = Layout(),
+    *,
+    text_column: str = "text",
+    required: tuple[str, ...] = (),
+    warn: Warn | None = None,
+    note: Warn | None = None,
+    stream: Iterable[bytes] | None = None,
+) -> Iterator[Record]:
+    """Stream a file's rows with their line numbers; ``-`` reads standard input.
 
     Plain text gives one row per line under ``text_column``. ``required`` columns are checked
-    against the header (CSV/TSV) before the first row, or per row (JSON Lines).
-
-    Without ``warn``, undecodable bytes are replaced silently and a bad JSON line raises
-    :class:`InputError`. With it, both are reported through ``warn`` and reading goes on: the
-    bytes are replaced, and a line that is not a JSON object (or lacks a required field) is
-    skipped, so that one bad row does not cost the rest.
+    against the header (CSV/TSV) before the first row, or per row (JSON Lines). Repairs are
+    reported through ``warn``; rows with the wrong number of fields come with a ``problem``.
+    Without ``warn`` a bad JSON line raises :class:`InputError`.
+    ``note`` hears which encoding was detected when it is not UTF-8. ``stream`` gives the bytes
+    (e.g. standard input after a look at its first lines) instead of opening ``path``.
     """
-    fmt = fmt or guess_format(Path(path))
+    fmt = layout.fmt or guess_format(path)
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    name = "standard input" if str(path) == "-" else path
+    name = source_name(path)
     try:
-        with _open(path) as stream:
-            lines = _decoded_lines(stream, name, warn)
+        with _open(path) if stream is None else nullcontext(stream) as chunks:
+            lines = decode_lines(chunks, name, encoding=layout.encoding, warn=warn, note=note)
             if fmt == "text":
-                for line in lines:
-                    yield {text_column: line.rstrip("\r\n")}
+                for number, line in enumerate(lines, start=1):
+                    yield Record(number, {text_column: _without_line_end(line)})
             elif fmt == "jsonl":
-                yield from _jsonl_rows(lines, name, required, warn)
+                yield from _jsonl_records(lines, name, required, warn)
             else:
-                yield from _delimited_rows(lines, name, "," if fmt == "csv" else "\t", required)
+                delimiter = "," if fmt == "csv" else "\t"
+                table = _Delimited(name, delimiter, layout, warn)
+                yield from table.records(lines, required)
+    except EncodingError as err:
+        raise InputError(str(err)) from err
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}.") from err
 
 
-def _delimited_rows(
-    lines: Iterable[str], path: Path | str, delimiter: str, required: tuple[str, ...]
-) -> Iterator[dict]:
-    reader = csv.DictReader(lines, delimiter=delimiter)
-    try:
-        if required and reader.fieldnames is None:
-            raise InputError(f"{path}: the file is empty; a header line is needed.")
-        missing = [c for c in required if c not in reader.fieldnames]
+class _Delimited:
+    """CSV/TSV records, parsed by the csv module and checked row by row against the header."""
+
+    def __init__(self, source: str, delimiter: str, layout: Layout, warn: Warn | None) -> None:
+        self.source = source
+        self.delimiter = delimiter
+        self.quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE
+        self.columns = list(layout.columns) if layout.columns else None
+        self.warn = warn or (lambda message: None)
+
+    def records(self, lines: Iterable[str], required: tuple[str, ...]) -> Iterator[Record]:
+        header = self.columns
+        if header is not None:
+            self._check(header, required)
+        for number, fields in self._parsed(_Feed(enumerate(lines, start=1)), header):
+            if header is None:
+                header = [field.strip() for field in fields]
+                self._check(header, required)
+                continue
+            yield self._fit(number, fields, header)
+        if header is None:
+            self._check([], required)
+
+    def _check(self, header: list[str], required: tuple[str, ...]) -> None:
+        if required and not header:
+            raise InputError(f"{self.source}: the file is empty; a header line is needed.")
+        missing = [column for column in required if column not in header]
         if missing:
+            hint = "" if self.columns else " (For a file without a header line, name its columns"
+            hint += "" if self.columns else " with --columns.)"
             raise InputError(
-                f"{path}: no column {', '.join(map(repr, missing))} in the header "
-                f"{reader.fieldnames}."
+                f"{self.source}: no column {', '.join(map(repr, missing))} in the header "
+                f"{header}.{hint}"
             )
-        yield from reader
-    except csv.Error as err:
-        raise InputError(f"{path}:{reader.line_num}: {err}.") from err
+
+    def _fit(self, number: int, fields: list[str], header: list[str]) -> Record:
+        row: dict[str, Any] = dict(zip(header, fields))
+        if len(fields) == len(header):
+            return Record(number, row)
+        row.update((column, None) for column in header[len(fields) :])
+        problem = f"{self.source}:{number}: {len(fields)} fields where the header has {len(header)}"
+        return Record(number, row, problem)
+
+    def _parsed(self, feed: _Feed, header: list[str] | None) -> Iterator[tuple[int, list[str]]]:
+        """(first line, fields) of each non-blank record; see the module docstring for repairs."""
+        while True:
+            reader = csv.reader(feed, delimiter=self.delimiter, quoting=self.quoting, strict=False)
+            try:
+                for fields in reader:
+                    cut_short, lines = feed.cut_short, feed.take()
+                    if header is None:
+                        header = fields  # the header line itself
+                    unclosed = cut_short and fields and fields[-1].endswith("\n")
+                    if unclosed or (len(lines) > 1 and len(fields) != len(header)):
+                        feed.push_back(lines[1:])
+                        yield lines[0][0], self._stray_quote(lines[0])
+                        break  # a fresh reader: the pushed-back lines are read anew
+                    if fields:
+                        yield lines[0][0], fields
+                else:
+                    return
+            except csv.Error:  # a carriage return inside an unquoted field
+                yield feed.current[0][0], self._with_carriage_returns(feed.take())
+
+    def _stray_quote(self, line: tuple[int, str]) -> list[str]:
+        number, text = line
+        self.warn(
+            f"{self.source}:{number}: a quote opens a field and does not close on this line; "
+            "the line was read with the quote as a plain character."
+        )
+        return _without_line_end(text).split(self.delimiter)
+
+    def _with_carriage_returns(self, lines: list[tuple[int, str]]) -> list[str]:
+        number = lines[0][0]
+        text = "".join(line for _, line in lines)
+        body = _without_line_end(text)
+        sentinel = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in body)
+        reader = csv.reader(
+            [body.replace("\r", sentinel)], delimiter=self.delimiter, quoting=self.quoting
+        )
+        fields = [field.replace(sentinel, "\r") for field in next(reader, [])]
+        self.warn(
+            f"{self.source}:{number}: a carriage return inside an unquoted field was kept as "
+            "part of the field."
+        )
+        return fields
 
 
-def _jsonl_rows(
-    lines: Iterable[str], path: Path | str, required: tuple[str, ...], warn: Warn | None
-) -> Iterator[dict]:
-    for line_no, line in enumerate(lines, start=1):
+class _Feed:
+    """Lines for csv.reader, remembering those of the record being read; lines can be put back.
+
+    It stops a record after :data:`MAX_RECORD_LINES` lines, so that a stray quote cannot make the
+    reader swallow the rest of the file; ``cut_short`` says that a record was ended this way or by
+    the end of the file.
+    """
+
+    def __init__(self, numbered: Iterator[tuple[int, str]]) -> None:
+        self.numbered = numbered
+        self.returned: deque[tuple[int, str]] = deque()
+        self.current: list[tuple[int, str]] = []
+        self.cut_short = False
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.current) >= MAX_RECORD_LINES:
+            self.cut_short = True
+            raise StopIteration
+        try:
+            item = self.returned.popleft() if self.returned else next(self.numbered)
+        except StopIteration:
+            self.cut_short = True
+            raise
+        self.current.append(item)
+        return item[1]
+
+    def take(self) -> list[tuple[int, str]]:
+        """The lines of the record just read; the next record starts afresh."""
+        lines, self.current = self.current, []
+        self.cut_short = False
+        return lines
+
+    def push_back(self, lines: list[tuple[int, str]]) -> None:
+        self.returned.extendleft(reversed(lines))
+
+
+def _jsonl_records(
+    lines: Iterable[str], source: str, required: tuple[str, ...], warn: Warn | None
+) -> Iterator[Record]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -172,23 +294,19 @@ def _jsonl_rows(
             problem = f"no field {', '.join(map(repr, missing))}"
         if not problem:
             # Only a \uD8xx-\uDFxx escape can leave a lone surrogate (pairs are joined).
-            yield _replace_surrogates(row) if _SURROGATE_ESCAPE.search(line) else row
+            yield Record(
+                number, _replace_surrogates(row) if _SURROGATE_ESCAPE.search(line) else row
+            )
         elif warn is None:
-            raise InputError(f"{path}:{line_no}: {problem}.")
+            raise InputError(f"{source}:{number}: {problem}.")
         else:
-            warn(f"{path}:{line_no}: {problem}; line skipped.")
+            warn(f"{source}:{number}: {problem}; line skipped.")
 
 
-def _decoded_lines(stream: BinaryIO, path: Path | str, warn: Warn | None) -> Iterator[str]:
-    """UTF-8 lines without a leading byte order mark; bad bytes become U+FFFD, reported per line."""
-    for line_no, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            line = raw.decode("utf-8", "replace")
-            if warn is not None:
-                warn(f"{path}:{line_no}: bytes that are not UTF-8 were replaced with U+FFFD.")
-        yield line.lstrip("\ufeff") if line_no == 1 else line
+def _without_line_end(line: str) -> str:
+    if line.endswith("\r\n"):
+        return line[:-2]
+    return line[:-1] if line.endswith("\n") else line
 
 
 def _open(path: Path | str) -> AbstractContextManager[BinaryIO]:
@@ -203,7 +321,7 @@ def replace_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def _replace_surrogates(value: object) -> object:
+def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return replace_lone_surrogates(value)
     if isinstance(value, dict):

@@ -10,7 +10,7 @@ weighted by their lengths (:func:`window_means`; training takes its loss on the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -55,7 +55,7 @@ class WindowClassifier:
         results: list[Optional[np.ndarray]] = [None] * len(texts)
         if not windows:
             return results
-        probs = activate(self.classify_windows(windows), multi_label=self.multi_label)
+        probs = self.probabilities(windows)
         means = window_means(probs, owners, [len(window) for window in windows])
         for owner, mean in zip(sorted(set(owners)), means):
             results[owner] = mean.astype(np.float32)
@@ -73,29 +73,59 @@ class WindowClassifier:
         return windows, owners
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        encoded = self.tokenizer(
+        return self._tokenize(texts, offsets=False)["input_ids"]
+
+    def encode_with_offsets(
+        self, texts: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        """Subword ids as :meth:`encode` gives them, and each subword's character span."""
+        encoded = self._tokenize(texts, offsets=True)
+        return encoded["input_ids"], encoded["offset_mapping"]
+
+    def _tokenize(self, texts: Sequence[str], *, offsets: bool) -> Any:
+        return self.tokenizer(
             list(texts),
             add_special_tokens=False,
             return_attention_mask=False,
             return_token_type_ids=False,
+            return_offsets_mapping=offsets,
             verbose=False,
         )
-        return encoded["input_ids"]
 
     def windows(self, ids: list[int]) -> list[list[int]]:
-        if len(ids) <= self.body or (self.truncate and ids):
-            return [self.prefix + ids[: self.body] + self.suffix] if ids else []
-        windows = []
-        for start in range(0, len(ids), self.step):
-            windows.append(self.prefix + ids[start : start + self.body] + self.suffix)
-            if start + self.body >= len(ids):
+        return [self.prefix + ids[start:end] + self.suffix for start, end in self.spans(len(ids))]
+
+    def spans(self, n_ids: int) -> list[tuple[int, int]]:
+        """The ``[start, end)`` ranges of a text's subwords that its windows hold, in order."""
+        if n_ids <= self.body or (self.truncate and n_ids):
+            return [(0, min(n_ids, self.body))] if n_ids else []
+        spans = []
+        for start in range(0, n_ids, self.step):
+            spans.append((start, min(start + self.body, n_ids)))
+            if start + self.body >= n_ids:
                 break
-        return windows
+        return spans
+
+    def probabilities(self, windows: list[list[int]]) -> np.ndarray:
+        """Probabilities of each window (softmax, or a sigmoid per label for multi-label)."""
+        return activate(self.classify_windows(windows), multi_label=self.multi_label)
 
     def classify_windows(self, windows: list[list[int]]) -> np.ndarray:
         """Logits of each window: the backend on length-sorted batches within the token budget."""
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         out: Optional[np.ndarray] = None
+        for batch in self.batches(windows):
+            ids, mask = self.pad([windows[i] for i in batch])
+            assert self.backend is not None, "the engine has no backend yet"
+            logits = self.backend(ids, mask)
+            if out is None:
+                out = np.empty((len(windows), logits.shape[1]), dtype=np.float32)
+            out[batch] = logits
+        assert out is not None
+        return out
+
+    def batches(self, windows: list[list[int]]) -> Iterator[list[int]]:
+        """Indices of ``windows``, shortest first, cut into batches within the token budget."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         begin = 0
         while begin < len(order):
             # Sorted ascending, so the last window taken is the batch's longest.
@@ -105,16 +135,8 @@ class WindowClassifier:
                 and (end - begin + 1) * len(windows[order[end]]) <= self.batch_tokens
             ):
                 end += 1
-            batch = order[begin:end]
-            ids, mask = self.pad([windows[i] for i in batch])
-            assert self.backend is not None, "the engine has no backend yet"
-            logits = self.backend(ids, mask)
-            if out is None:
-                out = np.empty((len(windows), logits.shape[1]), dtype=np.float32)
-            out[batch] = logits
+            yield order[begin:end]
             begin = end
-        assert out is not None
-        return out
 
     def pad(self, windows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Ids padded to the longest window, and the attention mask."""

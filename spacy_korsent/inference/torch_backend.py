@@ -9,17 +9,30 @@ oneDNN's bfloat16 kernels make a base-sized model about twice as fast.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from .parallel import PerProcess, ShardPool, process_threads, shard_pool
+from .parallel import Forward, PerProcess, ShardPool, process_threads, shard_pool
 from .precision import check_dtype, unsupported
 
 if TYPE_CHECKING:
     import torch
 
-_single_threaded = threading.local()
+_shard_thread = threading.local()
+
+
+def _single_threaded(
+    forward: Forward, input_ids: np.ndarray, attention_mask: np.ndarray
+) -> np.ndarray:
+    """``forward`` in a shard thread, which runs torch on one thread (set once)."""
+    if not getattr(_shard_thread, "single", False):
+        import torch
+
+        torch.set_num_threads(1)  # per thread: the calling thread keeps its own setting
+        _shard_thread.single = True
+    return forward(input_ids, attention_mask)
 
 
 class TorchBackend:
@@ -55,10 +68,21 @@ class TorchBackend:
         self._shards = PerProcess(self._shard_pool)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.run_sharded(self._forward, input_ids, attention_mask)
+
+    def run_sharded(
+        self, forward: Forward, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> np.ndarray:
+        """``forward`` on a batch, run as the backend runs its own passes: on CPU in row shards,
+        each on single-threaded torch in the process's shard threads; on a GPU whole.
+
+        ``forward`` maps ids and mask (a shard's, cut to its longest row) to one result row per
+        row. Integrated gradients run their passes through here too.
+        """
         shards = self._shards.get()
         if shards is None:
-            return self._forward(input_ids, attention_mask)
-        return shards(self._forward_single_threaded, input_ids, attention_mask)
+            return forward(input_ids, attention_mask)
+        return shards(partial(_single_threaded, forward), input_ids, attention_mask)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
@@ -71,17 +95,6 @@ class TorchBackend:
                 attention_mask=torch.from_numpy(attention_mask).to(self.device),
             ).logits
             return logits.float().cpu().numpy()
-
-    def _forward_single_threaded(
-        self, input_ids: np.ndarray, attention_mask: np.ndarray
-    ) -> np.ndarray:
-        """The forward pass in a shard thread, which runs torch on one thread (set once)."""
-        if not getattr(_single_threaded, "done", False):
-            import torch
-
-            torch.set_num_threads(1)  # per thread: the calling thread keeps its own setting
-            _single_threaded.done = True
-        return self._forward(input_ids, attention_mask)
 
     def _autocast(self) -> Any:
         import torch

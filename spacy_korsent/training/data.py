@@ -1,18 +1,32 @@
-"""The labelled data `korsent train` reads: files, label names, class indices, validation split."""
+"""The labelled data `korsent train` reads: files, label names, class indices, validation split.
+
+Files are read with the shared labelled reader (:mod:`spacy_korsent.files.labelled`), the one
+``korsent evaluate`` uses: the same formats, columns, encodings and label mapping.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from ..files.readers import InputError, guess_format, read_nsmc, read_rows
+from ..files import labelled as files
+from ..files.labelled import (
+    SENTIMENT_NAMES,
+    LabelledLayout,
+    LabelledRows,
+    LabelSet,
+    infer_names,
+    parse_label_map,
+    sentiment_labels,
+)
+from ..files.readers import InputError
 
-TRAIN_FORMATS = ("nsmc", "csv", "tsv", "jsonl")
-NSMC_LABELS = ("negative", "positive")
+Warn = Callable[[str], None]
+NSMC_LABELS = SENTIMENT_NAMES  # the classes of NSMC, as training.loop names them
 
 
 @dataclass
@@ -38,128 +52,119 @@ class Source:
     val: Path | None = None
     test: Path | None = None
     fmt: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str | None = None
+    label_column: str | None = None
+    columns: tuple[str, ...] | None = None
+    quoting: bool = True
+    encoding: str | None = None
     labels: str | None = None
+    label_map: str | None = None
+    label_separator: str | None = None
     val_fraction: float = 0.1
     limit: int | None = None
 
+    @property
+    def layout(self) -> LabelledLayout:
+        return LabelledLayout.from_options(self)
 
-def load_data(source: Source, seed: int) -> tuple[Labelled, Labelled, Labelled | None]:
+
+def load_data(
+    source: Source, seed: int, *, warn: Warn | None = None, note: Warn | None = None
+) -> tuple[Labelled, Labelled, Labelled | None]:
     """Training, validation and (optional) test sets, every file read and checked up front."""
-    train_data = read_labelled(source)
+    train_data, label_set = _training_set(source, warn, note)
     names = train_data.names
     extra = {}
     for role in ("val", "test"):
         path = getattr(source, role)
         if path is not None:
-            texts, values = read_raw(path, source.fmt, source.text_column, source.label_column)
-            extra[role] = Labelled(texts, encode_labels(path, values, names), names)
+            part = _read(path, source, warn, note)
+            extra[role] = Labelled(part.texts, _gold(label_set, part), names)
     if "val" in extra:
         return train_data, extra["val"], extra.get("test")
     train_part, val_part = split_validation(train_data, source.val_fraction, seed)
     return train_part, val_part, extra.get("test")
 
 
-def read_labelled(source: Source) -> Labelled:
+def read_labelled(
+    source: Source, *, warn: Warn | None = None, note: Warn | None = None
+) -> Labelled:
     """The training file of ``source``: its texts, and label indices into the label names."""
-    texts, values = read_raw(source.train, source.fmt, source.text_column, source.label_column)
+    return _training_set(source, warn, note)[0]
+
+
+def _training_set(
+    source: Source, warn: Warn | None, note: Warn | None
+) -> tuple[Labelled, LabelSet]:
+    """The training data and the label set that the validation and test files must fit."""
+    rows = _read(source.train, source, warn, note)
     if source.limit is not None:
-        texts, values = texts[: source.limit], values[: source.limit]
-    nsmc = file_format(source.train, source.fmt) == "nsmc"
-    names = label_names(source.labels, values, nsmc=nsmc)
-    return Labelled(texts, encode_labels(source.train, values, names), names)
+        rows = rows.head(source.limit)
+    label_map = parse_label_map(source.label_map)
+    values = [value for labels in rows.labels for value in labels]
+    nsmc = source.layout.format_of(source.train) == "nsmc"
+    names = label_names(source.labels, values, nsmc=nsmc, label_map=label_map)
+    label_set = _label_set(names, label_map)
+    return Labelled(rows.texts, _gold(label_set, rows), names), label_set
 
 
-def read_raw(
-    path: Path, fmt: str | None, text_column: str, label_column: str
-) -> tuple[list[str], list[str]]:
-    """Texts and their label values as strings; NSMC is cleaned as the model card did.
-
-    Rows with an empty text are dropped; a row without a label is an error.
-    """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file.")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty.")
-    fmt = file_format(path, fmt)
-    if fmt == "nsmc":
-        nsmc = read_nsmc(path)
-        texts, values = nsmc.texts, [str(label) for label in nsmc.labels]
-    else:
-        texts, values = [], []
-        required = (text_column, label_column)
-        for row_no, row in enumerate(read_rows(path, fmt, required=required), start=1):
-            text = row[text_column]
-            if text is None or not str(text).strip():
-                continue
-            value = row[label_column]
-            if value is None or not str(value).strip():
-                raise InputError(f"{path}: row {row_no} has no value in {label_column!r}.")
-            texts.append(str(text))
-            values.append(str(value).strip())
-    if not texts:
-        raise InputError(f"{path}: no rows with a text to train on.")
-    return texts, values
+def _gold(label_set: LabelSet, rows: LabelledRows) -> list[Any]:
+    """One class index per row, or for multi-label data (a row with several labels, or labels
+    split by ``--label-separator``) a list of indices per row."""
+    encoded = label_set.encode(rows)
+    if all(len(indices) == 1 for indices in encoded):
+        return [indices[0] for indices in encoded]
+    return encoded
 
 
-def file_format(path: Path, fmt: str | None) -> str:
-    """``fmt``, else the one the suffix names; a ``.txt`` file (or any other) is NSMC."""
-    fmt = fmt or guess_format(path)
-    fmt = "nsmc" if fmt == "text" else fmt
-    if fmt not in TRAIN_FORMATS:
-        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(TRAIN_FORMATS)}.")
-    return fmt
+def _read(path: Path, source: Source, warn: Warn | None, note: Warn | None) -> LabelledRows:
+    rows = files.read_labelled(path, source.layout, warn=warn, note=note)
+    if not rows.texts:
+        raise InputError(f"{path}: no rows with a text and a label to train on.")
+    return rows
 
 
-def label_names(spec: str | None, values: list[str], *, nsmc: bool) -> list[str]:
+def _label_set(names: list[str], label_map: dict[str, str]) -> LabelSet:
+    """The classes ``names``, with NSMC's 0/1 for negative/positive and the ``label_map``."""
+    if names == list(SENTIMENT_NAMES):
+        return sentiment_labels(label_map)
+    return LabelSet(names, label_map=label_map)
+
+
+def label_names(
+    spec: str | None, values: list[str], *, nsmc: bool, label_map: dict[str, str] | None = None
+) -> list[str]:
     """The class names in index order.
 
-    ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy) or a comma
-    list. Without it: NSMC is negative,positive; integer values are class indices (named
-    ``LABEL_i``, which both components read); other values are sorted.
+    ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy), a file
+    with one name per line, or a comma list. Without it: NSMC is negative,positive; a
+    ``label_map`` gives its classes, sorted; integers 0..N-1 are class indices (named
+    ``LABEL_i``, which both components read); other integers are refused (see
+    :func:`infer_names`); other values are sorted.
     """
     if spec:
         if spec == "sentiment":
-            names = list(NSMC_LABELS)
+            names = list(SENTIMENT_NAMES)
         elif spec == "emotion":
             from ..taxonomy import LABELS
 
             names = list(LABELS)
+        elif Path(spec).is_file():  # a file of names, one per line (KOTE's labels.txt)
+            names = [line.strip() for line in Path(spec).read_text("utf-8").splitlines()]
+            names = [name for name in names if name]
         else:
             names = [name.strip() for name in spec.split(",")]
         if len(set(names)) != len(names) or "" in names:
             raise InputError(f"--labels {spec!r}: names must be distinct and non-empty.")
     elif nsmc:
-        names = list(NSMC_LABELS)
-    elif all(_is_index(value) for value in values):
-        names = [f"LABEL_{i}" for i in range(max(int(value) for value in values) + 1)]
+        names = list(SENTIMENT_NAMES)
+    elif label_map:
+        names = sorted(set(label_map.values()))
     else:
-        names = sorted(set(values))
+        names = infer_names(values)
     if len(names) < 2:
         raise InputError(f"a classifier needs at least two classes; the labels are {names}.")
     return names
-
-
-def encode_labels(path: Path, values: list[str], names: list[str]) -> list[int]:
-    """Class indices for label values given as names or as integer indices into ``names``."""
-    index = {name: i for i, name in enumerate(names)}
-    labels = []
-    for value in values:
-        if value in index:
-            labels.append(index[value])
-        elif _is_index(value) and int(value) < len(names):
-            labels.append(int(value))
-        else:
-            raise InputError(
-                f"{path}: label {value!r} is not one of {names} (nor a class index below "
-                f"{len(names)}). Fix the file or pass the full label set with --labels."
-            )
-    return labels
-
-
-def _is_index(value: str) -> bool:
-    return value.isdigit() and value.isascii()
 
 
 def split_validation(data: Labelled, fraction: float, seed: int) -> tuple[Labelled, Labelled]:

@@ -29,6 +29,7 @@ import numpy as np
 from ..files.readers import InputError
 from ..inference.engine import activate, window_means
 from ..metrics import NO_PREDICTION, accuracy, macro_f1
+from .batching import similar_length_batches
 from .data import NSMC_LABELS, Labelled
 
 if TYPE_CHECKING:
@@ -319,28 +320,6 @@ def _lengths(component: KoreanClassifier, data: list[Example]) -> np.ndarray:
     return np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
 
 
-def similar_length_batches(
-    lengths: np.ndarray, size: int, rng: np.random.Generator | None
-) -> list[np.ndarray]:
-    """Index batches of similar lengths; shuffled (with ``rng``) or in length order.
-
-    Shuffled: a random permutation is cut into pools of 50 batches, each pool is sorted by length
-    and cut into batches, and the batches are shuffled, so padding stays small while every epoch
-    sees a different order.
-    """
-    if rng is None:
-        order = np.argsort(lengths, kind="stable")
-        return [order[i : i + size] for i in range(0, len(order), size)]
-    order = rng.permutation(len(lengths))
-    pool = size * 50
-    batches: list[np.ndarray] = []
-    for start in range(0, len(order), pool):
-        chunk = order[start : start + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
 def _one_epoch(
     component: KoreanClassifier,
     data: list[Example],
@@ -358,7 +337,7 @@ def _one_epoch(
         desc=f"epoch {epoch}/{settings.epochs}",
         unit="batch",
         file=sys.stderr,
-        disable=settings.quiet,
+        disable=settings.quiet or not sys.stderr.isatty(),
     )
     for batch in bar:
         losses = component.update([data[i] for i in batch], sgd=optimizer)

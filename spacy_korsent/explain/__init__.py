@@ -1,0 +1,1 @@
+"""Explanations: token attributions (occlusion, integrated gradients) and the HTML page."""

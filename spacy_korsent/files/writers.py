@@ -1,0 +1,300 @@
+"""Write result rows as JSON Lines, CSV, TSV, Parquet or an aligned table, a batch at a time.
+
+Each writer's ``write(rows)`` writes (and flushes) one batch, so an interrupted run leaves complete
+rows behind; ``close()`` finishes the file (Parquet writes its footer there). The format comes from
+the output file's suffix unless one is named.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from .readers import InputError
+
+OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "table")
+SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+SUFFIXES.update({".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"})
+
+
+def output_format(path: str | None, fmt: str | None) -> str:
+    """``fmt``, else the format the output file's suffix names, else JSON Lines."""
+    if fmt:
+        return fmt
+    return SUFFIXES.get(Path(path).suffix.lower(), "jsonl") if path and path != "-" else "jsonl"
+
+
+def refuse_input_as_output(
+    output: str | Path | None, inputs: Sequence[str | Path], option: str
+) -> None:
+    """An InputError when ``output`` is one of the files the run reads (it would be destroyed).
+
+    Checked before anything is read or written; the same file under another name (a link, a
+    relative path) counts too.
+    """
+    if output is None or str(output) == "-" or not Path(output).exists():
+        return
+    for path in inputs:
+        if str(path) != "-" and Path(path).exists() and os.path.samefile(output, path):
+            raise InputError(
+                f"{option} {output} is the input file {path}: writing it would destroy the input. "
+                f"Write to another file."
+            )
+
+
+class Writer:
+    """What every writer does: write a batch of rows, then close."""
+
+    def write(self, rows: list[dict]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output (nothing to do for line-based formats: each batch is flushed)."""
+
+
+def open_writer(
+    fmt: str,
+    path: str | None,
+    *,
+    warn: Callable[[str], None],
+    text_column: str,
+    hidden: set[str],
+    float_columns: Callable[[str], bool],
+) -> Writer:
+    """The writer for ``fmt`` on ``path`` (standard output for None or ``-``).
+
+    ``hidden`` columns are left out of the table; ``float_columns`` says which columns Parquet
+    stores as numbers (the rest are strings, lists and objects as JSON).
+    """
+    if path == "-":
+        path = None
+    if fmt == "parquet":
+        if path is None:
+            raise InputError("Parquet output needs a file: give -o FILE.parquet.")
+        return ParquetWriter(path, warn, float_columns)
+    stream: TextIO = sys.stdout
+    if path is not None:
+        try:  # the writer's close() closes the file
+            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as err:
+            raise InputError(f"cannot write {path}: {err.strerror or err}.") from err
+    if fmt == "jsonl":
+        return JsonlWriter(stream)
+    if fmt in ("csv", "tsv"):
+        return DelimitedWriter(stream, warn, "," if fmt == "csv" else "\t")
+    return TableWriter(stream, text_column, hidden=hidden)
+
+
+class _StreamWriter(Writer):
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def close(self) -> None:
+        if self.stream is not sys.stdout:
+            self.stream.close()
+
+
+class JsonlWriter(_StreamWriter):
+    """One JSON object per line, UTF-8 as it is (no \\u escapes)."""
+
+    def write(self, rows: list[dict]) -> None:
+        self.stream.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        self.stream.flush()
+
+
+class _FixedColumns:
+    """The columns of the first row; later rows with other columns are reported once."""
+
+    def __init__(self, warn: Callable[[str], None], what: str) -> None:
+        self.warn = warn
+        self.what = what
+        self.columns: list[str] = []
+        self.warned = False
+
+    def fix(self, rows: list[dict]) -> bool:
+        """Take the columns from the first batch; True the first time."""
+        first = not self.columns
+        if first:
+            self.columns = [str(column) for column in rows[0]]
+        for row in rows:
+            if not self.warned and not set(map(str, row)) <= set(self.columns):
+                self.warned = True
+                extra = sorted(map(str, set(map(str, row)) - set(self.columns)))
+                self.warn(
+                    f"columns {extra} are not in the {self.what} (from the first row); left out."
+                )
+        return first
+
+
+class DelimitedWriter(_StreamWriter):
+    """CSV or TSV with a header of the first row's columns; lists and objects become JSON."""
+
+    def __init__(self, stream: TextIO, warn: Callable[[str], None], delimiter: str) -> None:
+        super().__init__(stream)
+        self.delimiter = delimiter
+        self.fixed = _FixedColumns(warn, "header")
+
+    def write(self, rows: list[dict]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\n")
+        # The csv module quotes a field with \n but not one with a lone \r: quote such rows whole.
+        quoted = csv.writer(
+            buffer, delimiter=self.delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
+        if self.fixed.fix(rows):
+            writer.writerow(self.fixed.columns)
+        for row in rows:
+            cells = [_text_value(row.get(column), "") for column in self.fixed.columns]
+            carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+            (quoted if carriage_return else writer).writerow(cells)
+        self.stream.write(buffer.getvalue())
+        self.stream.flush()
+
+
+class ParquetWriter(Writer):
+    """A Parquet file, one row group per batch (needs pyarrow).
+
+    Result scores are float64; every other column is a string (lists and objects as JSON), so
+    that batches of mixed JSON Lines input keep one schema.
+    """
+
+    def __init__(
+        self, path: str, warn: Callable[[str], None], float_columns: Callable[[str], bool]
+    ) -> None:
+        try:
+            import pyarrow  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except ImportError as err:
+            raise InputError(
+                "Parquet output needs pyarrow: pip install 'spacy-korsent[parquet]' "
+                "(or write .csv or .jsonl)."
+            ) from err
+        self.path = path
+        self.is_float = float_columns
+        self.fixed = _FixedColumns(warn, "Parquet schema")
+        self.writer: Any = None
+
+    def write(self, rows: list[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.fixed.fix(rows):
+            fields = [
+                pa.field(c, pa.float64() if self.is_float(c) else pa.string())
+                for c in self.fixed.columns
+            ]
+            try:
+                self.writer = pq.ParquetWriter(self.path, pa.schema(fields))
+            except OSError as err:
+                raise InputError(f"cannot write {self.path}: {err}.") from err
+        columns = {
+            column: [
+                _float(row.get(column)) if self.is_float(column) else _text_value(row.get(column))
+                for row in rows
+            ]
+            for column in self.fixed.columns
+        }
+        self.writer.write_table(pa.table(columns, schema=self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _text_value(value: Any, none: Any = None) -> Any:
+    """A cell as text: lists and objects as JSON, None as ``none``."""
+    if value is None:
+        return none
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class TableWriter(_StreamWriter):
+    """Aligned columns for reading on a terminal: the input's columns and the main results.
+
+    Column widths come from the first batch (long cells are cut with …); sentences, with
+    --sentences, follow their document as indented rows.
+    """
+
+    TEXT_WIDTH = 48
+    CELL_WIDTH = 24
+
+    def __init__(self, stream: TextIO, text_column: str, *, hidden: set[str]) -> None:
+        super().__init__(stream)
+        self.text_column = text_column
+        self.hidden = hidden
+        self.widths: dict[str, int] = {}
+
+    def write(self, rows: list[dict]) -> None:
+        lines = [self._cells(row) for row in self._with_sentences(rows)]
+        out = []
+        if not self.widths:
+            columns = [c for c in rows[0] if c not in self.hidden]
+            for column in columns:
+                cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
+                cells = [str(column)] + [line.get(column, "") for line in lines]
+                self.widths[column] = min(cap, max(map(display_width, cells)))
+            out.append(self._line({c: str(c) for c in self.widths}))
+            out.append("  ".join("-" * width for width in self.widths.values()))
+        out.extend(self._line(line) for line in lines)
+        self.stream.write("".join(line.rstrip() + "\n" for line in out))
+        self.stream.flush()
+
+    def _with_sentences(self, rows: list[dict]) -> Iterator[dict]:
+        for row in rows:
+            yield row
+            for sentence in row.get("sentences", ()):
+                fields = {k: v for k, v in sentence.items() if k not in ("text", "start", "end")}
+                yield {self.text_column: "  └ " + sentence["text"], **fields}
+
+    def _cells(self, row: dict) -> dict[str, str]:
+        return {str(column): _cell(value) for column, value in row.items()}
+
+    def _line(self, cells: dict[str, str]) -> str:
+        return "  ".join(fit(cells.get(c, ""), width) for c, width in self.widths.items())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return re.sub(r"\s*[\r\n\t]\s*", " ", str(value))
+
+
+def _char_width(char: str) -> int:
+    """Terminal columns: East Asian wide and full-width characters (Hangul) take two."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (Hangul takes two a character)."""
+    return sum(map(_char_width, text))
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut (with …) or padded to exactly ``width`` terminal columns."""
+    used = display_width(text)
+    if used > width:
+        kept = []
+        used = 1  # the ellipsis
+        for char in text:
+            if used + _char_width(char) > width:
+                break
+            kept.append(char)
+            used += _char_width(char)
+        text = "".join(kept) + "…"
+    return text + " " * (width - used)
