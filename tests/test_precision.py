@@ -20,7 +20,7 @@ import spacy
 from conftest import FIXTURES
 from test_onnx import cats, max_difference, same_label_share
 
-from spacy_korsent.files.readers import read_nsmc
+from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.inference import precision
 
 BF16_TOLERANCE = 1e-3
