@@ -78,7 +78,9 @@ def build_models(args: argparse.Namespace, calibration: list[str]) -> dict[str, 
     if "onnx-int8-saved" in args.methods and not dirs["int8-pipeline"].exists():
         print(f"exporting an int8 pipeline to {dirs['int8-pipeline']} ...", file=sys.stderr)
         export = ["export", str(dirs["sentiment"]), str(dirs["int8-pipeline"]), "--quantize"]
-        subprocess.run([sys.executable, "-m", "spacy_korsent", *export], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "spacy_korsent", *export], check=True, stdout=sys.stderr
+        )
     return dirs
 
 
