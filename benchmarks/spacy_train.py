@@ -26,16 +26,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-FIXTURE_CONFIG = {
-    "model_type": "electra",
-    "vocab_size": 32200,
-    "embedding_size": 64,
-    "hidden_size": 64,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "intermediate_size": 256,
-    "max_position_embeddings": 512,
-}
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nsmc-koelectra-tiny"
+"""The committed test model: its config.json gives the architecture to train from scratch."""
 RECIPE = {"batch": 32, "lr": 1e-3, "warmup": 0.05, "weight_decay": 0.1, "seed": 42}
 
 CONFIG = """
@@ -126,8 +118,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     train_file, test_file = args.nsmc_dir / "ratings_train.txt", args.nsmc_dir / "ratings_test.txt"
     limit = ["--limit", str(args.limit)] if args.limit else []
 
-    config_json = work / "fixture-config.json"
-    config_json.write_text(json.dumps(FIXTURE_CONFIG))
+    config_json = FIXTURE / "config.json"
     start = write_random_model(
         ["negative", "positive"], config_json, str(args.vocab), RECIPE["seed"], work
     )

@@ -162,3 +162,13 @@ def test_evaluate_a_multi_label_model_on_the_kote_slice(tmp_path):
     plot = tmp_path / "labels.png"
     assert korsent(*args, "--plot", plot, "--quiet", "--threshold", 0.3) == 0
     assert plot.stat().st_size > 10_000
+
+
+def test_analyze_writes_the_predicted_emotion_set(tmp_path, capsys, make_nlp):
+    text = "진짜 어이없고 짜증나네 돈이 아깝다"
+    args = ["analyze", "-t", "emotion", "--emotion-model", KOTE_MODEL, text]
+    assert korsent(*args) == 0
+    row = json.loads(capsys.readouterr().out)
+    library = make_nlp(("korean_emotion", {"model": str(KOTE_MODEL)}))(text)._.emotions
+    assert row["emotion_labels"] == library["labels"] and len(row["emotion_labels"]) > 1
+    assert row["emotion"] == library["label"] and row["emotion_group"] is None

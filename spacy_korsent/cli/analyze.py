@@ -62,8 +62,10 @@ column. The output keeps every input column and adds, per task:
 
   sentiment        sentiment (label), sentiment_score (its probability),
                    sentiment_<label> (the probability of each label, e.g. sentiment_positive)
-  emotion          emotion (one of 60 labels), emotion_score, emotion_group (one of six groups),
-                   emotions_top (the top 3: label, gloss, group, score)
+  emotion          emotion (the most probable), emotion_score, emotion_labels (the predicted
+                   emotions: every one at or above the threshold for a multi-label model),
+                   emotion_group (one of six groups for the default model), emotions_top (the
+                   top 3: label, gloss, group, score)
 
 --sentences adds "sentences": a list of {text, start, end, <the same fields>} per sentence.
 The output format comes from the -o file's suffix (.jsonl, .csv, .tsv, .parquet) unless -f names

@@ -89,18 +89,21 @@ class ResultFields:
             emotions = target._.emotions or {}
             fields["emotion"] = emotions.get("label")
             fields["emotion_score"] = emotions.get("score")
+            fields["emotion_labels"] = emotions.get("labels", [])
             fields["emotion_group"] = emotions.get("group")
             fields["emotions_top"] = emotions.get("top", [])
         return fields
 
     def _kinds(self) -> dict[str, str]:
-        """Each field with what it holds: a label, a score, the top emotions, the sentences."""
+        """Each field with what it holds: a label, a score, the predicted emotions (a list), the
+        top emotions, the sentences."""
         kinds: dict[str, str] = {}
         if self.sentiment_labels is not None:
             kinds.update({"sentiment": "label", "sentiment_score": "score"})
             kinds.update({f"sentiment_{label}": "score" for label in self.sentiment_labels})
         if self.emotion:
-            kinds.update({"emotion": "label", "emotion_score": "score", "emotion_group": "label"})
+            kinds.update({"emotion": "label", "emotion_score": "score", "emotion_labels": "labels"})
+            kinds["emotion_group"] = "label"
             kinds["emotions_top"] = "top"
         if self.sentences:
             kinds["sentences"] = "sentences"
@@ -112,7 +115,12 @@ class ResultFields:
 
         string, score = pa.string(), pa.float64()
         item = [("label", string), ("gloss", string), ("group", string), ("score", score)]
-        plain = {"label": string, "score": score, "top": pa.list_(pa.struct(item))}
+        plain = {
+            "label": string,
+            "score": score,
+            "labels": pa.list_(string),
+            "top": pa.list_(pa.struct(item)),
+        }
         types = {name: plain[kind] for name, kind in self.kinds.items() if kind in plain}
         if self.sentences:
             span = [("text", string), ("start", pa.int64()), ("end", pa.int64())]
