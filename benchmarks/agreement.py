@@ -1,8 +1,10 @@
-"""How far the ONNX backends move a trained sentiment model's outputs from the torch backend's.
+"""How far the faster paths move a trained sentiment model's outputs from the torch backend's.
 
-Classifies the cleaned NSMC test set with ``korean_sentiment`` three times (torch, ONNX fp32, ONNX
-int8) and prints, for each, the accuracy against the gold labels, the share of documents whose
-label is the torch label, and the largest and mean change of the positive-class probability.
+Classifies the cleaned NSMC test set with ``korean_sentiment`` five times (torch float32, torch
+bfloat16, ONNX fp32, ONNX int8, the ONNX export in bfloat16 with OpenVINO) and prints, for each,
+the accuracy against the gold labels, the share of documents whose label is the torch label, and
+the largest and mean change of the positive-class probability. The bfloat16 rows are left out on
+a CPU without native bfloat16, the OpenVINO row without the openvino package.
 
     python benchmarks/agreement.py tests/fixtures/nsmc-koelectra-tiny \\
         --nsmc ../shared/data/nsmc/ratings_test.txt
@@ -14,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Optional
 
@@ -24,8 +27,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BACKENDS = {
     "torch": {},
+    "torch bfloat16": {"dtype": "bfloat16"},
     "onnx fp32": {"backend": "onnx"},
     "onnx int8": {"backend": "onnx", "quantize": True},
+    "onnx bfloat16 (OpenVINO)": {"backend": "onnx", "dtype": "bfloat16"},
 }
 
 
@@ -52,17 +57,32 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     data = read_nsmc(args.nsmc)
     texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
-    results = {name: positive_probabilities(args.model, s, texts) for name, s in BACKENDS.items()}
+    from spacy_korsent.inference.precision import cpu_supports_bfloat16
+
+    backends = {
+        name: settings
+        for name, settings in BACKENDS.items()
+        if settings.get("dtype") != "bfloat16"
+        or (
+            cpu_supports_bfloat16() and (settings.get("backend") != "onnx" or find_spec("openvino"))
+        )
+    }
+    results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}
     reference = results["torch"][0]
     print(f"{len(texts):,} cleaned NSMC test documents, model {args.model}\n")
-    print("| backend | accuracy | same label as torch | max \\|Δp\\| | mean \\|Δp\\| | docs/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| backend | accuracy | same label as torch | labels changed | max \\|Δp\\| "
+        "| mean \\|Δp\\| | docs/s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, (probs, speed) in results.items():
         change = np.abs(probs - reference)
-        same = np.mean((probs > 0.5) == (reference > 0.5))
+        changed = int(np.sum((probs > 0.5) != (reference > 0.5)))
+        same = 1 - changed / len(texts)
         accuracy = np.mean((probs > 0.5) == gold)
         print(
-            f"| {name} | {accuracy:.4f} | {same:.2%} | {change.max():.1e} | {change.mean():.1e} "
+            f"| {name} | {accuracy:.4f} | {same:.2%} | {changed:,} | {change.max():.1e} "
+            f"| {change.mean():.1e} "
             f"| {speed:,.0f} |"
         )
     return 0

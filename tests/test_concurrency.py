@@ -63,7 +63,7 @@ def test_cold_start_from_eight_threads(
     if backend == "onnx":
         pytest.importorskip("onnxruntime")
     loads = counting(monkeypatch, "spacy_korsent.inference.loading.load_model")
-    exports = counting(monkeypatch, "spacy_korsent.inference.onnx_backend.export_onnx")
+    exports = counting(monkeypatch, "spacy_korsent.inference.onnx_export.export_onnx")
 
     def pipeline():
         return make_nlp(

@@ -68,6 +68,9 @@ def test_max_length_above_the_model_limit_is_refused(make_nlp, sentiment_model_d
         ({"backend": "tensorrt"}, "backend must be"),
         ({"quantize": True}, "quantize=true needs backend='onnx'"),
         ({"dtype": "float16", "device": "cpu"}, "dtype='float16' needs a CUDA device"),
+        ({"dtype": "half"}, "dtype must be one of 'float32', 'bfloat16', 'float16', not 'half'"),
+        ({"dtype": "float16", "backend": "onnx"}, "dtype='float16' needs backend='torch'"),
+        ({"dtype": "bfloat16", "backend": "onnx", "quantize": True}, "choose one"),
         ({"stride": 200}, "stride=200"),
     ],
 )

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from conftest import FIXTURES
 from spacy_korsent.cli import main
 from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.inference.parallel import ShardPool
+from spacy_korsent.inference.precision import cpu_supports_bfloat16
 
 TEXTS = [
     "이 영화 정말 재미있어요! 배우들 연기도 최고!",
@@ -102,7 +104,7 @@ def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_pa
     def no_export(*args, **kwargs):
         raise AssertionError("a saved pipeline must not export again")
 
-    monkeypatch.setattr("spacy_korsent.inference.onnx_backend.export_onnx", no_export)
+    monkeypatch.setattr("spacy_korsent.inference.onnx_export.export_onnx", no_export)
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("korean_sentiment").backend == "onnx"
     assert max_difference(cats(loaded), before) < 1e-6
@@ -193,7 +195,7 @@ WORKERS_SCRIPT = """
 import json, sys
 from spacy_korsent import blank_korean
 nlp = blank_korean()
-nlp.add_pipe("korean_sentiment", config={{"model": {model!r}, "backend": {backend!r}}})
+nlp.add_pipe("korean_sentiment", config={{"model": {model!r}, **{settings!r}}})
 texts = {texts!r}
 single = [doc.cats for doc in nlp.pipe(texts)]  # the parent runs the model before forking
 double = [doc.cats for doc in nlp.pipe(texts, n_process=2, batch_size=2)]
@@ -202,9 +204,23 @@ print(json.dumps([single, double]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_two_workers_after_the_parent_ran_the_model_do_not_hang(backend, sentiment_model_dir):
-    script = WORKERS_SCRIPT.format(model=str(sentiment_model_dir), backend=backend, texts=TEXTS)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"backend": "torch"}, id="torch"),
+        pytest.param({"backend": "onnx"}, id="onnx"),
+        pytest.param(
+            {"backend": "onnx", "dtype": "bfloat16"},
+            marks=[
+                pytest.mark.skipif(not find_spec("openvino"), reason="needs openvino"),
+                pytest.mark.skipif(not cpu_supports_bfloat16(), reason="needs a bfloat16 CPU"),
+            ],
+            id="openvino",
+        ),
+    ],
+)
+def test_two_workers_after_the_parent_ran_the_model_do_not_hang(settings, sentiment_model_dir):
+    script = WORKERS_SCRIPT.format(model=str(sentiment_model_dir), settings=settings, texts=TEXTS)
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
         capture_output=True,

@@ -42,6 +42,7 @@ from ..explain.docs import (
 )
 from ..inference import loading
 from ..inference.engine import WindowClassifier
+from ..inference.precision import check_dtype
 from ..training.loss import window_loss
 from .extensions import register_extension, stored_name
 from .model import (
@@ -146,8 +147,14 @@ class KoreanClassifier(TrainablePipe):
             raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
         if quantize and backend != "onnx":
             raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
-        if dtype != "float32" and backend != "torch":
-            raise ValueError(f"{name}: dtype={dtype!r} needs backend='torch'.")
+        check_dtype(dtype)
+        if backend == "onnx" and dtype == "float16":
+            raise ValueError(f"{name}: dtype='float16' needs backend='torch' (on a CUDA GPU).")
+        if backend == "onnx" and dtype == "bfloat16" and quantize:
+            raise ValueError(
+                f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
+                "are two ways to speed up backend='onnx': choose one."
+            )
         try:
             check_method(explain_method, backend)
         except ValueError as err:
@@ -550,13 +557,18 @@ class KoreanClassifier(TrainablePipe):
 
     def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         if self.backend == "onnx":
-            from ..inference.onnx_backend import OnnxBackend, export_onnx
+            from ..inference.onnx_backend import OnnxBackend
+            from ..inference.onnx_export import export_onnx
 
             if self._export is None:
                 self._export = export_onnx(
                     self._weights_on_disk(), self._scratch() / ONNX_FILE, quantize=self.quantize
                 )
                 self.cfg["onnx_quantized"] = self.quantize
+            if self.dtype == "bfloat16":  # ONNX Runtime has no bfloat16 kernels for x86 CPUs
+                from ..inference.openvino_backend import OpenVinoBackend
+
+                return OpenVinoBackend(self._export, n_threads=self.n_threads)
             return OnnxBackend(self._export, n_threads=self.n_threads)
         from ..inference.torch_backend import TorchBackend
 

@@ -74,6 +74,9 @@ class ShardPool:
 
 
 _pools: dict[int, ShardPool] = {}
+_from_parents: list[Any] = []
+"""What was set up in a parent process and inherited through a fork: kept, never released, since
+releasing it can wait for threads that do not exist in the child (OpenVINO crashes so)."""
 _lock = threading.RLock()
 
 
@@ -103,6 +106,8 @@ class PerProcess(Generic[T]):
         if self._pid != pid:
             with _lock:
                 if self._pid != pid:
+                    if self._pid is not None:
+                        _from_parents.append(self._value)
                     self._value = self._setup(inherited=self._pid is not None)
                     self._pid = pid
         return self._value  # type: ignore[return-value]
