@@ -145,7 +145,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     args = parser.parse_args(argv)
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     texts = read_nsmc(args.nsmc).texts[: args.docs]
     docs, speed, rows, classifier = run_pipeline(args.model, texts, {})

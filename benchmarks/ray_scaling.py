@@ -171,7 +171,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import ray
 
     from spacy_korsent import blank_korean
-    from spacy_korsent.files.readers import read_nsmc
+    from spacy_korsent.files.labelled import read_nsmc
 
     texts = read_nsmc(args.nsmc).texts[: args.docs]
     if args.model is None:
