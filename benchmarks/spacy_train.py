@@ -135,7 +135,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             model=start,
             total_steps=total_steps,
             warmup_steps=int(RECIPE["warmup"] * total_steps),
-            eval_frequency=max(total_steps // 4, 1),
+            # Score the dev set at the start and at the end, as korsent train validates once an
+            # epoch: the comparison is of training, not of how often each evaluates.
+            eval_frequency=max(total_steps - 1, 1),
             **RECIPE,
         )
     )

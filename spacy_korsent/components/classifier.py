@@ -349,9 +349,11 @@ class KoreanClassifier(TrainablePipe):
             validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
         with loading.LOAD_LOCK:  # a pipeline initialised in one thread, used in another
             self._load_source()
-            wanted = list(labels) if labels is not None else _cats_in(examples())
+            found, multi_sets = _scan_cats(examples())
+            wanted = list(labels) if labels is not None else found
             if wanted:
-                self._fit_labels(wanted, _several_labels(examples(), wanted))
+                several = any(len(positive & set(wanted)) > 1 for positive in multi_sets)
+                self._fit_labels(wanted, several)
             self._ready()
 
     def _fit_labels(self, wanted: list[str], several: bool) -> None:
@@ -698,26 +700,27 @@ def make_component(
     return cls(nlp.vocab, thinc_model, name, source=model, **settings)
 
 
-def _cats_in(examples: Iterable[Example]) -> list[str]:
-    """Every label in the examples' gold cats, in order of first appearance."""
+def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[str]]]:
+    """One pass over the examples' gold cats (a training corpus is read from disk each pass).
+
+    Returns every label in order of first appearance, and each set of two or more labels at 1.0
+    that one doc has (the evidence of multi-label data).
+    """
     seen: dict[str, None] = {}
+    several: set[frozenset[str]] = set()
     for example in examples:
-        for label, value in example.reference.cats.items():
+        cats = example.reference.cats
+        for label, value in cats.items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(
                     f"gold cats must lie between 0 and 1; {label!r} is {value} in the doc "
                     f"{example.reference.text[:50]!r}."
                 )
             seen[label] = None
-    return list(seen)
-
-
-def _several_labels(examples: Iterable[Example], labels: list[str]) -> bool:
-    """Whether some doc has more than one of ``labels`` at 1.0 (multi-label data)."""
-    return any(
-        sum(example.reference.cats.get(label, 0.0) >= 1.0 for label in labels) > 1
-        for example in examples
-    )
+        positive = frozenset(label for label, value in cats.items() if value >= 1.0)
+        if len(positive) > 1:
+            several.add(positive)
+    return list(seen), several
 
 
 def _position_limit(tokenizer: Any, config: Any) -> int:
