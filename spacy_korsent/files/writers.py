@@ -225,7 +225,8 @@ def _text_value(value: Any, none: Any = None) -> Any:
 class TableWriter(_StreamWriter):
     """Aligned columns for reading on a terminal: the input's columns and the main results.
 
-    Column widths come from the first batch (long cells are cut with …); sentences, with
+    Columns and their widths come from the first batch (long cells are cut with …; a column empty
+    in all of it, such as emotion_group for a model without groups, is left out); sentences, with
     --sentences, follow their document as indented rows.
     """
 
@@ -242,7 +243,11 @@ class TableWriter(_StreamWriter):
         lines = [self._cells(row) for row in self._with_sentences(rows)]
         out = []
         if not self.widths:
-            columns = [c for c in rows[0] if c not in self.hidden]
+            columns = [
+                c
+                for c in rows[0]
+                if c not in self.hidden and any(line.get(c) for line in lines)
+            ]
             for column in columns:
                 cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
                 cells = [str(column)] + [line.get(column, "") for line in lines]
@@ -272,6 +277,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = ", ".join(value)  # a label list reads as labels, not as Python
     return re.sub(r"\s*[\r\n\t]\s*", " ", str(value))
 
 
