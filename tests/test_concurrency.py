@@ -147,3 +147,19 @@ def test_worker_processes_after_threads_do_not_hang(sentiment_model_dir, tmp_pat
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == f"ok {len(TEXTS)}"
+
+
+def test_a_pipeline_first_used_from_a_new_thread_gets_the_same_shard_threads(
+    make_nlp, sentiment_model_dir
+):
+    """Shard threads set torch to one thread each, and torch hands that count to threads created
+    later: a second pipeline first called from a new (request) thread must not see it."""
+    from spacy_korsent.inference import parallel
+
+    first = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir)}))
+    first("먼저 한 번")
+    second = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir)}))
+    thread = threading.Thread(target=lambda: second("새 스레드에서"))
+    thread.start()
+    thread.join()
+    assert len(parallel._pools) == 1  # both share one pool of the same size

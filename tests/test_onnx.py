@@ -192,7 +192,8 @@ def test_shards_keep_row_order_and_cut_padding():
 
 
 WORKERS_SCRIPT = """
-import json, sys
+import faulthandler, json, sys
+faulthandler.dump_traceback_later(100, exit=True)  # a hang shows where it waits
 from spacy_korsent import blank_korean
 nlp = blank_korean()
 nlp.add_pipe("korean_sentiment", config={{"model": {model!r}, **{settings!r}}})

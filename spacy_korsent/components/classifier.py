@@ -497,7 +497,8 @@ class KoreanClassifier(TrainablePipe):
             multi_label = self.multi_label_setting
             if multi_label is None:
                 multi_label = config.problem_type == problem_type(True)
-            self._install(tokenizer, config, labels, bool(multi_label), weights=str(source))
+            weights = loading.resolve_source(source)  # a saved pipeline stands for its model/
+            self._install(tokenizer, config, labels, bool(multi_label), weights=weights)
 
     def _install(
         self, tokenizer: Any, config: Any, labels: list[str], multi_label: bool, *, weights: str
@@ -547,7 +548,8 @@ class KoreanClassifier(TrainablePipe):
         assert self._engine is not None
         module = module.to(loading.resolve_device(self.device))
         set_module(self.model, module, self._engine.tokenizer)
-        self._engine.backend = None
+        if self.backend == "torch":  # the torch backend runs this module; an export does not
+            self._engine.backend = None
 
     def _weights_changed(self) -> None:
         """The module in memory now differs from any weights on disk and any export."""
@@ -613,16 +615,14 @@ class KoreanClassifier(TrainablePipe):
         tokenizer) that transformers and the components load; weights on disk are copied."""
         assert self._engine is not None
         path.mkdir(parents=True, exist_ok=True)
-        module = get_module(self.model)
-        weights = Path(self._weights) if self._weights else None
-        if module is None and weights is not None and weights.is_dir():
-            if weights.resolve() != path.resolve():
-                for pattern in WEIGHT_FILES:
-                    for file in weights.glob(pattern):
-                        shutil.copyfile(file, path / file.name)
+        files = _weight_files(self._weights) if get_module(self.model) is None else []
+        if files:
+            for file in files:
+                if file.resolve() != (path / file.name).resolve():
+                    shutil.copyfile(file, path / file.name)
             self._labelled_config().save_pretrained(path)
             self._engine.tokenizer.save_pretrained(path)
-        else:
+        else:  # in memory, or not in a local directory (a hub id): written from the module
             loading.save_pretrained(self._engine.tokenizer, self._module(), path)
 
     def _save_export(self, path: Path) -> None:
@@ -721,6 +721,13 @@ def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[st
         if len(positive) > 1:
             several.add(positive)
     return list(seen), several
+
+
+def _weight_files(weights: Optional[str]) -> list[Path]:
+    """The weight files of a local Hugging Face directory (none for a hub id or no directory)."""
+    if not weights or not Path(weights).is_dir():
+        return []
+    return [file for pattern in WEIGHT_FILES for file in sorted(Path(weights).glob(pattern))]
 
 
 def _position_limit(tokenizer: Any, config: Any) -> int:

@@ -244,9 +244,7 @@ class TableWriter(_StreamWriter):
         out = []
         if not self.widths:
             columns = [
-                c
-                for c in rows[0]
-                if c not in self.hidden and any(line.get(c) for line in lines)
+                c for c in rows[0] if c not in self.hidden and any(line.get(c) for line in lines)
             ]
             for column in columns:
                 cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH

@@ -48,6 +48,10 @@ class WindowClassifier:
         self.truncate = truncate
         self.batch_tokens = max(batch_tokens, max_length)
         self.pad_id = getattr(tokenizer, "pad_token_id", None) or 0
+        # The first call turns off a truncation or padding saved with the tokenizer, which changes
+        # the tokenizer shared by every thread ("Already borrowed" in a thread encoding then):
+        # make that call now, while one thread builds the engine.
+        self.encode(["."])
 
     def predict(self, texts: Sequence[str]) -> list[Optional[np.ndarray]]:
         """Probabilities for each text, or None for a text with no subword tokens."""

@@ -21,6 +21,20 @@ if TYPE_CHECKING:
     import torch
 
 _shard_thread = threading.local()
+_first_thread_count: list[int] = []
+
+
+def _torch_threads() -> int:
+    """torch's thread count as it was when this process first asked.
+
+    Asked again later, from a thread created after a shard thread set its own count to 1, torch
+    answers 1: it takes the last count set anywhere as the default for new threads.
+    """
+    import torch
+
+    if not _first_thread_count:
+        _first_thread_count.append(torch.get_num_threads())
+    return _first_thread_count[0]
 
 
 def _single_threaded(
@@ -105,10 +119,6 @@ class TorchBackend:
 
     def _shard_pool(self, *, inherited: bool) -> Optional[ShardPool]:
         """The shard pool on CPU; None on a GPU, which runs the whole batch at once."""
-        import torch
-
         if self.device.type != "cpu":
             return None
-        return shard_pool(
-            process_threads(self.n_threads, torch.get_num_threads, inherited=inherited)
-        )
+        return shard_pool(process_threads(self.n_threads, _torch_threads, inherited=inherited))
