@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spacy
 from conftest import FIXTURES, build_model_dir
 
 KOTE_MODEL = FIXTURES / "kote-koelectra-tiny"
@@ -42,8 +43,9 @@ def test_a_single_label_model_of_other_emotions(make_nlp, seven_class_dir):
     assert len(emotions["top"]) == 2 and emotions["groups"] == {} and emotions["group"] is None
     from spacy_korsent.taxonomy import LABELS
 
-    for entry in emotions["top"]:  # a gloss where the name is one of the 60 labels
-        assert ("gloss" in entry) == (entry["label"] in LABELS)
+    for entry in emotions["top"]:  # the same keys; a gloss where the name is one of the 60
+        assert set(entry) == {"label", "gloss", "group", "score"} and entry["group"] is None
+        assert (entry["gloss"] is not None) == (entry["label"] in LABELS)
     assert sum(nlp("그냥 그래").cats.values()) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -81,6 +83,20 @@ def test_multi_label_from_the_option_or_the_model_config(make_nlp, seven_class_d
     component = make_nlp(("korean_emotion", {"model": str(copy)})).get_pipe("korean_emotion")
     component.initialize()
     assert component.multi_label and component.cfg["threshold"] == 0.5
+
+
+def test_a_threshold_given_when_loading_wins_over_the_saved_one(
+    make_nlp, seven_class_dir, tmp_path
+):
+    config = {"model": str(seven_class_dir), "multi_label": True, "threshold": 0.45}
+    make_nlp(("korean_emotion", config)).to_disk(tmp_path / "pipeline")
+    lower = {"components": {"korean_emotion": {"threshold": 0.01}}}
+    nlp = spacy.load(tmp_path / "pipeline", config=lower)
+    assert nlp.get_pipe("korean_emotion").cfg["threshold"] == 0.01
+    doc = nlp("놀랍고 기쁘다")
+    chosen = {label for label, score in doc.cats.items() if score >= 0.01}
+    assert set(doc._.emotions["labels"]) == chosen and len(chosen) > 1
+    assert spacy.load(tmp_path / "pipeline").get_pipe("korean_emotion").cfg["threshold"] == 0.45
 
 
 def test_multilabel_scores_by_hand():
@@ -172,3 +188,18 @@ def test_analyze_writes_the_predicted_emotion_set(tmp_path, capsys, make_nlp):
     library = make_nlp(("korean_emotion", {"model": str(KOTE_MODEL)}))(text)._.emotions
     assert row["emotion_labels"] == library["labels"] and len(row["emotion_labels"]) > 1
     assert row["emotion"] == library["label"] and row["emotion_group"] is None
+    assert row["emotions_top"] == library["top"]
+
+
+def test_columnar_outputs_hold_what_the_json_output_holds_for_any_emotion_model(make_nlp):
+    """Parquet and the Ray engine write Arrow columns: the top entries of a model outside the
+    taxonomy keep their values and gain no keys there."""
+    import pyarrow as pa
+
+    from spacy_korsent.files.fields import ResultFields
+
+    nlp = make_nlp(("korean_emotion", {"model": str(KOTE_MODEL)}))
+    fields = ResultFields(nlp)
+    values = fields.of(nlp("진짜 어이없고 짜증나네 돈이 아깝다"))
+    for name, kind in fields.arrow_types().items():
+        assert pa.array([values[name]], type=kind).to_pylist() == [values[name]], name

@@ -639,9 +639,15 @@ class KoreanClassifier(TrainablePipe):
         util.from_disk(path, readers, exclude)
         return self
 
+    settings_in_cfg: tuple[str, ...] = ()
+    """cfg keys that record a factory setting: on loading, the setting (the pipeline's config,
+    perhaps overridden) wins over the value saved with the component."""
+
     def _read_cfg(self, path: Path) -> None:
         legacy = path.with_name("cfg.json")  # spacy-korsent 0.1 wrote cfg.json
+        settings = {key: self.cfg[key] for key in self.settings_in_cfg}
         self.cfg.update(srsly.read_json(path if path.exists() or not legacy.exists() else legacy))
+        self.cfg.update(settings)
 
     def _read_model(self, path: Path) -> None:
         with loading.LOAD_LOCK:

@@ -53,6 +53,8 @@ class EmotionClassifier(KoreanClassifier):
         self.groups_setting = dict(groups) if groups else None
         self.cfg["threshold"] = MULTI_LABEL_THRESHOLD if threshold is None else threshold
 
+    settings_in_cfg = ("threshold",)
+
     @property
     def taxonomy(self) -> bool:
         """Whether the labels are the 60 of the default model (with their glosses and groups)."""
@@ -121,15 +123,13 @@ class EmotionClassifier(KoreanClassifier):
         }
 
     def _describe(self, index: int, score: float) -> dict[str, Any]:
+        """One ``top`` entry; the same four keys for every model (None where not known), so rows
+        from different models share one schema (Arrow, Parquet, DataFrames)."""
         label = self.labels[index]
         if self.taxonomy:
             return {**EMOTIONS[index]._asdict(), "score": score}
-        entry: dict[str, Any] = {"label": label}
-        if label in _GLOSSES:
-            entry["gloss"] = _GLOSSES[label]
-        if self.groups_setting and label in self.groups_setting:
-            entry["group"] = self.groups_setting[label]
-        return {**entry, "score": score}
+        group = self.groups_setting.get(label) if self.groups_setting else None
+        return {"label": label, "gloss": _GLOSSES.get(label), "group": group, "score": score}
 
     def _group_scores(self, probs: np.ndarray) -> dict[str, float]:
         """Each group's probability mass (single-label) or best label's score (multi-label)."""
