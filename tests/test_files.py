@@ -226,3 +226,35 @@ def test_integer_labels_that_are_not_indices_are_refused() -> None:
 def test_malformed_label_map_is_refused(spec: str) -> None:
     with pytest.raises(InputError, match="VALUE=CLASS"):
         parse_label_map(spec)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet", "table"])
+def test_outputs_keep_every_column_of_the_first_batch(tmp_path: Path, fmt: str) -> None:
+    """JSON Lines input rows need not share keys: a column first seen in the second row of the
+    first batch is written, not dropped."""
+    from spacy_korsent.files.writers import open_writer
+
+    rows = [{"text": "좋다", "sentiment": "positive"}, {"id": 7, "text": "별로", "sentiment": None}]
+    messages: list[str] = []
+    path = tmp_path / f"out.{fmt}"
+    writer = open_writer(
+        fmt,
+        str(path),
+        warn=messages.append,
+        text_column="text",
+        hidden=set(),
+        float_columns=lambda column: False,
+    )
+    writer.write(rows)
+    writer.write([{"text": "또", "extra": 1}])  # a later batch's new column is reported
+    writer.close()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(path).column_names == ["text", "sentiment", "id"]
+    else:
+        header = path.read_text(encoding="utf-8").splitlines()[0]
+        cells = header.split() if fmt == "table" else header.split(",\t"[fmt == "tsv"])
+        assert cells == ["text", "sentiment", "id"]
+        assert "7" in path.read_text(encoding="utf-8")
+    assert (fmt == "table") != any("'extra'" in message for message in messages)

@@ -111,7 +111,8 @@ class JsonlWriter(_StreamWriter):
 
 
 class _FixedColumns:
-    """The columns of the first row; later rows with other columns are reported once."""
+    """The columns of the first batch (every column any of its rows has, in order of first
+    appearance); later rows with other columns are reported once."""
 
     def __init__(self, warn: Callable[[str], None], what: str) -> None:
         self.warn = warn
@@ -123,19 +124,19 @@ class _FixedColumns:
         """Take the columns from the first batch; True the first time."""
         first = not self.columns
         if first:
-            self.columns = [str(column) for column in rows[0]]
+            self.columns = list(dict.fromkeys(str(column) for row in rows for column in row))
         for row in rows:
             if not self.warned and not set(map(str, row)) <= set(self.columns):
                 self.warned = True
                 extra = sorted(map(str, set(map(str, row)) - set(self.columns)))
                 self.warn(
-                    f"columns {extra} are not in the {self.what} (from the first row); left out."
+                    f"columns {extra} are not in the {self.what} (from the first batch); left out."
                 )
         return first
 
 
 class DelimitedWriter(_StreamWriter):
-    """CSV or TSV with a header of the first row's columns; lists and objects become JSON."""
+    """CSV or TSV with a header of the first batch's columns; lists and objects become JSON."""
 
     def __init__(self, stream: TextIO, warn: Callable[[str], None], delimiter: str) -> None:
         super().__init__(stream)
@@ -243,9 +244,8 @@ class TableWriter(_StreamWriter):
         lines = [self._cells(row) for row in self._with_sentences(rows)]
         out = []
         if not self.widths:
-            columns = [
-                c for c in rows[0] if c not in self.hidden and any(line.get(c) for line in lines)
-            ]
+            every = dict.fromkeys(str(c) for row in rows for c in row)
+            columns = [c for c in every if c not in self.hidden and any(r.get(c) for r in lines)]
             for column in columns:
                 cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
                 cells = [str(column)] + [line.get(column, "") for line in lines]
