@@ -110,6 +110,33 @@ def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_pa
     assert max_difference(cats(loaded), before) < 1e-6
 
 
+def test_weights_trained_after_an_export_never_meet_the_old_export(make_nlp, tmp_path):
+    """Save with an export, train on torch, save to the same directory: the old model.onnx goes,
+    and the ONNX backend then runs the trained weights."""
+    from spacy.training import Example
+
+    pipeline = tmp_path / "pipeline"
+    onnx = {"components": {"korean_sentiment": {"backend": "onnx"}}}
+    nlp = make_nlp(("korean_sentiment", {"model": str(FIXTURES / "nsmc-koelectra-tiny")}))
+    nlp.to_disk(pipeline)
+    spacy.load(pipeline, config=onnx).to_disk(pipeline)
+    export = pipeline / "korean_sentiment" / "model.onnx"
+    assert export.is_file()
+    torch = {"components": {"korean_sentiment": {"backend": "torch"}}}
+    trained = spacy.load(pipeline, config=torch)
+    examples = [
+        Example.from_dict(trained.make_doc(text), {"cats": {"positive": 1.0, "negative": 0.0}})
+        for text in TEXTS[:4]
+    ]
+    optimizer = trained.create_optimizer()
+    for _ in range(3):
+        trained.update(examples, sgd=optimizer)
+    expected = cats(trained)
+    trained.to_disk(pipeline)
+    assert not export.exists()
+    assert max_difference(cats(spacy.load(pipeline, config=onnx)), expected) < FP32_TOLERANCE
+
+
 @pytest.mark.parametrize("source", ["model", "pipeline"])
 def test_export_command_writes_a_pipeline_that_loads(
     source, make_nlp, model_dirs, tmp_path, capsys

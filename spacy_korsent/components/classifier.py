@@ -554,9 +554,8 @@ class KoreanClassifier(TrainablePipe):
     def _weights_changed(self) -> None:
         """The module in memory now differs from any weights on disk and any export."""
         self._weights = None
-        if self.backend == "onnx" and self._export is not None:
-            self._export, self.cfg["onnx_quantized"] = None, None
-            assert self._engine is not None
+        self._export, self.cfg["onnx_quantized"] = None, None
+        if self.backend == "onnx" and self._engine is not None:
             self._engine.backend = None
 
     def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -603,6 +602,8 @@ class KoreanClassifier(TrainablePipe):
         """Labels and settings (``cfg``), the model as a Hugging Face directory (``model/``) and,
         on the ONNX backend, the export of the same weights (``model.onnx``)."""
         self._ready()
+        # cfg says whether model.onnx is an export of these weights (none without one).
+        self.cfg["onnx_quantized"] = self.quantize if self._export is not None else None
         writers = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             MODEL_DIR: self.save_model,
@@ -626,7 +627,10 @@ class KoreanClassifier(TrainablePipe):
             loading.save_pretrained(self._engine.tokenizer, self._module(), path)
 
     def _save_export(self, path: Path) -> None:
-        if self._export is not None and self._export.resolve() != path.resolve():
+        """The export of the saved weights; an older export in the directory is removed."""
+        if self._export is None:
+            path.unlink(missing_ok=True)
+        elif self._export.resolve() != path.resolve():
             shutil.copyfile(self._export, path)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
