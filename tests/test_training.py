@@ -242,3 +242,42 @@ def test_evaluate_on_the_fixture_slice_matches_the_recorded_accuracy(tmp_path: P
     assert korsent("evaluate", NSMC_SLICE, "--model", TINY_MODEL, "--json", report) == 0
     accuracy = json.loads(report.read_text())["accuracy"]
     assert accuracy == pytest.approx(recorded["fixture_slice"]["accuracy"], abs=0.01)
+
+
+def test_a_huge_row_is_trained_on_and_converted_like_any_other(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """A text over spaCy's max_length (a 1.2 MB review) is truncated to the model's window."""
+    rows = NSMC_TRAIN.read_text(encoding="utf-8").splitlines()[:41]
+    rows.insert(5, "999\t" + "정말 지루하고 재미없다 " * 100_000 + "\t0")
+    train_file = write(tmp_path / "huge.txt", "\n".join(rows) + "\n")
+    output = tmp_path / "model"
+    args = train_args(train_file, output, tiny_config)
+    args[args.index("--epochs") + 1] = 1
+    assert korsent(*args) == 0
+    assert (output / "model.safetensors").is_file()
+    assert korsent("convert", train_file, tmp_path / "train.spacy") == 0
+
+    from spacy.tokens import DocBin
+
+    from spacy_korsent import blank_korean
+
+    docs = list(DocBin().from_disk(tmp_path / "train.spacy").get_docs(blank_korean().vocab))
+    assert len(docs) == 41 and len(docs[4].text) > 1_000_000
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [("train.txt",), ("out.spacy", "--dev", "train.txt"), ("out.spacy", "--dev", "out.spacy")],
+)
+def test_convert_never_writes_over_its_input_or_its_other_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture, outputs: tuple[str, ...]
+) -> None:
+    train_file = write(tmp_path / "train.txt", NSMC_TRAIN.read_text(encoding="utf-8"))
+    before = train_file.read_bytes()
+    paths = [tmp_path / name if not name.startswith("-") else name for name in outputs]
+    assert korsent("convert", train_file, *paths) == 2
+    error = capsys.readouterr().err
+    assert "Write to another file" in error or "give the held-out part its own file" in error
+    assert train_file.read_bytes() == before
+    assert not (tmp_path / "out.spacy").exists()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files.labelled import LABELLED_FORMATS
+from ..files.writers import refuse_input_as_output
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
@@ -64,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     check_file_options(args.input, source.layout.format_of(args.input), args)
+    refuse_input_as_output(args.output, [args.input], "OUTPUT")
+    if args.dev is not None:
+        refuse_input_as_output(args.dev, [args.input], "--dev")
+        if args.dev.resolve() == args.output.resolve() or (
+            args.dev.exists() and args.output.exists() and os.path.samefile(args.dev, args.output)
+        ):
+            raise CommandError(f"--dev {args.dev} is OUTPUT: give the held-out part its own file.")
     warn = Warnings("convert")
     data = read_labelled(source, warn=warn, note=warn.note)
     warn.summarize()
@@ -83,6 +92,7 @@ def _write(path: Path, data: Labelled) -> None:
     from spacy_korsent import blank_korean
 
     nlp = blank_korean()
+    nlp.max_length = sys.maxsize  # a huge text is windowed by the component, as in analyze
     docs = DocBin()
     for doc, cats in zip(nlp.pipe(data.texts), data.cats()):
         doc.cats = cats

@@ -123,6 +123,7 @@ def build_pipeline(
             str(config.id2label[i]) for i in range(config.num_labels)
         ]
     nlp = blank_korean()
+    nlp.max_length = sys.maxsize  # a huge text is windowed (or truncated), as in analyze
     factory = "korean_sentiment" if sentiment else "korean_emotion"
     try:
         component = nlp.add_pipe(factory, config=settings_for_component)
