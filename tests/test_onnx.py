@@ -137,6 +137,33 @@ def test_weights_trained_after_an_export_never_meet_the_old_export(make_nlp, tmp
     assert max_difference(cats(spacy.load(pipeline, config=onnx)), expected) < FP32_TOLERANCE
 
 
+def test_exports_after_training_steps_replace_each_other(make_nlp, tmp_path, monkeypatch):
+    """Each training step makes the next document export the new weights: the temporary copies
+    and exports replace the last ones, so disk use does not grow with the steps."""
+    import tempfile
+
+    from spacy.training import Example
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = {"model": str(FIXTURES / "nsmc-koelectra-tiny"), "backend": "onnx"}
+    nlp = make_nlp(("korean_sentiment", config))
+    examples = [
+        Example.from_dict(nlp.make_doc(text), {"cats": {"positive": 1.0, "negative": 0.0}})
+        for text in TEXTS[:4]
+    ]
+    optimizer = nlp.create_optimizer()
+
+    def used() -> int:
+        return sum(file.stat().st_size for file in tmp_path.rglob("*") if file.is_file())
+
+    sizes = []
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+        nlp("새 가중치로 내보내기")
+        sizes.append(used())
+    assert sizes[0] > 0 and sizes[2] == sizes[1] == sizes[0]
+
+
 @pytest.mark.parametrize("source", ["model", "pipeline"])
 def test_export_command_writes_a_pipeline_that_loads(
     source, make_nlp, model_dirs, tmp_path, capsys

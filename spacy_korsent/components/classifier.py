@@ -16,6 +16,7 @@ disk until something needs them (training, or saving weights that are not on dis
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -193,6 +194,7 @@ class KoreanClassifier(TrainablePipe):
         self._config: Any = None
         self._weights: Optional[str] = None
         self._export: Optional[Path] = None
+        self._scratch_root: Optional[tuple[int, Path]] = None  # (process id, directory)
         register_extension(self.extension)
         register_attribution_extension(self.attribution_extension)
 
@@ -565,7 +567,7 @@ class KoreanClassifier(TrainablePipe):
 
             if self._export is None:
                 self._export = export_onnx(
-                    self._weights_on_disk(), self._scratch() / ONNX_FILE, quantize=self.quantize
+                    self._weights_on_disk(), self._scratch(ONNX_FILE), quantize=self.quantize
                 )
                 self.cfg["onnx_quantized"] = self.quantize
             if self.dtype == "bfloat16":  # ONNX Runtime has no bfloat16 kernels for x86 CPUs
@@ -585,16 +587,26 @@ class KoreanClassifier(TrainablePipe):
     def _weights_on_disk(self) -> str:
         """Where the current weights can be read: the source, or a scratch copy of the module."""
         if self._weights is None:
-            scratch = self._scratch() / MODEL_DIR
+            scratch = self._scratch(MODEL_DIR)
             self.save_model(scratch)
             self._weights = str(scratch)
         return self._weights
 
-    def _scratch(self) -> Path:
-        """A directory that lives as long as this component (for exports and unpacked bytes)."""
-        scratch = tempfile.mkdtemp(prefix="korsent-")
-        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
-        return Path(scratch)
+    def _scratch(self, name: str) -> Path:
+        """``name`` in this component's scratch directory, emptied of an earlier version.
+
+        One directory per component (and process), removed with it: exports and weight copies made
+        after each training step replace the last ones rather than pile up.
+        """
+        if self._scratch_root is None or self._scratch_root[0] != os.getpid():
+            root = tempfile.mkdtemp(prefix="korsent-")  # a worker process gets its own
+            weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
+            self._scratch_root = (os.getpid(), Path(root))
+        path = self._scratch_root[1] / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        path.unlink(missing_ok=True)
+        return path
 
     # --- serialization -----------------------------------------------------------------------
 
@@ -667,7 +679,7 @@ class KoreanClassifier(TrainablePipe):
                 self._module()  # now: the directory may be gone by the first doc
             elif self.cfg.get("onnx_quantized") == self.quantize and saved_export.is_file():
                 # The saved export fits (same quantization): use it; weights stay on disk.
-                self._export = Path(shutil.copyfile(saved_export, self._scratch() / ONNX_FILE))
+                self._export = Path(shutil.copyfile(saved_export, self._scratch(ONNX_FILE)))
             else:
                 self.cfg["onnx_quantized"] = None
             self._ready()
@@ -685,7 +697,7 @@ class KoreanClassifier(TrainablePipe):
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Unpack into a directory that lives with the component (weights may be read later)."""
         files: dict[str, bytes] = srsly.msgpack_loads(bytes_data)
-        unpacked = self._scratch()
+        unpacked = self._scratch("unpacked")
         for name, data in files.items():
             target = unpacked / name
             target.parent.mkdir(parents=True, exist_ok=True)
