@@ -219,6 +219,18 @@ def test_emotion_text_report(capsys, emotion_model_dir: Path, tmp_path: Path) ->
             ["-t", "emotion"],
             "no column 'label' in the header",
         ),
+        (
+            "a.txt",
+            "id\tdocument\tlabel\n1\t좋다\t1\n",
+            ["--threshold", "0.3"],
+            "--threshold applies to multi-label emotion models",
+        ),
+        (
+            "e.jsonl",
+            '{"text": "좋다", "label": "기쁨"}\n',
+            ["-t", "emotion", "--threshold", "0.3"],
+            "is single-label (it predicts its top label)",
+        ),
     ],
 )
 def test_unusable_files_exit_2(

@@ -197,6 +197,10 @@ def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
     if fmt == "nsmc" and not sentiment:
         raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
     check_file_options(args.file, fmt, args)
+    if args.threshold is not None and sentiment:
+        raise CommandError(
+            "--threshold applies to multi-label emotion models; sentiment takes the top label."
+        )
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise CommandError(f"--threshold must lie between 0 and 1, not {args.threshold}.")
     data = read_labelled(args.file, layout, warn=warn, note=warn.note)
@@ -257,6 +261,11 @@ def _score_emotions(nlp: Language, data: Labelled, args: argparse.Namespace) -> 
     from ..metrics import predictions
 
     component = _component(nlp, EMOTION)
+    if args.threshold is not None and not component.multi_label:
+        raise CommandError(
+            f"--threshold applies to multi-label models; {component.model_name} is single-label "
+            "(it predicts its top label)."
+        )
     gold = _emotion_gold(component, data, args.label_map)
     labels = list(component.labels)
 
