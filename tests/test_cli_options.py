@@ -66,14 +66,20 @@ def test_output_suffix_chooses_the_format(capsys, reviews: Path, tmp_path: Path)
     assert [json.loads(line)["id"] for line in forced.read_text().splitlines()] == ["1", "2"]
 
 
-def test_parquet_needs_a_file_and_pyarrow(capsys, reviews: Path, tmp_path, monkeypatch) -> None:
-    code, _, err = run(
-        capsys, "analyze", "--sentiment-model", MODEL, "-i", reviews, "-f", "parquet"
-    )
+def test_unwritable_outputs_fail_before_the_models_load(
+    capsys, reviews: Path, tmp_path, monkeypatch
+) -> None:
+    """Parquet to the terminal or without pyarrow, a page that is also -o: one line, exit 2, with
+    a model that does not exist (the check comes before the model would fail to load)."""
+    model = ["--sentiment-model", tmp_path / "not-a-model", "-i", reviews]
+    code, _, err = run(capsys, "analyze", *model, "-f", "parquet")
     assert code == 2 and "Parquet output needs a file" in err
+    page = tmp_path / "out.html"
+    code, _, err = run(capsys, "analyze", *model, "-o", page, "--html", page)
+    assert code == 2 and "give the page its own file" in err and not page.exists()
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     output = tmp_path / "out.parquet"
-    code, _, err = run(capsys, "analyze", "--sentiment-model", MODEL, "-i", reviews, "-o", output)
+    code, _, err = run(capsys, "analyze", *model, "-o", output)
     assert code == 2 and "pip install 'spacy-korsent[parquet]'" in err
     assert len(err.splitlines()) == 1 and not output.exists()
 

@@ -30,6 +30,7 @@ from ..files.readers import (
 from ..files.writers import (
     OUTPUT_FORMATS,
     Writer,
+    check_output,
     open_writer,
     output_format,
     refuse_input_as_output,
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if ray_engine.on_ray(args):
         return ray_engine.run(args, fmt, warn)
     records, count = _input(args, warn)
-    refuse_input_as_output(args.output, [args.input] if args.input else [], "-o")
+    check_outputs(args, fmt, [args.input] if args.input else [])
     first = first_row(records, source_name(args.input or "-"))
     nlp = analysis_pipeline(args, warn)
     source = source_name(args.input or "-") if not args.texts else "argument"
@@ -157,7 +158,6 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from ..explain.report import HtmlReport
 
-        check_page_path(args.html, [args.input] if args.input else [])
         report = HtmlReport(nlp, limit=args.html_limit)
         analysis.on_docs = report.add
     writer = result_writer(fmt, args, analysis.fields, warn)
@@ -217,12 +217,19 @@ def no_text_error(column: str) -> CommandError:
     )
 
 
-def check_page_path(page: str, inputs: Sequence[str | Path]) -> None:
-    """Fail before the run if the --html page could not be written at its end."""
-    refuse_input_as_output(page, inputs, "--html")
-    folder = Path(page).resolve().parent
+def check_outputs(args: argparse.Namespace, fmt: str, inputs: Sequence[str | Path]) -> None:
+    """Fail before the models load if an output (-o, --html) could not be written or would
+    destroy an input or the other output."""
+    refuse_input_as_output(args.output, inputs, "-o")
+    check_output(fmt, args.output)
+    if not args.html:
+        return
+    refuse_input_as_output(args.html, inputs, "--html")
+    if args.output not in (None, "-") and Path(args.html).resolve() == Path(args.output).resolve():
+        raise CommandError(f"--html {args.html} is also -o: give the page its own file.")
+    folder = Path(args.html).resolve().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise CommandError(f"cannot write {page}: {folder} is not a writable directory.")
+        raise CommandError(f"cannot write {args.html}: {folder} is not a writable directory.")
 
 
 def write_page(report: HtmlReport, args: argparse.Namespace) -> None:

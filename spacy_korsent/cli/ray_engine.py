@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..files.fields import ResultFields, checked_text
 from ..files.parquet import read_parquet_records
 from ..files.readers import InputError, Layout, Record, guess_format, read_records
-from ..files.writers import Writer, refuse_input_as_output
+from ..files.writers import Writer
 from .common import CommandError, Warnings, check_file_options, positive_int, progress
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
     """Analyze the input on Ray and write it in ``fmt``; 2 when it cannot be used at all."""
     from .analyze import (  # analyze imports this module
         analysis_pipeline,
-        check_page_path,
+        check_outputs,
         first_row,
         no_text_error,
         result_writer,
@@ -111,9 +111,7 @@ def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
     files = input_files(args.input, args.fmt)
     for file in files:
         check_file_options(file.path, file.fmt, args)
-    refuse_input_as_output(args.output, [file.path for file in files], "-o")
-    if args.html:
-        check_page_path(args.html, [file.path for file in files])
+    check_outputs(args, fmt, [file.path for file in files])
     if args.address is not None:
         _check_reachable(args.address)
     try:

@@ -60,6 +60,23 @@ class Writer:
         """Finish the output (nothing to do for line-based formats: each batch is flushed)."""
 
 
+def check_output(fmt: str, path: str | None) -> None:
+    """An InputError for an output :func:`open_writer` could not open, raised before a run
+    starts: Parquet without a file or without pyarrow."""
+    if fmt != "parquet":
+        return
+    if path is None or path == "-":
+        raise InputError("Parquet output needs a file: give -o FILE.parquet.")
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as err:
+        raise InputError(
+            "Parquet output needs pyarrow: pip install 'spacy-korsent[parquet]' "
+            "(or write .csv or .jsonl)."
+        ) from err
+
+
 def open_writer(
     fmt: str,
     path: str | None,
@@ -74,11 +91,11 @@ def open_writer(
     ``hidden`` columns are left out of the table; ``float_columns`` says which columns Parquet
     stores as numbers (the rest are strings, lists and objects as JSON).
     """
+    check_output(fmt, path)
     if path == "-":
         path = None
     if fmt == "parquet":
-        if path is None:
-            raise InputError("Parquet output needs a file: give -o FILE.parquet.")
+        assert path is not None
         return ParquetWriter(path, warn, float_columns)
     stream: TextIO = sys.stdout
     if path is not None:
@@ -170,14 +187,6 @@ class ParquetWriter(Writer):
     def __init__(
         self, path: str, warn: Callable[[str], None], float_columns: Callable[[str], bool]
     ) -> None:
-        try:
-            import pyarrow  # noqa: F401
-            import pyarrow.parquet  # noqa: F401
-        except ImportError as err:
-            raise InputError(
-                "Parquet output needs pyarrow: pip install 'spacy-korsent[parquet]' "
-                "(or write .csv or .jsonl)."
-            ) from err
         self.path = path
         self.is_float = float_columns
         self.fixed = _FixedColumns(warn, "Parquet schema")
