@@ -25,6 +25,8 @@ import numpy as np
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ..inference import loading
+
 PIECE_CHARS = 5000
 
 KIWI_MISSING = (
@@ -69,14 +71,14 @@ class KoreanSentencizer:
         return starts
 
     def _splitter(self) -> Any:
-        if self._kiwi is None:
-            from kiwipiepy import Kiwi
+        with loading.LOAD_LOCK:  # threads serving their first requests at once make one Kiwi
+            if self._kiwi is None:
+                from kiwipiepy import Kiwi
 
-            with (
-                warnings.catch_warnings()
-            ):  # "num_workers=0 changed in 0.21": to one thread, wanted
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self._kiwi = Kiwi(num_workers=0)
+                # num_workers=0 ("changed in 0.21" warning): one thread, as wanted here.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self._kiwi = Kiwi(num_workers=0)
         return self._kiwi
 
 
