@@ -98,3 +98,16 @@ def test_sentiment_labels_follow_the_model_or_the_option(
     doc = nlp("재밌다")
     assert list(nlp.get_pipe("korean_sentiment").labels) == expected
     assert list(doc._.sentiment["scores"]) == expected == list(doc.cats)
+
+
+def test_a_sentiment_model_that_names_three_classes_needs_no_labels_option(make_nlp, tmp_path):
+    """As spacy train saves a negative/neutral/positive model; unnamed classes still need names."""
+    named = ["negative", "neutral", "positive"]
+    model_dir = build_model_dir(
+        tmp_path / "named", arch="electra", num_labels=3, id2label=dict(enumerate(named))
+    )
+    doc = make_nlp(("korean_sentiment", {"model": str(model_dir)}))("그냥 그래")
+    assert list(doc._.sentiment["scores"]) == named
+    unnamed = build_model_dir(tmp_path / "unnamed", arch="electra", num_labels=3)
+    with pytest.raises(ValueError, match="has 3 classes.*labels option"):
+        make_nlp(("korean_sentiment", {"model": str(unnamed)}))("그냥 그래")

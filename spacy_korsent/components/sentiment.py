@@ -37,7 +37,9 @@ class SentimentClassifier(KoreanClassifier):
         """``labels`` if given; else negative/positive by index (1 = positive, as in the card).
 
         Model names that say negative/positive (any case, or 부정/긍정) are followed even when the
-        model orders them the other way; other real names are kept as they are.
+        model orders them the other way; other real names are kept as they are, for up to six
+        classes (a model that names them, such as negative/neutral/positive); more classes, or
+        unnamed ones (``LABEL_i``), need the labels option.
         """
         n_labels = config.num_labels
         if self.label_names is not None:
@@ -48,14 +50,17 @@ class SentimentClassifier(KoreanClassifier):
                     f"{n_labels} classes."
                 )
             return self.label_names
+        names = [str(config.id2label[i]) for i in range(n_labels)]
+        named = not any(name == f"LABEL_{i}" for i, name in enumerate(names))
+        if n_labels != 2 and named and n_labels < 7:
+            return names  # e.g. negative/neutral/positive, as spacy train saves them
         if n_labels != 2:
             hint = " It looks like an emotion model: use korean_emotion." if n_labels >= 7 else ""
             raise ValueError(
                 f"{self.name}: the model {self.cfg['source']!r} has {n_labels} classes, but "
-                f"korean_sentiment expects a binary negative/positive model.{hint} For a model "
-                "with other classes, give their names in the labels option."
+                f"korean_sentiment expects a negative/positive model.{hint} For a model with "
+                "other classes, give their names in the labels option."
             )
-        names = [str(config.id2label[i]) for i in range(2)]
         if names == ["LABEL_0", "LABEL_1"]:
             return ["negative", "positive"]
         return canonical_sentiment(names) or names
