@@ -175,10 +175,10 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     texts = read_nsmc(args.nsmc).texts[: args.docs]
     if args.model is None:
-        builder = argparse.Namespace(small=False, cache=args.cache, vocab=args.vocab)
-        args.model = build_models(argparse.Namespace(**vars(builder), emotion_vocab=None))[
-            "sentiment"
-        ]
+        builder = argparse.Namespace(
+            small=False, cache=args.cache, vocab=args.vocab, emotion_vocab=None, methods=()
+        )
+        args.model = build_models(builder, texts)["sentiment"]
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="korsent-ray-bench-") as pipeline:
         nlp = blank_korean()
