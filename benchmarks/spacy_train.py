@@ -70,6 +70,7 @@ eval_frequency = {eval_frequency}
 [training.batcher]
 @batchers = "spacy_korsent.batch_by_length.v1"
 size = {batch}
+tokenizer = "{model}"
 
 [training.optimizer]
 @optimizers = "Adam.v1"

@@ -20,6 +20,9 @@ from spacy.training import Example
 NSMC_TRAIN = FIXTURES / "nsmc_train_600.txt"
 
 SHORT_CONFIG = """
+[paths]
+model = "{model}"
+
 [nlp]
 lang = "ko"
 pipeline = ["korean_sentiment"]
@@ -31,7 +34,14 @@ pipeline = ["korean_sentiment"]
 
 [components.korean_sentiment]
 factory = "korean_sentiment"
-model = "{model}"
+model = ${{paths.model}}
+
+[training]
+
+[training.batcher]
+@batchers = "spacy_korsent.batch_by_length.v1"
+size = 32
+tokenizer = ${{paths.model}}
 """
 
 
@@ -84,14 +94,15 @@ def test_spacy_train_fine_tunes_from_a_short_config(tmp_path, make_nlp):
     spacy_cli = [sys.executable, "-m", "spacy"]
     fill = [*spacy_cli, "init", "fill-config", tmp_path / "base.cfg", tmp_path / "config.cfg"]
     subprocess.run(fill, check=True, capture_output=True, env=env)
-    filled = spacy.util.load_config(tmp_path / "config.cfg")
+    filled = spacy.util.load_config(tmp_path / "config.cfg", interpolate=True)
     assert filled["components"]["korean_sentiment"]["max_length"] == 128
+    assert filled["training"]["batcher"]["tokenizer"] == str(start)
     run = subprocess.run(
         [
             *spacy_cli, "train", tmp_path / "config.cfg", "--output", tmp_path / "out",
             "--paths.train", train, "--paths.dev", dev, "--training.max_steps", "12",
             "--training.eval_frequency", "6", "--training.optimizer.learn_rate", "0.001",
-            "--training.batcher.size.start", "16", "--training.batcher.size.stop", "16",
+            "--training.batcher.size", "16",
             "--verbose",
         ],
         capture_output=True, text=True, env=env,
@@ -324,3 +335,24 @@ def test_optimizer_steps_match_spacy_transformers_and_keep_memory_flat(tmp_path)
     n_params = len(list(module.parameters()))
     assert leaked >= 19 * n_params  # thinc's step: a tensor per parameter per step
     assert kept == 0
+
+
+def test_the_batcher_groups_texts_of_similar_subword_lengths(sentiment_model_dir):
+    """Each batch holds texts of similar lengths as the model counts them, every text once."""
+    from spacy_korsent import blank_korean
+    from spacy_korsent.training.batching import configure_batch_by_length
+
+    nlp = blank_korean()
+    # Few spaCy tokens but many subwords, and the other way round: only subword counts tell.
+    texts = ["ㅋ" * 40 + str(i) for i in range(16)] + [
+        "가 나 다 라 마 " + str(i) for i in range(16)
+    ]
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {}}) for text in texts]
+    batcher = configure_batch_by_length(size=16, pool=2, tokenizer=str(sentiment_model_dir))
+    batches = [[eg.predicted.text for eg in batch] for batch in batcher(examples)]
+    assert sorted(text for batch in batches for text in batch) == sorted(texts)
+    assert sorted(sorted(batch) for batch in batches) == sorted(
+        [sorted(texts[:16]), sorted(texts[16:])]
+    )
+    by_characters = configure_batch_by_length(size=16, pool=2)
+    assert sum(map(len, by_characters(examples))) == 32
