@@ -90,7 +90,7 @@ def on_ray(pipeline: Path, texts: list[str], batch_size: int, workers: int) -> d
         fn_constructor_kwargs={"pipeline": str(pipeline)},
         batch_size=batch_size,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         num_cpus=cpus,
     )
     analyzed.context.execution_options.preserve_order = True
@@ -157,7 +157,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     model.add_argument("--model", type=Path, help="use this model directory instead")
     parser.add_argument("--docs", type=int, default=2000, help="how many documents (2000)")
-    parser.add_argument("--batch-size", type=int, default=128, help="docs per batch (128)")
+    parser.add_argument(
+        "--batch-size", type=int, default=1024, help="docs per batch (1024, as korsent analyze)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="runs of every method, in turn")
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "korsent-bench",

@@ -51,9 +51,12 @@ def available_cores() -> int:
 class ShardPool:
     """Run a forward function on row shards of a batch at once, one thread per shard.
 
-    Each shard is cut to its own longest row (the engine sorts rows by length, so all but the last
-    shard lose padding). A batch of one row still runs on a pool thread: the pool's size is then
-    the bound on forward passes running at once, whoever calls.
+    The shards are runs of rows of similar lengths, each cut to its own longest row, with about
+    the same padded work (rows × longest row) each, so that no thread waits long for another: a
+    batch whose lengths spread (a few hundred documents at a time, as a Ray worker or a request
+    batch gets them) would otherwise leave the thread with the short rows idle. A batch of one
+    row still runs on a pool thread: the pool's size is then the bound on forward passes running
+    at once, whoever calls.
     """
 
     def __init__(self, shards: int) -> None:
@@ -69,8 +72,37 @@ class ShardPool:
             width = int(lengths[rows].max())
             return forward(input_ids[rows, :width], attention_mask[rows, :width])
 
-        parts = np.array_split(np.arange(len(input_ids)), min(self.shards, len(input_ids)))
-        return np.concatenate(list(self._executor.map(run, parts)))
+        parts = balanced_shards(lengths, self.shards)
+        results = list(self._executor.map(run, parts))
+        out = np.empty((len(input_ids), *results[0].shape[1:]), dtype=results[0].dtype)
+        for rows, result in zip(parts, results):
+            out[rows] = result
+        return out
+
+
+def balanced_shards(lengths: np.ndarray, shards: int) -> list[np.ndarray]:
+    """Row indices of at most ``shards`` shards: runs of the rows sorted by length whose largest
+    padded work (rows × longest row) is as small as it can be."""
+    order = np.argsort(lengths, kind="stable")
+    widths = np.maximum(lengths[order], 1)
+
+    def cut(limit: int) -> list[tuple[int, int]]:
+        """The fewest runs within ``limit`` each, filled from the longest rows down."""
+        runs, end = [], len(order)
+        while end > 0:
+            start = max(0, end - max(1, limit // int(widths[end - 1])))
+            runs.append((start, end))
+            end = start
+        return runs
+
+    low, high = int(widths[-1]), int(widths[-1]) * len(order)
+    while low < high:  # the smallest limit that needs no more than ``shards`` runs
+        middle = (low + high) // 2
+        if len(cut(middle)) <= shards:
+            high = middle
+        else:
+            low = middle + 1
+    return [order[start:end] for start, end in reversed(cut(low))]
 
 
 _pools: dict[int, ShardPool] = {}

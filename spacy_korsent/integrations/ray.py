@@ -175,13 +175,15 @@ def analyze_dataset(
     workers: int = 1,
     cpus_per_worker: float = 1,
     gpus_per_worker: float = 0,
-    batch_size: Optional[int] = 256,
+    batch_size: Optional[int] = 1024,
 ) -> ray.data.Dataset:
     """``dataset`` with the result fields added to each row, by a pool of ``workers`` actors.
 
     Each actor holds its own copy of the pipeline (plan on the model's size in memory per
     worker) and runs ``cpus_per_worker`` threads, or uses ``gpus_per_worker`` of a GPU.
-    ``batch_size`` rows go through the pipeline together (None: whole blocks). See
+    ``batch_size`` rows go through the pipeline together (None: whole blocks); the components
+    sort each batch's texts by length into their model batches, so fewer than their
+    ``buffer_size`` (1,024) pads more and runs slower. See
     :class:`BatchAnalyzer` for ``pipeline``, ``components`` and the columns. Like any Dataset
     the result is lazy; it keeps the input's order where the dataset's context says
     ``execution_options.preserve_order = True``.
@@ -197,7 +199,9 @@ def analyze_dataset(
         },
         batch_size=batch_size,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        # One batch at a time per actor: a batch is seconds of work, and a worker that is ready
+        # first must not queue the batches its peers (still loading) would take.
+        compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         num_cpus=cpus_per_worker,
         num_gpus=gpus_per_worker or None,
     )
