@@ -245,3 +245,15 @@ def test_unusable_files_exit_2(
     assert (code, out) == (2, "")
     assert err.startswith("korsent evaluate: error: ") and message in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_sentiment_model_with_three_classes_is_refused_not_scored_as_two(
+    capsys, nsmc_slice: Path, tmp_path: Path
+) -> None:
+    from conftest import build_model_dir
+
+    three = dict(enumerate(["negative", "neutral", "positive"]))
+    model = build_model_dir(tmp_path / "three", arch="electra", num_labels=3, id2label=three)
+    code, out, err = run(capsys, str(nsmc_slice), "--model", str(model))
+    assert (code, out) == (2, "")
+    assert "has 3 classes (negative, neutral, positive)" in err and len(err.splitlines()) == 1

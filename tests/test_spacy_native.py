@@ -338,21 +338,23 @@ def test_optimizer_steps_match_spacy_transformers_and_keep_memory_flat(tmp_path)
 
 
 def test_the_batcher_groups_texts_of_similar_subword_lengths(sentiment_model_dir):
-    """Each batch holds texts of similar lengths as the model counts them, every text once."""
+    """Each batch holds texts of similar lengths as the model counts them, every text once: here
+    character counts interleave the two kinds of text and subword counts separate them."""
     from spacy_korsent import blank_korean
     from spacy_korsent.training.batching import configure_batch_by_length
 
     nlp = blank_korean()
-    # Few spaCy tokens but many subwords, and the other way round: only subword counts tell.
-    texts = ["ㅋ" * 40 + str(i) for i in range(16)] + [
-        "가 나 다 라 마 " + str(i) for i in range(16)
-    ]
-    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {}}) for text in texts]
-    batcher = configure_batch_by_length(size=16, pool=2, tokenizer=str(sentiment_model_dir))
-    batches = [[eg.predicted.text for eg in batch] for batch in batcher(examples)]
-    assert sorted(text for batch in batches for text in batch) == sorted(texts)
-    assert sorted(sorted(batch) for batch in batches) == sorted(
-        [sorted(texts[:16]), sorted(texts[16:])]
-    )
-    by_characters = configure_batch_by_length(size=16, pool=2)
-    assert sum(map(len, by_characters(examples))) == 32
+    words = ["영화" * k for k in range(20, 28)]  # 40-54 characters, 22-29 subwords
+    marks = ["!" * m for m in range(41, 57, 2)]  # 41-55 characters, 43-57 subwords
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {}}) for text in words + marks]
+
+    def kinds(batcher) -> list[set[str]]:
+        batches = list(batcher(examples))
+        assert sorted(eg.predicted.text for batch in batches for eg in batch) == sorted(
+            words + marks
+        )
+        return [{eg.predicted.text[0] for eg in batch} for batch in batches]
+
+    model = str(sentiment_model_dir)
+    assert all(len(kind) == 1 for kind in kinds(configure_batch_by_length(8, 2, model)))
+    assert all(len(kind) == 2 for kind in kinds(configure_batch_by_length(8, 2)))

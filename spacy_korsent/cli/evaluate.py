@@ -226,7 +226,14 @@ def _emotion_gold(component: KoreanClassifier, data: Labelled, label_map: str | 
 def _score_sentiment(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
     from ..metrics import accuracy, confusion_matrix, precision_recall_f1
 
-    labels = list(_component(nlp, SENTIMENT).labels)
+    component = _component(nlp, SENTIMENT)
+    labels = list(component.labels)
+    if len(labels) != 2:
+        raise CommandError(
+            f"{component.model_name} has {len(labels)} classes ({', '.join(labels)}); sentiment "
+            "evaluation scores negative/positive models. Score other classes with -t emotion "
+            "(korean_emotion takes any classes), or give a two-class model."
+        )
     pred, timing = _classify(nlp, data, args, lambda doc: _nsmc_class(doc, labels))
     precision, recall, f1 = precision_recall_f1(data.gold, pred, positive=1)
     matrix = confusion_matrix(data.gold, pred, 2)

@@ -600,7 +600,7 @@ class KoreanClassifier(TrainablePipe):
         """
         if self._scratch_root is None or self._scratch_root[0] != os.getpid():
             root = tempfile.mkdtemp(prefix="korsent-")  # a worker process gets its own
-            weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
+            weakref.finalize(self, _remove_scratch, root, os.getpid())
             self._scratch_root = (os.getpid(), Path(root))
         path = self._scratch_root[1] / name
         if path.is_dir():
@@ -743,6 +743,13 @@ def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[st
         if len(positive) > 1:
             several.add(positive)
     return list(seen), several
+
+
+def _remove_scratch(root: str, owner: int) -> None:
+    """Remove a scratch directory, in the process that made it only: a forked worker that exits
+    normally runs its inherited finalizers, and must not take the parent's exports with it."""
+    if os.getpid() == owner:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _weight_files(weights: Optional[str]) -> list[Path]:

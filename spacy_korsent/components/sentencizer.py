@@ -71,6 +71,8 @@ class KoreanSentencizer:
         return starts
 
     def _splitter(self) -> Any:
+        if self._kiwi is not None:
+            return self._kiwi
         with loading.LOAD_LOCK:  # threads serving their first requests at once make one Kiwi
             if self._kiwi is None:
                 from kiwipiepy import Kiwi

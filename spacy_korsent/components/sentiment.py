@@ -52,7 +52,7 @@ class SentimentClassifier(KoreanClassifier):
             return self.label_names
         names = [str(config.id2label[i]) for i in range(n_labels)]
         named = not any(name == f"LABEL_{i}" for i, name in enumerate(names))
-        if n_labels != 2 and named and n_labels < 7:
+        if named and 3 <= n_labels <= 6:
             return names  # e.g. negative/neutral/positive, as spacy train saves them
         if n_labels != 2:
             hint = " It looks like an emotion model: use korean_emotion." if n_labels >= 7 else ""

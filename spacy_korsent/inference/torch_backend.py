@@ -54,8 +54,10 @@ class TorchBackend:
 
     On CPU each batch is split into one shard per thread of the process's shared shard pool, each
     run by single-threaded torch (see :mod:`spacy_korsent.inference.parallel`). Threads:
-    ``n_threads``; by default torch's own count (so ``torch.set_num_threads`` before the first doc
-    is respected), and half the cores in each worker of ``nlp.pipe(n_process=2)``.
+    ``n_threads``; by default torch's own count as the process first reports it (so
+    ``torch.set_num_threads`` before the process's first doc is respected; later calls are not, as
+    shard threads change what torch reports), and half the cores in each worker of
+    ``nlp.pipe(n_process=2)``.
 
     The module is the component's own (training updates it in place), so the backend never changes
     it: no casts, and evaluation mode is set only for the duration of a batch's forward pass.
