@@ -34,6 +34,7 @@ from ..files.writers import (
     open_writer,
     output_format,
     refuse_input_as_output,
+    same_file,
 )
 from . import ray_engine
 from .common import (
@@ -225,7 +226,7 @@ def check_outputs(args: argparse.Namespace, fmt: str, inputs: Sequence[str | Pat
     if not args.html:
         return
     refuse_input_as_output(args.html, inputs, "--html")
-    if args.output not in (None, "-") and Path(args.html).resolve() == Path(args.output).resolve():
+    if args.output not in (None, "-") and same_file(args.html, args.output):
         raise CommandError(f"--html {args.html} is also -o: give the page its own file.")
     folder = Path(args.html).resolve().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):

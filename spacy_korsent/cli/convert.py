@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files.labelled import LABELLED_FORMATS
-from ..files.writers import refuse_input_as_output
+from ..files.writers import refuse_input_as_output, same_file
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
@@ -69,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_input_as_output(args.output, [args.input], "OUTPUT")
     if args.dev is not None:
         refuse_input_as_output(args.dev, [args.input], "--dev")
-        if args.dev.resolve() == args.output.resolve() or (
-            args.dev.exists() and args.output.exists() and os.path.samefile(args.dev, args.output)
-        ):
+        if same_file(args.dev, args.output):
             raise CommandError(f"--dev {args.dev} is OUTPUT: give the held-out part its own file.")
     warn = Warnings("convert")
     data = read_labelled(source, warn=warn, note=warn.note)

@@ -32,6 +32,14 @@ def output_format(path: str | None, fmt: str | None) -> str:
     return SUFFIXES.get(Path(path).suffix.lower(), "jsonl") if path and path != "-" else "jsonl"
 
 
+def same_file(first: str | Path, second: str | Path) -> bool:
+    """Whether two paths name one file, existing or to be written (links and relative paths
+    included)."""
+    if Path(first).resolve() == Path(second).resolve():
+        return True
+    return Path(first).exists() and Path(second).exists() and os.path.samefile(first, second)
+
+
 def refuse_input_as_output(
     output: str | Path | None, inputs: Sequence[str | Path], option: str
 ) -> None:
@@ -43,7 +51,7 @@ def refuse_input_as_output(
     if output is None or str(output) == "-" or not Path(output).exists():
         return
     for path in inputs:
-        if str(path) != "-" and Path(path).exists() and os.path.samefile(output, path):
+        if str(path) != "-" and same_file(output, path):
             raise InputError(
                 f"{option} {output} is the input file {path}: writing it would destroy the input. "
                 f"Write to another file."
