@@ -71,6 +71,8 @@ def test_max_length_above_the_model_limit_is_refused(make_nlp, sentiment_model_d
         ({"dtype": "half"}, "dtype must be one of 'float32', 'bfloat16', 'float16', not 'half'"),
         ({"dtype": "float16", "backend": "onnx"}, "dtype='float16' needs backend='torch'"),
         ({"dtype": "bfloat16", "backend": "onnx", "quantize": True}, "choose one"),
+        ({"dtype": "float16", "backend": "openvino"}, "dtype='float16' needs backend='torch'"),
+        ({"dtype": "bfloat16", "backend": "onnx-int8"}, "needs backend='torch' or 'openvino'"),
         ({"stride": 200}, "stride=200"),
     ],
 )

@@ -75,7 +75,7 @@ def test_fp32_onnx_gives_the_torch_probabilities(factory, make_nlp, model_dirs):
 def test_int8_onnx_stays_close_to_torch(factory, make_nlp, model_dirs):
     settings = {"model": str(model_dirs[factory])}
     expected = cats(make_nlp((factory, settings)))
-    got = cats(make_nlp((factory, {**settings, "backend": "onnx", "quantize": True})))
+    got = cats(make_nlp((factory, {**settings, "backend": "onnx-int8"})))
     assert 0 < max_difference(got, expected) < INT8_TOLERANCE  # quantized, and not far off
     assert same_label_share(got, expected) >= 0.9
 
@@ -85,7 +85,7 @@ def test_int8_keeps_the_labels_of_a_trained_model(make_nlp):
     settings = {"model": str(FIXTURES / "nsmc-koelectra-tiny")}
     expected = cats(make_nlp(("korean_sentiment", settings)), texts)
     got = cats(
-        make_nlp(("korean_sentiment", {**settings, "backend": "onnx", "quantize": True})), texts
+        make_nlp(("korean_sentiment", {**settings, "backend": "onnx-int8"})), texts
     )
     assert same_label_share(got, expected) >= 0.99
     assert max_difference(got, expected) < 0.05
@@ -93,7 +93,7 @@ def test_int8_keeps_the_labels_of_a_trained_model(make_nlp):
 
 def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_path, monkeypatch):
     model = shutil.copytree(sentiment_model_dir, tmp_path / "model")
-    nlp = make_nlp(("korean_sentiment", {"model": str(model), "backend": "onnx", "quantize": True}))
+    nlp = make_nlp(("korean_sentiment", {"model": str(model), "backend": "onnx-int8"}))
     before = cats(nlp)
     nlp.to_disk(tmp_path / "pipeline")
     exported = tmp_path / "pipeline" / "korean_sentiment" / "model.onnx"
@@ -106,7 +106,7 @@ def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_pa
 
     monkeypatch.setattr("spacy_korsent.inference.onnx_export.export_onnx", no_export)
     loaded = spacy.load(tmp_path / "pipeline")
-    assert loaded.get_pipe("korean_sentiment").backend == "onnx"
+    assert loaded.get_pipe("korean_sentiment").settings.backend == "onnx-int8"
     assert max_difference(cats(loaded), before) < 1e-6
 
 
@@ -179,7 +179,7 @@ def test_export_command_writes_a_pipeline_that_loads(
     written = tmp_path / "out" / "korean_emotion" / "model.onnx"
     assert capsys.readouterr().out.strip() == str(written)
     loaded = spacy.load(tmp_path / "out")
-    assert loaded.get_pipe("korean_emotion").backend == "onnx"
+    assert loaded.get_pipe("korean_emotion").settings.backend == "onnx"
     assert max_difference(cats(loaded), cats(reference)) < 1e-6
 
 
@@ -193,7 +193,7 @@ def test_quantizing_a_saved_fp32_export_makes_a_new_int8_one(make_nlp, model_dir
     int8_size = (tmp_path / "int8" / component).stat().st_size
     assert int8_size < (tmp_path / "fp32" / component).stat().st_size
     loaded = spacy.load(tmp_path / "int8")
-    assert loaded.get_pipe("korean_emotion").quantize
+    assert loaded.get_pipe("korean_emotion").settings.backend == "onnx-int8"
     assert 0 < max_difference(cats(loaded), expected) < 2e-3
 
 
@@ -223,7 +223,7 @@ def test_backends_survive_pickling(make_nlp, sentiment_model_dir):
         nlp = make_nlp(("korean_sentiment", config))
         expected = cats(nlp)
         component = nlp.get_pipe("korean_sentiment")
-        component._engine.backend = pickle.loads(pickle.dumps(component._engine.backend))
+        component.engine.backend = pickle.loads(pickle.dumps(component.engine.backend))
         assert max_difference(cats(nlp), expected) < 1e-6
 
 

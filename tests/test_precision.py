@@ -98,11 +98,11 @@ needs_openvino = pytest.mark.skipif(
 def test_onnx_bfloat16_runs_openvino_close_to_float32(make_nlp, sentiment_model_dir):
     settings = {"model": str(sentiment_model_dir), "batch_tokens": 96, "n_threads": 3}
     expected = cats(make_nlp(("korean_sentiment", settings)))
-    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "onnx", "dtype": "bfloat16"}))
+    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "openvino", "dtype": "bfloat16"}))
     got = cats(nlp)
     assert 0 < max_difference(got, expected) < BF16_TOLERANCE
     assert same_label_share(got, expected) == 1.0
-    backend = nlp.get_pipe("korean_sentiment")._engine.backend
+    backend = nlp.get_pipe("korean_sentiment").engine.backend
     assert type(backend).__name__ == "OpenVinoBackend"
 
 
@@ -110,6 +110,6 @@ def test_onnx_bfloat16_without_openvino_says_what_to_install(
     make_nlp, sentiment_model_dir, monkeypatch, bfloat16_cpu
 ):
     monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
-    config = {"model": str(sentiment_model_dir), "backend": "onnx", "dtype": "bfloat16"}
+    config = {"model": str(sentiment_model_dir), "backend": "openvino", "dtype": "bfloat16"}
     with pytest.raises(ImportError, match=r'pip install "spacy-korsent\[openvino\]"'):
         make_nlp(("korean_sentiment", config))("재밌다")

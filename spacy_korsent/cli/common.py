@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from spacy.language import Language
 
-SENTIMENT = "korean_sentiment"
-EMOTION = "korean_emotion"
+from ..components.registry import EMOTION, SENTIMENT
 
 
 class CommandError(Exception):
@@ -157,14 +156,14 @@ def build_pipeline(
 
     from ..components.blank import sentence_splitter
     from ..components.emotion import DEFAULT_MODEL as EMOTION_MODEL
+    from ..components.registry import resolve_model
     from ..components.sentencizer import KIWI_MISSING
     from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
-    from ..inference.loading import resolve_source
 
     if args.device:
         _check_device(args.device)
     defaults = {SENTIMENT: SENTIMENT_MODEL, EMOTION: EMOTION_MODEL}
-    models = {f: resolve_source(model or defaults[f]) for f, model in models.items()}
+    models = {f: resolve_model(model or defaults[f]) for f, model in models.items()}
     nlp = blank_korean()
     nlp.max_length = sys.maxsize  # spaCy's limit guards its parser's memory; none runs here
     if sentences:

@@ -9,20 +9,18 @@ training; predictions go through the window engine (:mod:`spacy_korsent.inferenc
 runs the same module (or its ONNX export) with length bucketing and shard threads.
 
 The model is loaded lazily, once, by whichever thread needs it first (``initialize``, the first
-doc, ``to_disk``): ``spacy.load()`` of a saved pipeline never touches the hub, and a pipeline shared
-by a server's threads works from the first request. On the ONNX backend the torch weights stay on
-disk until something needs them (training, or saving weights that are not on disk yet).
+doc, ``to_disk``), stage by stage: the component's :class:`~.lifecycle.ModelLifecycle`
+(``stages``) holds them. Settings are ``settings`` (:mod:`.settings`); the factories are built
+from them (:mod:`.factories`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, cast
 
 import numpy as np
 import srsly
@@ -34,7 +32,6 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
-from ..explain.attribution import check_method
 from ..explain.docs import (
     Attributions,
     attribute_docs,
@@ -42,52 +39,19 @@ from ..explain.docs import (
     store_attributions,
 )
 from ..inference import loading
+from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
-from ..inference.precision import check_dtype
-from ..training.loss import window_loss
 from .extensions import register_extension, stored_name
-from .model import (
-    classifier_model,
-    get_module,
-    problem_type,
-    set_module,
-    uses_mixed_precision,
-    with_new_head,
-)
+from .lifecycle import ModelLifecycle
+from .loss import window_loss
+from .model import problem_type, uses_mixed_precision, with_new_head
+from .registry import CFG_FILE, EXPORT_FILE, MODEL_DIR
+from .settings import ClassifierSettings
+
+if TYPE_CHECKING:
+    from .factories import ComponentSpec
 
 Result = dict[str, Any]
-
-MODEL_DIR = "model"
-ONNX_FILE = "model.onnx"
-WEIGHT_FILES = (
-    "model*.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model*.bin",
-    "pytorch_model.bin.index.json",
-)
-"""The files of a Hugging Face directory that hold weights (copied when they are on disk)."""
-
-SHARED_DEFAULTS: dict[str, Any] = {
-    "labels": None,
-    "max_length": 128,
-    "stride": 32,
-    "truncate": False,
-    "batch_tokens": 1024,
-    "buffer_size": 1024,
-    "device": None,
-    "dtype": "float32",
-    "n_threads": None,
-    "backend": "torch",
-    "quantize": False,
-    "sentences": False,
-    "set_cats": True,
-    "mixed_precision": False,
-    "grad_scaler_config": {},
-    "explain": False,
-    "explain_method": "occlusion",
-    "explain_steps": 32,
-}
-"""Factory defaults common to both components (documented in the README's config reference)."""
 
 
 class DocPrediction(NamedTuple):
@@ -113,10 +77,8 @@ class WindowScores(NamedTuple):
 class KoreanClassifier(TrainablePipe):
     """Base of ``korean_sentiment`` and ``korean_emotion``; subclasses say how to read the model."""
 
-    extension: str = ""
-    """Name of the Doc/Span extension the component provides, e.g. ``sentiment``."""
-    attribution_extension: str = ""
-    """Doc/Span/Token extension with the token attributions, e.g. ``sentiment_attribution``."""
+    spec: ComponentSpec
+    """The component's names, settings, defaults (see :mod:`.factories`)."""
 
     def __init__(
         self,
@@ -125,78 +87,26 @@ class KoreanClassifier(TrainablePipe):
         name: str,
         *,
         source: str,
-        labels: Optional[list[str]],
-        max_length: int,
-        stride: int,
-        truncate: bool,
-        batch_tokens: int,
-        buffer_size: int,
-        device: Optional[str],
-        dtype: str,
-        n_threads: Optional[int],
-        backend: str,
-        quantize: bool,
-        sentences: bool,
-        set_cats: bool,
-        scorer: Optional[Callable[..., dict[str, Any]]],
-        explain: bool,
-        explain_method: str,
-        explain_steps: int,
-        multi_label: Optional[bool] = None,
+        settings: ClassifierSettings,
+        scorer: Optional[Callable[..., dict[str, Any]]] = None,
     ) -> None:
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"{name}: backend must be 'torch' or 'onnx', not {backend!r}.")
-        if quantize and backend != "onnx":
-            raise ValueError(f"{name}: quantize=true needs backend='onnx'.")
-        check_dtype(dtype)
-        if backend == "onnx" and dtype == "float16":
-            raise ValueError(f"{name}: dtype='float16' needs backend='torch' (on a CUDA GPU).")
-        if backend == "onnx" and dtype == "bfloat16" and quantize:
-            raise ValueError(
-                f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
-                "are two ways to speed up backend='onnx': choose one."
-            )
-        try:
-            check_method(explain_method, backend)
-        except ValueError as err:
-            raise ValueError(f"{name}: {err}") from None
-        if explain_steps < 1:
-            raise ValueError(f"{name}: explain_steps must be at least 1, not {explain_steps}.")
         self.vocab = vocab
         self.model = model
         self.name = name
+        self.settings = settings
+        self.scorer = scorer
         self.cfg: dict[str, Any] = {
             "labels": [],
             "positive_label": None,
-            "multi_label": bool(multi_label),
+            "multi_label": bool(settings.forced_multi_label),
             "source": source,
             "onnx_quantized": None,
         }
-        self.label_names = list(labels) if labels else None
-        self.multi_label_setting = multi_label
-        self.max_length = max_length
-        self.stride = stride
-        self.truncate = truncate
-        self.batch_tokens = batch_tokens
-        self.buffer_size = buffer_size
-        self.device = device
-        self.dtype = dtype
-        self.n_threads = n_threads
-        self.backend = backend
-        self.quantize = quantize
-        self.sentences = sentences
-        self.set_cats = set_cats
-        self.scorer = scorer
-        self.explain = explain
-        self.explain_method = explain_method
-        self.explain_steps = explain_steps
-        self._engine: Optional[WindowClassifier] = None
-        self._config: Any = None
-        self._weights: Optional[str] = None
-        self._export: Optional[Path] = None
-        self._scratch_root: Optional[tuple[int, Path]] = None  # (process id, directory)
-        register_extension(self.extension)
-        register_attribution_extension(self.attribution_extension)
+        self.stages = ModelLifecycle(
+            model, settings, name=name, source=source, adopt=self._adopt_labels
+        )
+        register_extension(self.spec.extension)
+        register_attribution_extension(self.spec.attribution_extension)
 
     # --- what a subclass decides -------------------------------------------------------------
 
@@ -237,14 +147,20 @@ class KoreanClassifier(TrainablePipe):
     def _set_labels(self, labels: list[str], multi_label: bool) -> None:
         positive = "positive" if len(labels) == 2 and "positive" in labels else None
         self.cfg.update(labels=list(labels), multi_label=multi_label, positive_label=positive)
-        if self._engine is not None:
-            self._engine.multi_label = multi_label
+        self.stages.set_labels(list(labels), multi_label)
+
+    def _adopt_labels(self, config: Any) -> None:
+        """Labels and activation of a model loaded from the source, read from its ``config``."""
+        multi_label = self.settings.forced_multi_label
+        if multi_label is None:
+            multi_label = config.problem_type == problem_type(True)
+        self._set_labels(self.read_labels(config), multi_label)
 
     # --- prediction: spaCy's pipe protocol ---------------------------------------------------
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Annotate docs in input order, bucketing ``max(batch_size, buffer_size)`` at a time."""
-        return super().pipe(stream, batch_size=max(batch_size, self.buffer_size))
+        return super().pipe(stream, batch_size=max(batch_size, self.settings.buffer_size))
 
     def predict(self, docs: Iterable[Doc]) -> list[DocPrediction]:
         """Probabilities of each doc (and each sentence with ``sentences``), without a model
@@ -264,14 +180,14 @@ class KoreanClassifier(TrainablePipe):
         if not texts:
             predictions = [DocPrediction(None, []) for _ in docs]
         else:
-            probs = iter(self._ready().predict(texts))
+            probs = iter(self.stages.ready().predict(texts))
             predictions = [
                 DocPrediction(None, [])
                 if count is None
                 else DocPrediction(next(probs), [next(probs) for _ in range(count)])
                 for count in sentence_counts
             ]
-        return self._attributed(docs, predictions) if self.explain else predictions
+        return self._attributed(docs, predictions) if self.settings.explain else predictions
 
     def set_annotations(self, docs: Iterable[Doc], scores: list[DocPrediction]) -> None:
         """Write the extension values (and ``doc.cats``) from :meth:`predict`'s probabilities."""
@@ -281,7 +197,7 @@ class KoreanClassifier(TrainablePipe):
                 for sent, probs in zip(doc.sents, prediction.sentences):
                     self._set(sent, probs)
             if prediction.attributions is not None:
-                store_attributions(doc, prediction.attributions, self.attribution_extension)
+                store_attributions(doc, prediction.attributions, self.spec.attribution_extension)
 
     # --- explanations ------------------------------------------------------------------------
 
@@ -295,21 +211,21 @@ class KoreanClassifier(TrainablePipe):
         """
         docs = list(docs)
         predictions = self.predict(docs)
-        if not self.explain:
+        if not self.settings.explain:
             predictions = self._attributed(docs, predictions)
         self.set_annotations(docs, predictions)
 
     def _attributed(self, docs: list[Doc], predictions: list[DocPrediction]) -> list[DocPrediction]:
         """The predictions with attributions towards each doc's and sentence's top label."""
-        gradients = self.explain_method == "integrated_gradients"
-        options = {"steps": self.explain_steps} if gradients else {}
+        method = self.settings.explain_method
+        options = {"steps": self.settings.explain_steps} if method == "integrated_gradients" else {}
         attributions = attribute_docs(
-            self._ready(), docs, predictions, method=self.explain_method, **options
+            self.stages.ready(), docs, predictions, method=method, **options
         )
         return [p._replace(attributions=a) for p, a in zip(predictions, attributions)]
 
     def _sentences(self, doc: Doc) -> list[Span]:
-        if not self.sentences:
+        if not self.settings.sentences:
             return []
         if not doc.has_annotation("SENT_START"):
             raise ValueError(
@@ -321,13 +237,13 @@ class KoreanClassifier(TrainablePipe):
 
     def _set(self, target: Doc | Span, probs: Optional[np.ndarray]) -> None:
         result = self.empty_result() if probs is None else self.make_result(probs)
-        target._.set(stored_name(self.extension), result)
-        if self.set_cats and probs is not None and isinstance(target, Doc):
+        target._.set(stored_name(self.spec.extension), result)
+        if self.settings.set_cats and probs is not None and isinstance(target, Doc):
             target.cats.update(zip(self.labels, map(float, probs)))
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         """Score ``doc.cats`` against gold cats, under keys prefixed with the extension name."""
-        self._load_source()  # the labels
+        self.stages.loaded()  # the labels
         return super().score(examples, **kwargs)
 
     # --- training: spaCy's trainable pipe protocol -------------------------------------------
@@ -349,43 +265,42 @@ class KoreanClassifier(TrainablePipe):
         examples: Callable[[], Iterable[Example]] = get_examples or list
         if get_examples is not None:
             validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
-        with loading.LOAD_LOCK:  # a pipeline initialised in one thread, used in another
-            self._load_source()
+        with self.stages.locked():  # a pipeline initialised in one thread, used in another
+            self.stages.loaded()
             found, multi_sets = _scan_cats(examples())
             wanted = list(labels) if labels is not None else found
             if wanted:
                 several = any(len(positive & set(wanted)) > 1 for positive in multi_sets)
                 self._fit_labels(wanted, several)
-            self._ready()
+            self.stages.ready()
 
     def _fit_labels(self, wanted: list[str], several: bool) -> None:
         if len(set(wanted)) != len(wanted) or len(wanted) < 2:
             raise ValueError(
                 f"{self.name}: a classifier needs at least two distinct labels, not {wanted}."
             )
-        if several and self.multi_label_setting is False:
+        if several and self.settings.forced_multi_label is False:
             raise ValueError(
                 f"{self.name}: some training docs have several gold labels at 1.0, but "
                 "multi_label=false; set multi_label=true or give each doc one label."
             )
-        multi_label = several or self.multi_label or bool(self.multi_label_setting)
+        multi_label = several or self.multi_label or bool(self.settings.forced_multi_label)
         if set(wanted) == set(self.labels):
+            self.stages.module()
             self._set_labels(list(self.labels), multi_label)
-            self._module().config.problem_type = problem_type(multi_label)
             util.logger.info(
                 "%s: the training labels are the checkpoint's (%s): keeping its head%s.",
                 self.name, ", ".join(self.labels), ", multi-label" if multi_label else "",
             )  # fmt: skip
             return
-        module = with_new_head(self._module(), wanted, multi_label=multi_label)
+        module = with_new_head(self.stages.module(), wanted, multi_label=multi_label)
         util.logger.info(
             "%s: new %s head for the labels %s on the encoder of %s (checkpoint labels: %s).",
             self.name, "multi-label" if multi_label else "single-label", ", ".join(wanted),
             self.cfg["source"], ", ".join(self.labels),
         )  # fmt: skip
         self._set_labels(wanted, multi_label)
-        self._use_module(module)
-        self._weights_changed()
+        self.stages.replace_module(module)
 
     def update(
         self,
@@ -418,9 +333,8 @@ class KoreanClassifier(TrainablePipe):
         self, docs: list[Doc], *, is_train: bool
     ) -> tuple[Optional[WindowScores], Callable[[np.ndarray], Any]]:
         """The Thinc model on every window of ``docs`` (None when no doc has a token)."""
-        self._module()
-        engine = self._engine
-        assert engine is not None
+        self.stages.module()
+        engine = self.stages.loaded()
         windows, owners = engine.split([doc.text for doc in docs])
         if not windows:
             return None, lambda d_logits: None
@@ -435,7 +349,7 @@ class KoreanClassifier(TrainablePipe):
 
     def get_loss(self, examples: Iterable[Example], scores: WindowScores) -> tuple[float, Any]:
         """Cross-entropy (binary per label when multi-label) on the docs' window-mean
-        probabilities, and its gradient for the window logits (see :mod:`..training.loss`)."""
+        probabilities, and its gradient for the window logits (see :mod:`.loss`)."""
         truth, known = self.gold(list(examples))
         loss, d_logits = window_loss(
             scores.logits, scores.owners, scores.lengths, truth, known, multi_label=self.multi_label
@@ -456,200 +370,61 @@ class KoreanClassifier(TrainablePipe):
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the gradients; an ONNX export of the old weights is then stale."""
         super().finish_update(sgd)
-        self._weights_changed()
+        self.stages.invalidate()
 
     def _check_trainable(self) -> None:
-        if self.dtype != "float32":
+        dtype = self.settings.dtype
+        if dtype != "float32":
             raise ValueError(
-                f"{self.name}: dtype={self.dtype!r} is for inference; train in float32 "
+                f"{self.name}: dtype={dtype!r} is for inference; train in float32 "
                 "(with mixed_precision=true on a GPU) and set dtype afterwards."
             )
-        if uses_mixed_precision(self.model) and self._module().device.type != "cuda":
+        if uses_mixed_precision(self.model) and self.stages.module().device.type != "cuda":
             raise ValueError(
                 f"{self.name}: mixed_precision=true trains on a CUDA GPU; set it to false on CPU."
             )
 
-    # --- model life cycle --------------------------------------------------------------------
+    # --- the model --------------------------------------------------------------------------
 
     @property
     def engine(self) -> WindowClassifier:
         """The window engine (tokenizer, windows, backend), with the model loaded."""
-        return self._ready()
+        return self.stages.ready()
 
-    def _ready(self) -> WindowClassifier:
-        """The engine with a backend for the current weights, built by the first thread to ask."""
-        engine = self._engine
-        if engine is None or engine.backend is None:
-            with loading.LOAD_LOCK:
-                self._load_source()
-                engine = self._engine
-                assert engine is not None
-                if engine.backend is None:
-                    engine.backend = self._make_backend()
-        return engine
-
-    def _load_source(self) -> None:
-        """Tokenizer, config and labels of the model named in the config; weights stay on disk."""
-        with loading.LOAD_LOCK:
-            if self._engine is not None:
-                return
-            source = self.cfg["source"]
-            tokenizer, config = loading.load_tokenizer(source), loading.load_config(source)
-            labels = self.read_labels(config)
-            multi_label = self.multi_label_setting
-            if multi_label is None:
-                multi_label = config.problem_type == problem_type(True)
-            weights = loading.resolve_source(source)  # a saved pipeline stands for its model/
-            self._install(tokenizer, config, labels, bool(multi_label), weights=weights)
-
-    def _install(
-        self, tokenizer: Any, config: Any, labels: list[str], multi_label: bool, *, weights: str
-    ) -> None:
-        limit = _position_limit(tokenizer, config)
-        if self.max_length > limit:
-            raise ValueError(
-                f"{self.name}: max_length={self.max_length} is above the model's limit of {limit} "
-                "tokens. Longer texts are split into windows anyway; lower max_length."
-            )
-        self._config = config
-        self._weights, self._export = weights, None
-        set_module(self.model, None, tokenizer)
-        self._engine = WindowClassifier(
-            tokenizer,
-            None,
-            max_length=self.max_length,
-            stride=self.stride,
-            truncate=self.truncate,
-            batch_tokens=self.batch_tokens,
-            multi_label=multi_label,
-        )
-        self._set_labels(labels, multi_label)
-
-    def _module(self) -> Any:
-        """The torch module, loaded from the weights on disk the first time it is needed."""
-        module = get_module(self.model)
-        if module is None:
-            with loading.LOAD_LOCK:
-                self._load_source()
-                module = get_module(self.model)
-                if module is None:
-                    assert self._weights is not None
-                    module = loading.load_model(self._weights, self._labelled_config())
-                    self._use_module(module)
-        return module
-
-    def _labelled_config(self) -> Any:
-        """The checkpoint's transformers config with this component's labels and problem type."""
-        config = self._config
-        config.id2label = dict(enumerate(self.labels))
-        config.label2id = {label: index for index, label in enumerate(self.labels)}
-        config.problem_type = problem_type(self.multi_label)
-        return config
-
-    def _use_module(self, module: Any) -> None:
-        assert self._engine is not None
-        module = module.to(loading.resolve_device(self.device))
-        set_module(self.model, module, self._engine.tokenizer)
-        if self.backend == "torch":  # the torch backend runs this module; an export does not
-            self._engine.backend = None
-
-    def _weights_changed(self) -> None:
-        """The module in memory now differs from any weights on disk and any export."""
-        self._weights = None
-        self._export, self.cfg["onnx_quantized"] = None, None
-        if self.backend == "onnx" and self._engine is not None:
-            self._engine.backend = None
-
-    def _make_backend(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        if self.backend == "onnx":
-            from ..inference.onnx_backend import OnnxBackend
-            from ..inference.onnx_export import export_onnx
-
-            if self._export is None:
-                self._export = export_onnx(
-                    self._weights_on_disk(), self._scratch(ONNX_FILE), quantize=self.quantize
-                )
-                self.cfg["onnx_quantized"] = self.quantize
-            if self.dtype == "bfloat16":  # ONNX Runtime has no bfloat16 kernels for x86 CPUs
-                from ..inference.openvino_backend import OpenVinoBackend
-
-                return OpenVinoBackend(self._export, n_threads=self.n_threads)
-            return OnnxBackend(self._export, n_threads=self.n_threads)
-        from ..inference.torch_backend import TorchBackend
-
-        return TorchBackend(
-            self._module(),
-            loading.resolve_device(self.device),
-            dtype=self.dtype,
-            n_threads=self.n_threads,
-        )
-
-    def _weights_on_disk(self) -> str:
-        """Where the current weights can be read: the source, or a scratch copy of the module."""
-        if self._weights is None:
-            scratch = self._scratch(MODEL_DIR)
-            self.save_model(scratch)
-            self._weights = str(scratch)
-        return self._weights
-
-    def _scratch(self, name: str) -> Path:
-        """``name`` in this component's scratch directory, emptied of an earlier version.
-
-        One directory per component (and process), removed with it: exports and weight copies made
-        after each training step replace the last ones rather than pile up.
-        """
-        if self._scratch_root is None or self._scratch_root[0] != os.getpid():
-            root = tempfile.mkdtemp(prefix="korsent-")  # a worker process gets its own
-            weakref.finalize(self, _remove_scratch, root, os.getpid())
-            self._scratch_root = (os.getpid(), Path(root))
-        path = self._scratch_root[1] / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        path.unlink(missing_ok=True)
-        return path
+    def save_model(self, path: Path) -> None:
+        """Write the model as a Hugging Face directory (weights, config with the labels,
+        tokenizer) that transformers and the components load."""
+        self.stages.save_model(path)
 
     # --- serialization -----------------------------------------------------------------------
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         """Labels and settings (``cfg``), the model as a Hugging Face directory (``model/``) and,
-        on the ONNX backend, the export of the same weights (``model.onnx``)."""
-        self._ready()
-        # cfg says whether model.onnx is an export of these weights (none without one).
-        self.cfg["onnx_quantized"] = self.quantize if self._export is not None else None
+        on the ONNX backends, the export of the same weights (``model.onnx``)."""
+        self.stages.ready()
+        export = self.stages.saved_export
+        # cfg says whether model.onnx is an export of these weights, int8 or not (none without).
+        self.cfg["onnx_quantized"] = None if export is None else export[1]
         writers = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            CFG_FILE: lambda p: srsly.write_json(p, self.cfg),
             MODEL_DIR: self.save_model,
-            ONNX_FILE: self._save_export,
+            EXPORT_FILE: self._save_export,
         }
         util.to_disk(path, writers, exclude)
 
-    def save_model(self, path: Path) -> None:
-        """Write the model as a Hugging Face directory (weights, config with the labels,
-        tokenizer) that transformers and the components load; weights on disk are copied."""
-        assert self._engine is not None
-        path.mkdir(parents=True, exist_ok=True)
-        files = _weight_files(self._weights) if get_module(self.model) is None else []
-        if files:
-            for file in files:
-                if file.resolve() != (path / file.name).resolve():
-                    shutil.copyfile(file, path / file.name)
-            self._labelled_config().save_pretrained(path)
-            self._engine.tokenizer.save_pretrained(path)
-        else:  # in memory, or not in a local directory (a hub id): written from the module
-            loading.save_pretrained(self._engine.tokenizer, self._module(), path)
-
     def _save_export(self, path: Path) -> None:
         """The export of the saved weights; an older export in the directory is removed."""
-        if self._export is None:
+        export = self.stages.saved_export
+        if export is None:
             path.unlink(missing_ok=True)
-        elif self._export.resolve() != path.resolve():
-            shutil.copyfile(self._export, path)
+        elif export[0].resolve() != path.resolve():
+            shutil.copyfile(export[0], path)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
         path = Path(path)
         readers: dict[str, Callable[[Path], None]] = {
-            "cfg": self._read_cfg,
+            CFG_FILE: self._read_cfg,
             MODEL_DIR: self._read_model,
         }
         util.from_disk(path, readers, exclude)
@@ -666,23 +441,25 @@ class KoreanClassifier(TrainablePipe):
         self.cfg.update(settings)
 
     def _read_model(self, path: Path) -> None:
-        with loading.LOAD_LOCK:
+        stages = self.stages
+        with stages.locked():
             tokenizer, config = loading.load_tokenizer(path), loading.load_config(path)
             if self.cfg["labels"]:
                 labels, multi_label = list(self.cfg["labels"]), self.multi_label
             else:  # cfg excluded: the saved model's config names them too
                 labels = self.read_labels(config)
                 multi_label = config.problem_type == problem_type(True)
-            self._install(tokenizer, config, labels, multi_label, weights=str(path))
-            saved_export = path.with_name(ONNX_FILE)
-            if self.backend == "torch":
-                self._module()  # now: the directory may be gone by the first doc
-            elif self.cfg.get("onnx_quantized") == self.quantize and saved_export.is_file():
+            stages.install(tokenizer, config, weights=str(path))
+            self._set_labels(labels, multi_label)
+            wanted = backend_kind(self.settings.backend).export
+            saved_export = path.with_name(EXPORT_FILE)
+            saved_int8 = self.cfg.get("onnx_quantized")
+            if wanted is None:
+                stages.module()  # now: the directory may be gone by the first doc
+            elif saved_int8 == (wanted == "int8") and saved_export.is_file():
                 # The saved export fits (same quantization): use it; weights stay on disk.
-                self._export = Path(shutil.copyfile(saved_export, self._scratch(ONNX_FILE)))
-            else:
-                self.cfg["onnx_quantized"] = None
-            self._ready()
+                stages.use_saved_export(saved_export, int8=bool(saved_int8))
+            stages.ready()
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -697,29 +474,12 @@ class KoreanClassifier(TrainablePipe):
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Unpack into a directory that lives with the component (weights may be read later)."""
         files: dict[str, bytes] = srsly.msgpack_loads(bytes_data)
-        unpacked = self._scratch("unpacked")
+        unpacked = self.stages.scratch("unpacked")
         for name, data in files.items():
             target = unpacked / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         return self.from_disk(unpacked, exclude=exclude)
-
-
-def make_component(
-    cls: type[KoreanClassifier],
-    nlp: Any,
-    name: str,
-    model: str,
-    mixed_precision: bool,
-    grad_scaler_config: dict,
-    **settings: Any,
-) -> Any:
-    """A component of ``cls`` for the model ``model`` (hub id or directory), from a factory's
-    settings; the mixed-precision settings go to its Thinc model."""
-    thinc_model = classifier_model(
-        mixed_precision=mixed_precision, grad_scaler_config=grad_scaler_config
-    )
-    return cls(nlp.vocab, thinc_model, name, source=model, **settings)
 
 
 def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[str]]]:
@@ -743,26 +503,3 @@ def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[st
         if len(positive) > 1:
             several.add(positive)
     return list(seen), several
-
-
-def _remove_scratch(root: str, owner: int) -> None:
-    """Remove a scratch directory, in the process that made it only: a forked worker that exits
-    normally runs its inherited finalizers, and must not take the parent's exports with it."""
-    if os.getpid() == owner:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _weight_files(weights: Optional[str]) -> list[Path]:
-    """The weight files of a local Hugging Face directory (none for a hub id or no directory)."""
-    if not weights or not Path(weights).is_dir():
-        return []
-    return [file for pattern in WEIGHT_FILES for file in sorted(Path(weights).glob(pattern))]
-
-
-def _position_limit(tokenizer: Any, config: Any) -> int:
-    """The longest input the model takes, from its position embeddings and tokenizer settings."""
-    limits = [getattr(config, "max_position_embeddings", None)]
-    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
-    if tokenizer_limit is not None and tokenizer_limit < 1_000_000:
-        limits.append(tokenizer_limit)
-    return min(limit for limit in limits if limit) if any(limits) else 512

@@ -9,16 +9,18 @@ the ``groups`` option maps labels to groups of one's own.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
-from spacy.language import Language
 from spacy.util import registry
 
 from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
-from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, make_component
+from .classifier import KoreanClassifier, Result
+from .factories import ComponentSpec, register_component
+from .registry import EMOTION
 from .scoring import prefixed_cats_scorer
 from .sentiment import canonical_sentiment
+from .settings import EmotionSettings
 
 DEFAULT_MODEL = "hun3359/klue-bert-base-sentiment"
 MULTI_LABEL_THRESHOLD = 0.5
@@ -26,31 +28,27 @@ MULTI_LABEL_THRESHOLD = 0.5
 
 _GLOSSES = {emotion.label: emotion.gloss for emotion in EMOTIONS}
 
+SPEC = ComponentSpec(
+    factory=EMOTION,
+    extension="emotions",
+    attribution_extension="emotion_attribution",
+    settings=EmotionSettings,
+    default_model=DEFAULT_MODEL,
+    scorer="spacy_korsent.emotion_scorer.v1",
+    score_weight="emotion_score",
+)
+
 
 class EmotionClassifier(KoreanClassifier):
     """Sets ``doc._.emotions = {"label", "score", "labels", "group", "top", "groups"}`` (and
     ``doc.cats``)."""
 
-    extension = "emotions"
-    attribution_extension = "emotion_attribution"
+    spec = SPEC
+    settings: EmotionSettings
 
-    def __init__(
-        self,
-        *args: Any,
-        top_k: int,
-        threshold: Optional[float],
-        groups: Optional[dict[str, str]],
-        **settings: Any,
-    ) -> None:
-        name = args[2]
-        if top_k < 1:
-            raise ValueError(f"{name}: top_k must be at least 1, not {top_k}.")
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"{name}: threshold must lie between 0 and 1, not {threshold}.")
-        super().__init__(*args, **settings)
-        self.top_k = top_k
-        self.threshold = threshold
-        self.groups_setting = dict(groups) if groups else None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        threshold = self.settings.threshold
         self.cfg["threshold"] = MULTI_LABEL_THRESHOLD if threshold is None else threshold
 
     settings_in_cfg = ("threshold",)
@@ -68,13 +66,14 @@ class EmotionClassifier(KoreanClassifier):
         """
         n_labels = config.num_labels
         source = self.cfg["source"]
-        if self.label_names is not None:
-            if len(self.label_names) != n_labels:
+        given = self.settings.labels
+        if given is not None:
+            if len(given) != n_labels:
                 raise ValueError(
-                    f"{self.name}: labels has {len(self.label_names)} names but the model "
+                    f"{self.name}: labels has {len(given)} names but the model "
                     f"{source!r} has {n_labels} classes."
                 )
-            names = list(self.label_names)
+            names = list(given)
         else:
             names = [str(config.id2label[i]) for i in range(n_labels)]
         if n_labels == len(LABELS) and set(names) <= {*LABELS, *(f"LABEL_{i}" for i in range(60))}:
@@ -85,7 +84,7 @@ class EmotionClassifier(KoreanClassifier):
                         f"taxonomy has {expected!r} there; the model's labels are in another order."
                     )
             names = list(LABELS)
-        if self.label_names is None and (
+        if given is None and (
             names == ["LABEL_0", "LABEL_1"] or canonical_sentiment(names) is not None
         ):
             raise ValueError(
@@ -93,7 +92,7 @@ class EmotionClassifier(KoreanClassifier):
                 "like a sentiment model; use korean_sentiment (or name its classes with the "
                 "labels option)."
             )
-        unknown = set(self.groups_setting or ()) - set(names)
+        unknown = set(self.settings.groups or ()) - set(names)
         if unknown:
             raise ValueError(
                 f"{self.name}: groups names labels the model {source!r} does not have: "
@@ -116,8 +115,8 @@ class EmotionClassifier(KoreanClassifier):
             "group": max(groups, key=groups.__getitem__) if groups else None,
             "top": [
                 self._describe(int(i), float(probs[i]))
-                for i in ranked[: self.top_k]
-                if self.threshold is None or probs[i] >= self.threshold
+                for i in ranked[: self.settings.top_k]
+                if self.settings.threshold is None or probs[i] >= self.settings.threshold
             ],
             "groups": groups,
         }
@@ -128,16 +127,16 @@ class EmotionClassifier(KoreanClassifier):
         label = self.labels[index]
         if self.taxonomy:
             return {**EMOTIONS[index]._asdict(), "score": score}
-        group = self.groups_setting.get(label) if self.groups_setting else None
+        group = self.settings.groups.get(label) if self.settings.groups else None
         return {"label": label, "gloss": _GLOSSES.get(label), "group": group, "score": score}
 
     def _group_scores(self, probs: np.ndarray) -> dict[str, float]:
         """Each group's probability mass (single-label) or best label's score (multi-label)."""
-        if self.taxonomy and not self.groups_setting:
+        if self.taxonomy and not self.settings.groups:
             masses = probs.reshape(len(GROUP_NAMES), GROUP_SIZE).sum(axis=1)
             return {name: float(mass) for name, mass in zip(GROUP_NAMES, masses)}
         scores: dict[str, float] = {}
-        for label, group in (self.groups_setting or {}).items():
+        for label, group in (self.settings.groups or {}).items():
             p = float(probs[self.labels.index(label)])
             previous = scores.get(group, 0.0)
             scores[group] = max(previous, p) if self.multi_label else previous + p
@@ -147,49 +146,7 @@ class EmotionClassifier(KoreanClassifier):
         return {"label": None, "score": None, "labels": [], "group": None, "top": [], "groups": {}}
 
 
-@Language.factory(
-    "korean_emotion",
-    assigns=["doc._.emotions", "span._.emotions", "doc.cats"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "top_k": 3,
-        "threshold": None,
-        "multi_label": None,
-        "groups": None,
-        **SHARED_DEFAULTS,
-        "scorer": {"@scorers": "spacy_korsent.emotion_scorer.v1"},
-    },
-    default_score_weights={"emotion_score": 1.0},
-)
-def make_emotion(
-    nlp: Language,
-    name: str,
-    model: str,
-    top_k: int,
-    threshold: Optional[float],
-    multi_label: Optional[bool],
-    groups: Optional[dict[str, str]],
-    labels: Optional[list[str]],
-    max_length: int,
-    stride: int,
-    truncate: bool,
-    batch_tokens: int,
-    buffer_size: int,
-    device: Optional[str],
-    dtype: str,
-    n_threads: Optional[int],
-    backend: str,
-    quantize: bool,
-    sentences: bool,
-    set_cats: bool,
-    mixed_precision: bool,
-    grad_scaler_config: dict,
-    scorer: Optional[Callable[..., dict[str, Any]]],
-    explain: bool,
-    explain_method: str,
-    explain_steps: int,
-) -> EmotionClassifier:
-    return make_component(EmotionClassifier, **locals())
+make_emotion = register_component(EmotionClassifier)
 
 
 @registry.scorers("spacy_korsent.emotion_scorer.v1")

@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import numpy as np
-from spacy.language import Language
 from spacy.util import registry
 
-from .classifier import SHARED_DEFAULTS, KoreanClassifier, Result, make_component
+from .classifier import KoreanClassifier, Result
+from .factories import ComponentSpec, register_component
+from .registry import SENTIMENT
 from .scoring import prefixed_cats_scorer
+from .settings import ClassifierSettings
 
 DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
+
+SPEC = ComponentSpec(
+    factory=SENTIMENT,
+    extension="sentiment",
+    attribution_extension="sentiment_attribution",
+    settings=ClassifierSettings,
+    default_model=DEFAULT_MODEL,
+    scorer="spacy_korsent.sentiment_scorer.v1",
+    score_weight="sentiment_score",
+)
 
 _CANONICAL = {
     "negative": "negative", "neg": "negative", "부정": "negative", "0": "negative",
@@ -30,8 +42,7 @@ def canonical_sentiment(names: list[str]) -> Optional[list[str]]:
 class SentimentClassifier(KoreanClassifier):
     """Sets ``doc._.sentiment = {"label", "score", "scores"}`` (and ``doc.cats``)."""
 
-    extension = "sentiment"
-    attribution_extension = "sentiment_attribution"
+    spec = SPEC
 
     def read_labels(self, config: Any) -> list[str]:
         """``labels`` if given; else negative/positive by index (1 = positive, as in the card).
@@ -42,14 +53,14 @@ class SentimentClassifier(KoreanClassifier):
         unnamed ones (``LABEL_i``), need the labels option.
         """
         n_labels = config.num_labels
-        if self.label_names is not None:
-            if len(self.label_names) != n_labels:
+        given = self.settings.labels
+        if given is not None:
+            if len(given) != n_labels:
                 raise ValueError(
-                    f"{self.name}: labels has {len(self.label_names)} names "
-                    f"({self.label_names}) but the model {self.cfg['source']!r} has "
-                    f"{n_labels} classes."
+                    f"{self.name}: labels has {len(given)} names ({given}) but the model "
+                    f"{self.cfg['source']!r} has {n_labels} classes."
                 )
-            return self.label_names
+            return list(given)
         names = [str(config.id2label[i]) for i in range(n_labels)]
         named = not any(name == f"LABEL_{i}" for i, name in enumerate(names))
         if named and 3 <= n_labels <= 6:
@@ -77,41 +88,7 @@ class SentimentClassifier(KoreanClassifier):
         return {"label": None, "score": None, "scores": {}}
 
 
-@Language.factory(
-    "korean_sentiment",
-    assigns=["doc._.sentiment", "span._.sentiment", "doc.cats"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        **SHARED_DEFAULTS,
-        "scorer": {"@scorers": "spacy_korsent.sentiment_scorer.v1"},
-    },
-    default_score_weights={"sentiment_score": 1.0},
-)
-def make_sentiment(
-    nlp: Language,
-    name: str,
-    model: str,
-    labels: Optional[list[str]],
-    max_length: int,
-    stride: int,
-    truncate: bool,
-    batch_tokens: int,
-    buffer_size: int,
-    device: Optional[str],
-    dtype: str,
-    n_threads: Optional[int],
-    backend: str,
-    quantize: bool,
-    sentences: bool,
-    set_cats: bool,
-    mixed_precision: bool,
-    grad_scaler_config: dict,
-    scorer: Optional[Callable[..., dict[str, Any]]],
-    explain: bool,
-    explain_method: str,
-    explain_steps: int,
-) -> SentimentClassifier:
-    return make_component(SentimentClassifier, **locals())
+make_sentiment = register_component(SentimentClassifier)
 
 
 @registry.scorers("spacy_korsent.sentiment_scorer.v1")

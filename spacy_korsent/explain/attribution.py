@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
 from .subwords import Offsets
 
 METHODS = ("occlusion", "integrated_gradients")
 """Method names, the first the default. Costs (forward passes per doc) are in the README."""
-
-GRADIENT_BACKENDS = ("torch",)
 
 
 def check_method(method: str, backend: str) -> None:
@@ -27,7 +26,7 @@ def check_method(method: str, backend: str) -> None:
     from .gradients import NEEDS_TORCH
 
     _require_known(method)
-    if method == "integrated_gradients" and backend not in GRADIENT_BACKENDS:
+    if method == "integrated_gradients" and not backend_kind(backend).gradients:
         raise ValueError(f"backend={backend!r}: {NEEDS_TORCH}")
 
 

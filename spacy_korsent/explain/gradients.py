@@ -11,7 +11,8 @@ weighted as the text's probability averages them. Within each window the scores 
 Cost: ``steps`` forward and backward passes per window (a backward pass costs about two forward
 passes). The passes run like the backend's own: in row shards on single-threaded torch, side by
 side in the process's shard threads (on a busy CPU, torch's own threading is many times slower).
-The gradients need the torch model: the ONNX backend cannot run this method.
+The gradients need the torch model: only a backend that holds it (:class:`GradientBackend`) can
+run this method.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from ..inference.backends import GradientBackend
 from ..inference.engine import WindowClassifier
 from .subwords import Offsets, text_windows
 
 NEEDS_TORCH = (
     "the integrated_gradients method needs the torch backend (gradients of the torch model); "
-    "the ONNX backend has none. Use backend='torch', or explain_method='occlusion', which works "
-    "on every backend."
+    "the ONNX and OpenVINO backends have none. Use backend='torch', or "
+    "explain_method='occlusion', which works on every backend."
 )
 
 
@@ -72,12 +74,13 @@ class _IntegratedPath:
         from transformers import PreTrainedModel
 
         backend = classifier.backend
-        model = getattr(backend, "model", None)
-        if not isinstance(model, PreTrainedModel):
+        if not isinstance(backend, GradientBackend) or not isinstance(
+            backend.model, PreTrainedModel
+        ):
             raise ValueError(NEEDS_TORCH)
-        self.run = getattr(backend, "run_sharded", lambda forward, ids, mask: forward(ids, mask))
+        self.run = backend.run_sharded
         self.classifier = classifier
-        self.model = model
+        model = self.model = backend.model
         self.embed = model.get_input_embeddings()
         self.device = next(model.parameters()).device
         self.steps = steps

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span
 
-SENTIMENT_FACTORY = "korean_sentiment"
-EMOTION_FACTORY = "korean_emotion"
+from ..components.registry import EMOTION as EMOTION_FACTORY
+from ..components.registry import SENTIMENT as SENTIMENT_FACTORY
 
 
 def checked_text(value: object, column: str) -> tuple[str, Optional[str]]:
@@ -45,7 +45,7 @@ class ResultFields:
         ours = [pipe for pipe in (sentiment, emotion) if pipe is not None]
         self.sentiment_labels = tuple(sentiment.labels) if sentiment is not None else None
         self.emotion = emotion is not None
-        self.sentences = any(pipe.sentences for pipe in ours)
+        self.sentences = any(pipe.settings.sentences for pipe in ours)
         self.kinds = self._kinds()
         """Each field, in the order it is added to a row, with what it holds."""
 

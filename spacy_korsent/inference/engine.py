@@ -1,21 +1,22 @@
 """Turn texts into class probabilities: subword windows, length-sorted token-budget batches.
 
-The engine is backend-neutral: a backend is any callable that maps padded ``input_ids`` and
-``attention_mask`` (int64 arrays of shape ``[batch, length]``) to logits ``[batch, labels]``. The
-engine turns them into probabilities: a softmax over the labels, or for multi-label models a
-sigmoid per label. Texts longer than one window are split into overlapping windows of subword
-tokens; each window is classified and the text's probabilities are the mean over its windows
-weighted by their lengths (:func:`window_means`; training takes its loss on the same mean).
+The engine is backend-neutral: a backend (:class:`~.backends.Backend`) is any callable that maps
+padded ``input_ids`` and ``attention_mask`` (int64 arrays of shape ``[batch, length]``) to logits
+``[batch, labels]``. The engine turns them into probabilities: a softmax over the labels, or for
+multi-label models a sigmoid per label. Texts longer than one window are split into overlapping
+windows of subword tokens; each window is classified and the text's probabilities are the mean
+over its windows weighted by their lengths (:func:`window_means`; training takes its loss on the
+same mean).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
-Backend = Callable[[np.ndarray, np.ndarray], np.ndarray]
+from .backends import Backend
 
 
 class WindowClassifier:

@@ -37,26 +37,23 @@ os.register_at_fork(after_in_child=_new_lock_in_child)
 HUB_TIMEOUT = 3.0
 """Seconds to wait for the hub's host before a hub id is given up as unreachable."""
 
-PIPELINE_COMPONENTS = ("korean_sentiment", "korean_emotion")
-
 
 class ModelNotFoundError(OSError):
     """The model named in the component's config could not be loaded."""
 
 
 def resolve_source(name: str | Path) -> str:
-    """Where to load ``name`` from: a model directory, a saved pipeline's model, or a hub id.
+    """Where to load ``name`` from: a local directory, or a hub id.
 
-    A pipeline saved with ``nlp.to_disk()`` (or one of its component directories) stands for the
-    Hugging Face model its component saved in ``<component>/model/``; a pipeline with several
-    such components is refused with the subdirectories to choose from. A hub id that is not in
-    the Hugging Face cache fails at once, in one line, when the hub is switched off
+    (A saved pipeline standing for its model is the components' business:
+    :func:`spacy_korsent.components.registry.resolve_model`.) A hub id that is not in the Hugging
+    Face cache fails at once, in one line, when the hub is switched off
     (``HF_HUB_OFFLINE``) or its host does not answer within :data:`HUB_TIMEOUT` seconds, instead
     of after transformers' retries.
     """
     path = Path(name).expanduser()
     if path.is_dir():
-        return str(_model_dir(path))
+        return str(path)
     name = str(name)
     if _in_hub_cache(name):
         return name
@@ -65,38 +62,6 @@ def resolve_source(name: str | Path) -> str:
     if problem is not None:
         raise ModelNotFoundError(_not_found_message(name, problem))
     return name
-
-
-def _model_dir(path: Path) -> Path:
-    """The model directory a local directory stands for (itself unless it is a pipeline's)."""
-    if (path / "config.json").is_file() or not (
-        (path / "config.cfg").is_file() or (path / "model" / "config.json").is_file()
-    ):
-        return path
-    if (path / "model" / "config.json").is_file():  # a component directory
-        return path / "model"
-    components = _pipeline_components(path)
-    if len(components) == 1:
-        return path / components[0] / "model"
-    choices = " or ".join(str(path / name / "model") for name in components)
-    reason = (
-        f"it has {len(components)} model components: pass {choices}"
-        if components
-        else (f"it has none of the components {', '.join(PIPELINE_COMPONENTS)}")
-    )
-    raise ModelNotFoundError(f"{path} is a spaCy pipeline, not a model directory; {reason}.")
-
-
-def _pipeline_components(path: Path) -> list[str]:
-    """Names of the pipeline's components whose directory holds a saved model."""
-    from spacy.util import load_config
-
-    blocks = load_config(path / "config.cfg").get("components", {})
-    return [
-        name
-        for name, block in blocks.items()
-        if block.get("factory") in PIPELINE_COMPONENTS and (path / name / "model").is_dir()
-    ]
 
 
 def _in_hub_cache(name: str) -> bool:
@@ -160,8 +125,8 @@ def load_pretrained(name_or_path: str | Path) -> tuple[PreTrainedTokenizerBase, 
 def _loading(name_or_path: str | Path, load: Any) -> Any:
     """``load(name)`` under :data:`LOAD_LOCK`, with a one-line error that says what to do.
 
-    The name is resolved first (:func:`resolve_source`): a saved pipeline stands for its model,
-    and a hub id that cannot be reached fails at once.
+    The name is resolved first (:func:`resolve_source`): a hub id that cannot be reached fails at
+    once.
     """
     name = resolve_source(name_or_path)
     with LOAD_LOCK:

@@ -1,11 +1,11 @@
-"""bfloat16 on CPU without torch: the ONNX export run by OpenVINO (``backend = "onnx"`` with
-``dtype = "bfloat16"``).
+"""The ONNX export run by OpenVINO (``backend = "openvino"``), for bfloat16 on CPU without torch.
 
-ONNX Runtime has no bfloat16 kernels for x86 CPUs; OpenVINO compiles the same fp32 export for
-bfloat16 on CPUs with AVX512-BF16 or AMX, about 2.5 times as fast as float32 torch on a
-base-sized model and a fifth faster than torch's own bfloat16 (measured: benchmarks/). Like the
-other backends, each batch is split into one shard per thread of the process's shared shard pool;
-OpenVINO runs one single-threaded stream per shard thread, each with its own infer request.
+ONNX Runtime has no bfloat16 kernels for x86 CPUs; with ``dtype = "bfloat16"`` OpenVINO compiles
+the same fp32 export for bfloat16 on CPUs with AVX512-BF16 or AMX, about 2.5 times as fast as
+float32 torch on a base-sized model and a fifth faster than torch's own bfloat16 (measured:
+benchmarks/); ``dtype = "float32"`` compiles it as it is. Like the other backends, each batch
+is split into one shard per thread of the process's shared shard pool; OpenVINO runs one
+single-threaded stream per shard thread, each with its own infer request.
 """
 
 from __future__ import annotations
@@ -20,17 +20,24 @@ from .parallel import PerProcess, ShardPool, available_cores, process_threads, s
 from .precision import unsupported
 
 INSTALL_HINT = 'pip install "spacy-korsent[openvino]"'
+PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
 
 
 class OpenVinoBackend:
-    """Map padded id/mask arrays to logits with an OpenVINO model compiled for bfloat16."""
+    """Map padded id/mask arrays to logits with an OpenVINO model compiled for ``dtype``
+    (``"float32"`` or ``"bfloat16"``)."""
 
-    def __init__(self, onnx_path: Path, *, n_threads: Optional[int] = None) -> None:
+    def __init__(
+        self, onnx_path: Path, *, dtype: str = "bfloat16", n_threads: Optional[int] = None
+    ) -> None:
         import torch
 
-        refusal = unsupported("bfloat16", torch.device("cpu"))
+        if dtype not in PRECISION_HINTS:
+            raise ValueError(f"OpenVINO runs dtype='float32' or 'bfloat16', not {dtype!r}.")
+        refusal = unsupported(dtype, torch.device("cpu"))
         if refusal:
             raise ValueError(refusal)
+        self.precision = PRECISION_HINTS[dtype]
         self.onnx_path = Path(onnx_path)
         if not self.onnx_path.is_file():
             raise FileNotFoundError(f"No ONNX model at {str(self.onnx_path)!r}.")
@@ -55,11 +62,11 @@ class OpenVinoBackend:
             import openvino
         except ImportError as err:
             raise ImportError(
-                f"backend='onnx' with dtype='bfloat16' runs OpenVINO: {INSTALL_HINT}"
+                f"backend='openvino' needs the openvino package: {INSTALL_HINT}"
             ) from err
         threads = process_threads(self.n_threads, available_cores, inherited=inherited)
         settings = {
-            "INFERENCE_PRECISION_HINT": "bf16",
+            "INFERENCE_PRECISION_HINT": self.precision,
             "NUM_STREAMS": threads,  # one single-threaded stream per shard thread
             "INFERENCE_NUM_THREADS": threads,
             "ENABLE_CPU_PINNING": False,  # worker processes must not pin to the same cores

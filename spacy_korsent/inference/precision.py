@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
 
 DTYPES = ("float32", "bfloat16", "float16")
-_FAST_CPU_PATH = "backend='onnx' with quantize=true is the fastest CPU path"
+_FAST_CPU_PATH = "backend='onnx-int8' is the fastest CPU path"
 
 
 def check_dtype(dtype: str) -> None:

@@ -11,6 +11,9 @@ import numpy as np
 from spacy.training import Example
 from spacy.util import registry
 
+from ..components.registry import resolve_model
+from ..inference.loading import load_tokenizer
+
 
 def similar_length_batches(
     lengths: np.ndarray, size: int, rng: np.random.Generator | None, *, pool: int = 50
@@ -64,9 +67,7 @@ def configure_batch_by_length(
 def _subword_counter(tokenizer: str) -> Callable[[list[str]], Iterator[int]]:
     """Count each text's subword tokens with the tokenizer of ``tokenizer`` (loaded at once, so
     a wrong name fails when the config is read)."""
-    from ..inference.loading import load_tokenizer
-
-    loaded = load_tokenizer(tokenizer)
+    loaded = load_tokenizer(resolve_model(tokenizer))
 
     def count(texts: list[str]) -> Iterator[int]:
         for start in range(0, len(texts), 4096):

@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..components.blank import blank_korean
+from ..components.registry import EMOTION, SENTIMENT, resolve_model
 from ..files.readers import InputError
 from ..inference.engine import activate, window_means
+from ..inference.loading import ModelNotFoundError, load_config, save_pretrained
 from ..metrics import NO_PREDICTION, accuracy, macro_f1
 from .batching import similar_length_batches
 from .data import NSMC_LABELS, Labelled
@@ -94,10 +97,6 @@ def build_pipeline(
     under its own class names, so that ``initialize`` keeps its head exactly when they are the
     training labels (negative/positive also match ``LABEL_0``/``LABEL_1`` and the like).
     """
-    from spacy_korsent import blank_korean
-
-    from ..inference.loading import ModelNotFoundError, load_config
-
     source: str | Path
     if init_config is not None:
         source = write_random_model(names, init_config, tokenizer, settings.seed, scratch)
@@ -107,7 +106,7 @@ def build_pipeline(
         if tokenizer is not None:
             raise InputError("--tokenizer goes with --init-config; --model brings its own.")
     try:
-        config = load_config(source)
+        config = load_config(resolve_model(source))
     except ModelNotFoundError as err:
         raise InputError(str(err)) from err
     sentiment = set(names) == set(NSMC_LABELS)
@@ -124,7 +123,7 @@ def build_pipeline(
         ]
     nlp = blank_korean()
     nlp.max_length = sys.maxsize  # a huge text is windowed (or truncated), as in analyze
-    factory = "korean_sentiment" if sentiment else "korean_emotion"
+    factory = SENTIMENT if sentiment else EMOTION
     try:
         component = nlp.add_pipe(factory, config=settings_for_component)
         component.initialize()
@@ -138,8 +137,6 @@ def write_random_model(
 ) -> Path:
     """A model from a transformers config with random weights, saved for the component to load."""
     from transformers import AutoModelForSequenceClassification, set_seed
-
-    from ..inference.loading import save_pretrained
 
     if tokenizer is None:
         raise InputError("--init-config needs --tokenizer (a tokenizer directory or vocab.txt).")

@@ -1,0 +1,223 @@
+"""The components' settings, each defined once: name, type, default and one line of documentation.
+
+A setting is a field of :class:`ClassifierSettings` (both components) or of a component's own
+subclass (:class:`EmotionSettings`). From these fields follow the factories' signatures, which
+spaCy validates a config against, and their default configs (:mod:`.factories`), the component's
+``settings``, and the README's configuration table (:func:`markdown_table`; a test compares the
+two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads.
+
+Spellings of earlier versions are accepted with a :class:`FutureWarning` (:func:`upgraded`):
+``backend = "onnx"`` with ``quantize = true`` is ``backend = "onnx-int8"``, and with
+``dtype = "bfloat16"`` it is ``backend = "openvino"``.
+"""
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from ..explain.attribution import METHODS, check_method
+from ..inference.backends import BACKENDS, backend_kind
+from ..inference.precision import check_dtype
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A settings field: its default (a fresh copy each time for a dict) and its documentation."""
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata={"doc": doc})
+    return dataclasses.field(default=default, metadata={"doc": doc})
+
+
+def _backends() -> str:
+    return "; ".join(f'`"{kind.name}"`: {kind.summary}' for kind in BACKENDS.values())
+
+
+@dataclasses.dataclass
+class ClassifierSettings:
+    """The settings both components take (besides ``model`` and ``scorer``)."""
+
+    labels: Optional[list[str]] = setting(
+        None, "names for the model's classes, in class order; overrides the model's `id2label`"
+    )
+    max_length: int = setting(
+        128,
+        "subword tokens per window, special tokens included (the model card's setting; at most "
+        "the model's limit, 512 for both defaults)",
+    )
+    stride: int = setting(32, "tokens shared by consecutive windows of a long text")
+    truncate: bool = setting(
+        False, "classify only the first window of a long text (faster, ignores the rest)"
+    )
+    batch_tokens: int = setting(
+        1024,
+        "token budget of one forward pass (batch size x padded length); about 512 tokens per CPU "
+        "thread suits CPUs, raise it on a GPU",
+    )
+    buffer_size: int = setting(
+        1024, "docs of a stream bucketed by length together (at least `nlp.pipe`'s `batch_size`)"
+    )
+    device: Optional[str] = setting(
+        None,
+        '`"cpu"`, `"cuda"`, `"cuda:1"`; `null` follows `spacy.prefer_gpu()` / `require_gpu()`, '
+        "else CPU (torch backend)",
+    )
+    backend: str = setting(
+        "torch", f"what runs the model: {_backends()}. See [Speed on CPU](#speed-on-cpu)"
+    )
+    dtype: str = setting(
+        "float32",
+        'precision of the matrix multiplications: `"float32"`; `"bfloat16"` (torch, openvino) on '
+        "a CPU with AVX512-BF16 or AMX (see [bfloat16 on CPU](#bfloat16-on-cpu)) or a GPU from "
+        'Ampere on; `"float16"` on a CUDA GPU (torch). Refused, with what to use instead, where '
+        "the hardware would only emulate it",
+    )
+    n_threads: Optional[int] = setting(
+        None,
+        "threads per process; on CPU each batch is split into this many single-threaded shards "
+        "run side by side. `null`: torch's thread count (the cores for onnx and openvino), and "
+        "half the cores in each `nlp.pipe(n_process=2)` worker",
+    )
+    sentences: bool = setting(
+        False,
+        "also classify each sentence (`span._.sentiment` / `span._.emotions`); needs an earlier "
+        "component that sets sentence boundaries",
+    )
+    set_cats: bool = setting(True, "write every label's probability to `doc.cats`")
+    mixed_precision: bool = setting(
+        False, "train under CUDA autocast with a gradient scaler (`spacy train` on a GPU)"
+    )
+    grad_scaler_config: dict = setting(
+        {}, "settings of that gradient scaler (`init_scale`, `growth_interval`, ...)"
+    )
+    explain: bool = setting(
+        False,
+        "attribute each prediction to the doc's tokens (see "
+        "[Explanations](#explanations-which-words-made-the-prediction))",
+    )
+    explain_method: str = setting(
+        METHODS[0],
+        '`"occlusion"` (every backend) or `"integrated_gradients"` (torch backend only)',
+    )
+    explain_steps: int = setting(
+        32, "steps of the integrated-gradients path (ignored by occlusion)"
+    )
+
+    @property
+    def forced_multi_label(self) -> Optional[bool]:
+        """True or False where a setting decides multi-label, None where the model does."""
+        return None
+
+    def check(self) -> None:
+        """Refuse values that cannot work (a ValueError that says what to write instead)."""
+        kind = backend_kind(self.backend)
+        check_dtype(self.dtype)
+        if self.dtype not in kind.dtypes:
+            able = " or ".join(repr(k.name) for k in BACKENDS.values() if self.dtype in k.dtypes)
+            raise ValueError(f"dtype={self.dtype!r} needs backend={able}.")
+        check_method(self.explain_method, self.backend)
+        if self.explain_steps < 1:
+            raise ValueError(f"explain_steps must be at least 1, not {self.explain_steps}.")
+
+
+@dataclasses.dataclass
+class EmotionSettings(ClassifierSettings):
+    """``korean_emotion``'s settings: the shared ones and these."""
+
+    top_k: int = setting(3, "how many emotions `top` lists")
+    threshold: Optional[float] = setting(
+        None,
+        "leave out of `top` emotions below this score; for a multi-label model also the score at "
+        "which a label is predicted (`labels`; `null`: 0.5)",
+    )
+    multi_label: Optional[bool] = setting(
+        None,
+        "`true`: a sigmoid per label (several emotions per text); `false`: a softmax; `null`: "
+        "the model config's `problem_type`, or the training data",
+    )
+    groups: Optional[dict[str, str]] = setting(
+        None, "`{label: group}` for models other than the default, whose six groups are built in"
+    )
+
+    @property
+    def forced_multi_label(self) -> Optional[bool]:
+        return self.multi_label
+
+    def check(self) -> None:
+        super().check()
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, not {self.top_k}.")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must lie between 0 and 1, not {self.threshold}.")
+
+
+DEPRECATED: dict[str, str] = {
+    "quantize": 'deprecated: `backend = "onnx-int8"` instead of `backend = "onnx"` with '
+    "`quantize = true`",
+}
+"""Settings of earlier versions that a config may still hold, each with what replaced it. They
+stay in the factories' signatures (default null), so that old configs and saved pipelines load."""
+
+
+def upgraded(name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` in today's spelling: old spellings translated, with a FutureWarning each.
+
+    ``quantize = true`` needed ``backend = "onnx"`` and excluded ``dtype = "bfloat16"``; OpenVINO
+    was ``backend = "onnx"`` with ``dtype = "bfloat16"``.
+    """
+    values = dict(values)
+    quantize = values.pop("quantize", None)
+    backend, dtype = values.get("backend"), values.get("dtype")
+    if quantize:
+        if backend != "onnx":
+            raise ValueError(
+                f"{name}: quantize=true needs backend='onnx'; today both are written "
+                "backend='onnx-int8'."
+            )
+        if dtype == "bfloat16":
+            raise ValueError(
+                f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
+                "are two ways to speed up the ONNX export: choose one, backend='onnx-int8' or "
+                "backend='openvino' with dtype='bfloat16'."
+            )
+        values["backend"] = "onnx-int8"
+        _deprecated(name, 'backend = "onnx" with quantize = true', 'backend = "onnx-int8"')
+    elif backend == "onnx" and dtype == "bfloat16":
+        values["backend"] = "openvino"
+        _deprecated(
+            name,
+            'backend = "onnx" with dtype = "bfloat16"',
+            'backend = "openvino" with dtype = "bfloat16"',
+        )
+    elif quantize is not None:
+        _deprecated(name, "quantize = false", "nothing (leave it out)")
+    return values
+
+
+def _deprecated(name: str, old: str, new: str) -> None:
+    warnings.warn(
+        f"{name}: {old} is the spelling of spacy-korsent 0.2 and will stop working; write {new} "
+        "(in a saved pipeline: in its config.cfg).",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+def settings_fields(cls: type[ClassifierSettings]) -> Iterator[dataclasses.Field]:
+    """The fields of ``cls``, a component's own first (as they appear in its config)."""
+    shared = [field.name for field in dataclasses.fields(ClassifierSettings)]
+    own = [field for field in dataclasses.fields(cls) if field.name not in shared]
+    yield from own
+    yield from dataclasses.fields(ClassifierSettings)
+
+
+def default_value(field: dataclasses.Field) -> Any:
+    """A field's default."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def config_value(value: Any) -> str:
+    """A value as a config file (and the README) writes it: JSON, ``null`` for None."""
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,141 @@
+"""The runtimes a component can run its model on, chosen in one place by the ``backend`` setting.
+
+A backend maps padded ``input_ids`` and ``attention_mask`` (int64 ``[batch, length]``) to logits
+``[batch, labels]`` (:class:`Backend`). Each is a module of its own (:mod:`.torch_backend`,
+:mod:`.onnx_backend`, :mod:`.openvino_backend`); :data:`BACKENDS` says what each needs (the torch
+module, or an ONNX export of it, float32 or int8), which precisions it runs and whether it can give
+gradients, and :func:`open_backend` builds one. Nothing else compares backend names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from .parallel import Forward
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Backend(Protocol):
+    """What the window engine runs: logits for a batch of padded windows."""
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class GradientBackend(Protocol):
+    """A backend that holds the torch module, so that gradients can be taken through it."""
+
+    model: Any
+    """The transformers sequence classifier the backend runs."""
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+    def run_sharded(
+        self, forward: Forward, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> np.ndarray:
+        """``forward`` on a batch, split and threaded as the backend runs its own passes."""
+        ...
+
+
+class ModelSource(Protocol):
+    """Where a backend gets the model: the torch module, or an ONNX export of its weights."""
+
+    def module(self) -> Any: ...
+
+    def export(self, *, int8: bool) -> Path: ...
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """One value of the ``backend`` setting and what it means."""
+
+    name: str
+    summary: str
+    """What it runs, for the README and error messages."""
+    dtypes: tuple[str, ...]
+    """The ``dtype`` values it runs (see :mod:`.precision`), the default first."""
+    export: Optional[str]
+    """None: it runs the torch module; ``"float32"`` or ``"int8"``: an ONNX export of that kind."""
+    gradients: bool
+    """Whether it can give gradients (``explain_method = "integrated_gradients"``)."""
+    extra: Optional[str]
+    """The package extra it needs, if any."""
+
+
+BACKENDS: dict[str, BackendKind] = {
+    kind.name: kind
+    for kind in (
+        BackendKind(
+            "torch",
+            "the transformers model run by torch (CPU or GPU)",
+            ("float32", "bfloat16", "float16"),
+            export=None,
+            gradients=True,
+            extra=None,
+        ),
+        BackendKind(
+            "onnx",
+            "its ONNX export run by ONNX Runtime on CPU",
+            ("float32",),
+            export="float32",
+            gradients=False,
+            extra="onnx",
+        ),
+        BackendKind(
+            "onnx-int8",
+            "its ONNX export with int8 weights (dynamic quantization) run by ONNX Runtime on CPU",
+            ("float32",),
+            export="int8",
+            gradients=False,
+            extra="onnx",
+        ),
+        BackendKind(
+            "openvino",
+            "its ONNX export compiled by OpenVINO on CPU (for bfloat16: ONNX Runtime has none)",
+            ("float32", "bfloat16"),
+            export="float32",
+            gradients=False,
+            extra="openvino",
+        ),
+    )
+}
+"""Every backend by name, the default first."""
+
+
+def backend_kind(name: str) -> BackendKind:
+    """The backend called ``name``; a ValueError that lists the choices otherwise."""
+    kind = BACKENDS.get(name)
+    if kind is None:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {name!r}.")
+    return kind
+
+
+def open_backend(
+    name: str,
+    source: ModelSource,
+    *,
+    device: Callable[[], torch.device],
+    dtype: str,
+    n_threads: Optional[int],
+) -> Backend:
+    """The backend ``name`` over ``source``'s model (exported first where it runs an export)."""
+    kind = backend_kind(name)
+    if kind.export is None:
+        from .torch_backend import TorchBackend
+
+        return TorchBackend(source.module(), device(), dtype=dtype, n_threads=n_threads)
+    export = source.export(int8=kind.export == "int8")
+    if kind.name == "openvino":
+        from .openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(export, dtype=dtype, n_threads=n_threads)
+    from .onnx_backend import OnnxBackend
+
+    return OnnxBackend(export, n_threads=n_threads)
