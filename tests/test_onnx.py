@@ -84,9 +84,7 @@ def test_int8_keeps_the_labels_of_a_trained_model(make_nlp):
     texts = read_nsmc(FIXTURES / "nsmc_test_2000.txt").texts
     settings = {"model": str(FIXTURES / "nsmc-koelectra-tiny")}
     expected = cats(make_nlp(("korean_sentiment", settings)), texts)
-    got = cats(
-        make_nlp(("korean_sentiment", {**settings, "backend": "onnx-int8"})), texts
-    )
+    got = cats(make_nlp(("korean_sentiment", {**settings, "backend": "onnx-int8"})), texts)
     assert same_label_share(got, expected) >= 0.99
     assert max_difference(got, expected) < 0.05
 

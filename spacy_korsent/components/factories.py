@@ -129,7 +129,7 @@ def markdown_table(specs: list[ComponentSpec]) -> str:
     rows = ["| option | default | meaning |", "| --- | --- | --- |"]
 
     def row(name: str, owners: list[ComponentSpec], default: str, doc: str) -> None:
-        only = f" ({', '.join(s.extension.rstrip('s') for s in owners)})"
+        only = f" ({', '.join(s.factory.replace('korean_', '') for s in owners)})"
         label = f"`{name}`" + (only if len(owners) < len(specs) else "")
         rows.append(f"| {label} | {default} | {doc} |")
 

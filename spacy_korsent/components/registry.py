@@ -37,7 +37,7 @@ CFG_FILE = "cfg"
 def spec(factory: str) -> ComponentSpec:
     """The spec of the classifier made by ``factory`` (importing its module, which registers it)."""
     module = importlib.import_module(CLASSIFIERS[factory])
-    return module.SPEC  # type: ignore[no-any-return]
+    return module.SPEC
 
 
 def specs() -> list[ComponentSpec]:

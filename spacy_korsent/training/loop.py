@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def build_pipeline(
     nlp.max_length = sys.maxsize  # a huge text is windowed (or truncated), as in analyze
     factory = SENTIMENT if sentiment else EMOTION
     try:
-        component = nlp.add_pipe(factory, config=settings_for_component)
+        component = cast("KoreanClassifier", nlp.add_pipe(factory, config=settings_for_component))
         component.initialize()
     except ValueError as err:
         raise InputError(str(err)) from err

@@ -1,0 +1,145 @@
+"""Settings are defined once: the registrations, factories' defaults and README table follow from
+them, and the spellings of earlier versions still load, with a FutureWarning."""
+
+import importlib
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.util import registry
+from thinc.api import ConfigValidationError
+
+from spacy_korsent import blank_korean
+from spacy_korsent.components import registry as components
+from spacy_korsent.components.factories import markdown_table
+
+README = Path(__file__).parents[1] / "README.md"
+
+SHARED_DEFAULTS = {
+    "labels": None,
+    "max_length": 128,
+    "stride": 32,
+    "truncate": False,
+    "batch_tokens": 1024,
+    "buffer_size": 1024,
+    "device": None,
+    "backend": "torch",
+    "dtype": "float32",
+    "n_threads": None,
+    "sentences": False,
+    "set_cats": True,
+    "mixed_precision": False,
+    "grad_scaler_config": {},
+    "explain": False,
+    "explain_method": "occlusion",
+    "explain_steps": 32,
+}
+
+
+def test_registered_names_are_pinned():
+    """Renaming a registered function breaks every config that names it."""
+    factories = {"korean_sentiment", "korean_emotion", "korean_sentencizer"}
+    scorers = {"spacy_korsent.sentiment_scorer.v1", "spacy_korsent.emotion_scorer.v1"}
+    components.specs()  # imports the modules that register them, as the entry points do
+    importlib.import_module("spacy_korsent.components.sentencizer")
+    importlib.import_module("spacy_korsent.training.batching")
+    ours = {name for name in Language.factories if name.startswith("korean_")}
+    assert ours == factories
+    assert {name for name in registry.scorers.get_all() if "korsent" in name} == scorers
+    assert {name for name in registry.batchers.get_all() if "korsent" in name} == {
+        "spacy_korsent.batch_by_length.v1"
+    }
+    assert set(components.CLASSIFIERS) == {"korean_sentiment", "korean_emotion"}
+
+
+def test_factory_default_configs_are_pinned():
+    nlp = blank_korean()
+    sentiment = nlp.get_factory_meta("korean_sentiment").default_config
+    assert sentiment == {
+        "model": "cringepnh/koelectra-korean-sentiment",
+        **SHARED_DEFAULTS,
+        "scorer": {"@scorers": "spacy_korsent.sentiment_scorer.v1"},
+    }
+    emotion = nlp.get_factory_meta("korean_emotion").default_config
+    assert emotion == {
+        "model": "hun3359/klue-bert-base-sentiment",
+        "top_k": 3,
+        "threshold": None,
+        "multi_label": None,
+        "groups": None,
+        **SHARED_DEFAULTS,
+        "scorer": {"@scorers": "spacy_korsent.emotion_scorer.v1"},
+    }
+    assert nlp.get_factory_meta("korean_sentiment").default_score_weights == {
+        "sentiment_score": 1.0
+    }
+    assert nlp.get_factory_meta("korean_emotion").assigns == [
+        "doc._.emotions",
+        "span._.emotions",
+        "doc.cats",
+    ]
+
+
+def test_readme_configuration_table_is_the_definition():
+    """The README's table is written by markdown_table(); regenerate it when a setting changes."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Configuration", 1)[1]
+    table = "\n".join(
+        re.search(r"(^\| option \|.*?)(?=\n\n)", section, re.S | re.M).group(1).splitlines()
+    )
+    assert table == markdown_table(components.specs())
+
+
+def test_config_validation_uses_the_settings_types(sentiment_model_dir):
+    nlp = blank_korean()
+    with pytest.raises(ConfigValidationError, match="max_length"):
+        nlp.add_pipe("korean_sentiment", config={"max_length": "long"})
+    with pytest.raises(ConfigValidationError, match="no_such_setting"):
+        nlp.add_pipe("korean_sentiment", config={"no_such_setting": 1})
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ({"backend": "onnx", "quantize": True}, "onnx-int8"),
+        ({"backend": "onnx", "dtype": "bfloat16"}, "openvino"),
+        ({"backend": "torch", "quantize": False}, "torch"),
+    ],
+)
+def test_old_spellings_are_translated_with_a_warning(old, new, sentiment_model_dir):
+    nlp = blank_korean()
+    with pytest.warns(FutureWarning, match="spelling of spacy-korsent 0.2"):
+        component = nlp.add_pipe(
+            "korean_sentiment", config={"model": str(sentiment_model_dir), **old}
+        )
+    assert component.settings.backend == new
+
+
+def test_an_old_saved_config_still_loads(sentiment_model_dir, tmp_path):
+    """A config.cfg as spacy-korsent 0.2 wrote it for an int8 pipeline: backend = "onnx" with
+    quantize = true."""
+    reference = blank_korean()
+    reference.add_pipe("korean_sentiment", config={"model": str(sentiment_model_dir)})
+    config = reference.config.copy()
+    block = config["components"]["korean_sentiment"]
+    block.update(backend="onnx", quantize=True)
+    config.to_disk(tmp_path / "config.cfg")
+    assert 'backend = "onnx"\n' in (tmp_path / "config.cfg").read_text(encoding="utf-8")
+    with pytest.warns(FutureWarning, match='write backend = "onnx-int8"'):
+        nlp = spacy.util.load_model_from_config(
+            spacy.util.load_config(tmp_path / "config.cfg"), auto_fill=True
+        )
+    assert nlp.get_pipe("korean_sentiment").settings.backend == "onnx-int8"
+
+
+def test_the_new_spelling_loads_without_a_warning(sentiment_model_dir, tmp_path):
+    nlp = blank_korean()
+    nlp.add_pipe("korean_sentiment", config={"model": str(sentiment_model_dir)})
+    nlp.to_disk(tmp_path / "pipeline")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("korean_sentiment").settings.backend == "torch"
