@@ -113,3 +113,13 @@ def test_onnx_bfloat16_without_openvino_says_what_to_install(
     config = {"model": str(sentiment_model_dir), "backend": "openvino", "dtype": "bfloat16"}
     with pytest.raises(ImportError, match=r'pip install "spacy-korsent\[openvino\]"'):
         make_nlp(("korean_sentiment", config))("재밌다")
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="needs openvino")
+def test_openvino_in_float32_gives_the_torch_results(make_nlp, sentiment_model_dir):
+    """backend='openvino' with the default dtype compiles the float32 export as it is."""
+    settings = {"model": str(sentiment_model_dir), "n_threads": 2}
+    expected = cats(make_nlp(("korean_sentiment", settings)))
+    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "openvino"}))
+    assert max_difference(cats(nlp), expected) < 1e-4
+    assert type(nlp.get_pipe("korean_sentiment").engine.backend).__name__ == "OpenVinoBackend"
