@@ -155,7 +155,7 @@ def test_long_texts_use_every_window(plain):
 
 def test_onnx_int8_backend_explains_by_occlusion():
     torch_doc = pipeline(explain=True)(MIXED)
-    onnx = pipeline(explain=True, backend="onnx", quantize=True)
+    onnx = pipeline(explain=True, backend="onnx-int8")
     doc = onnx(MIXED)
     values = doc._.sentiment_attribution
     assert len(values) == len(doc)
