@@ -8,6 +8,7 @@ Ratios with a zero denominator are 0.0, as scikit-learn's ``zero_division=0`` ma
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -142,3 +143,68 @@ def multilabel_scores(gold: np.ndarray, pred: np.ndarray, names: Sequence[str]) 
         "mean_predicted_labels": float(pred.sum(axis=1).mean()) if len(pred) else 0.0,
         "per_label": per_label,
     }
+
+
+class ReliabilityBin(NamedTuple):
+    """Predictions whose confidence fell into ``[low, high)``: how sure, how often right."""
+
+    low: float
+    high: float
+    count: int
+    confidence: float
+    """The mean predicted probability in the bin (0.0 for an empty bin)."""
+    accuracy: float
+    """The share of those predictions that came true (0.0 for an empty bin)."""
+
+
+def reliability_bins(confidence: Labels, correct: Labels, n_bins: int = 15) -> list[ReliabilityBin]:
+    """Equal-width bins of ``confidence`` (a probability per prediction) with how often each
+    prediction came true (``correct``, 0/1): the points of a reliability diagram.
+
+    For a single-label model pass each text's top probability and whether its label was right
+    (top-label calibration); for a multi-label model every (text, label) score and whether the
+    label is gold. A confidence of exactly 1.0 falls into the last bin.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    hit = np.asarray(correct, dtype=np.float64)
+    if conf.shape != hit.shape:
+        raise ValueError(f"{len(conf)} confidences but {len(hit)} outcomes.")
+    index = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    counts = np.bincount(index, minlength=n_bins)
+    sums = np.bincount(index, weights=conf, minlength=n_bins)
+    hits = np.bincount(index, weights=hit, minlength=n_bins)
+    safe = np.maximum(counts, 1)
+    return [
+        ReliabilityBin(
+            b / n_bins, (b + 1) / n_bins, int(counts[b]), sums[b] / safe[b], hits[b] / safe[b]
+        )
+        for b in range(n_bins)
+    ]
+
+
+def expected_calibration_error(confidence: Labels, correct: Labels, n_bins: int = 15) -> float:
+    """The mean gap between confidence and accuracy over :func:`reliability_bins`, weighted by
+    their counts (Naeini et al. 2015; 15 equal-width bins, as Guo et al. 2017)."""
+    bins = reliability_bins(confidence, correct, n_bins)
+    total = sum(b.count for b in bins)
+    if not total:
+        return 0.0
+    return float(sum(b.count * abs(b.confidence - b.accuracy) for b in bins) / total)
+
+
+def brier_score(probs: np.ndarray, truth: np.ndarray, *, multi_label: bool = False) -> float:
+    """The mean squared distance between probabilities and 0/1 outcomes (0 is perfect).
+
+    ``truth`` is the one-hot matrix of the gold classes (single-label) or the 0/1 gold matrix
+    (multi-label), shaped like ``probs``. For a single-label model the squares are summed over the
+    classes of a text (Brier's original score, 0 to 2; for two classes twice the familiar
+    ``(p - y)^2`` of the positive class); for a multi-label model each label is its own yes/no
+    forecast and the mean is over every (text, label) pair.
+    """
+    probs, truth = np.asarray(probs, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if probs.shape != truth.shape:
+        raise ValueError(f"probabilities {probs.shape} and outcomes {truth.shape} differ.")
+    if not len(probs):
+        return 0.0
+    squares = (probs - truth) ** 2
+    return float(squares.mean() if multi_label else squares.sum(axis=1).mean())

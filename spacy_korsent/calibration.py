@@ -1,0 +1,209 @@
+"""Fit what makes a model's scores trustworthy on a user's own labelled data.
+
+Three fits, each over the probabilities the components already produce (so a fit needs no access
+to the model's logits and applies to any backend):
+
+- a **temperature** ``T`` that rescales overconfident (or underconfident) probabilities, fitted by
+  log-loss (Guo et al. 2017, "On Calibration of Modern Neural Networks");
+- a **neutral band** ``[low, high)`` on a two-class model's p(positive): texts inside it are
+  neutral, so a negative/positive model answers three ways on data that has neutral texts;
+- one **threshold per label** for a multi-label model, at the F1-best cut of each label's scores,
+  with one shared threshold for labels too rare to fit on their own.
+
+All functions are pure numpy and deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+EPSILON = 1e-7
+"""Probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` before taking logarithms."""
+TEMPERATURE_RANGE = (0.05, 20.0)
+"""The temperatures a fit may return: wide enough for any real model, narrow enough to be safe."""
+MIN_LABEL_SUPPORT = 10
+"""Gold occurrences a label needs for a threshold of its own; rarer labels share the global one."""
+
+
+def scale_probabilities(probs: np.ndarray, temperature: float, *, multi_label: bool) -> np.ndarray:
+    """``probs`` as the model would give them with its logits divided by ``temperature``.
+
+    For a softmax, ``softmax(log p / T)`` equals ``softmax(logits / T)``; for a sigmoid per label,
+    ``sigmoid(logit(p) / T)``. A temperature of 1 returns the probabilities unchanged.
+    """
+    if temperature <= 0:
+        raise ValueError(f"a temperature must be positive, not {temperature}.")
+    probs = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0:
+        return probs
+    clipped = np.clip(probs, EPSILON, 1 - EPSILON)
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-np.log(clipped / (1 - clipped)) / temperature))
+    scaled = np.log(clipped) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def log_loss(probs: np.ndarray, gold: np.ndarray, *, multi_label: bool) -> float:
+    """Mean negative log-likelihood of the gold answers.
+
+    ``gold`` holds class indices ``[texts]`` for a single-label model and a 0/1 matrix
+    ``[texts, labels]`` for a multi-label one (then the mean is over every text-label pair).
+    """
+    probs = np.clip(np.asarray(probs, dtype=np.float64), EPSILON, 1 - EPSILON)
+    if multi_label:
+        truth = np.asarray(gold, dtype=np.float64)
+        return float(-(truth * np.log(probs) + (1 - truth) * np.log(1 - probs)).mean())
+    rows = np.arange(len(probs))
+    return float(-np.log(probs[rows, np.asarray(gold, dtype=np.int64)]).mean())
+
+
+def fit_temperature(probs: np.ndarray, gold: np.ndarray, *, multi_label: bool) -> float:
+    """The temperature that minimises :func:`log_loss` on ``probs`` and ``gold``.
+
+    The log-loss is convex in ``1 / T`` (a log-sum-exp of a linear function), so a golden-section
+    search over ``log T`` in :data:`TEMPERATURE_RANGE` finds its minimum.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if not len(probs):
+        raise ValueError("fitting a temperature needs at least one labelled text.")
+
+    def loss(log_t: float) -> float:
+        scaled = scale_probabilities(probs, float(np.exp(log_t)), multi_label=multi_label)
+        return log_loss(scaled, gold, multi_label=multi_label)
+
+    low, high = (float(np.log(t)) for t in TEMPERATURE_RANGE)
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    loss_a, loss_b = loss(a), loss(b)
+    while high - low > 1e-4:
+        if loss_a <= loss_b:
+            high, b, loss_b = b, a, loss_a
+            a = high - ratio * (high - low)
+            loss_a = loss(a)
+        else:
+            low, a, loss_a = a, b, loss_b
+            b = low + ratio * (high - low)
+            loss_b = loss(b)
+    return round(float(np.exp((low + high) / 2)), 4)
+
+
+class NeutralBand(NamedTuple):
+    """p(positive) in ``[low, high)`` is neutral, below it negative, above it positive."""
+
+    low: float
+    high: float
+
+    def classify(self, p_positive: np.ndarray) -> np.ndarray:
+        """0 (negative), 1 (neutral) or 2 (positive) for each p(positive)."""
+        p = np.asarray(p_positive, dtype=np.float64)
+        return np.where(p < self.low, 0, np.where(p < self.high, 1, 2))
+
+
+def fit_neutral_band(p_positive: np.ndarray, gold: np.ndarray, *, cuts: int = 200) -> NeutralBand:
+    """The band on p(positive) with the best three-way macro-F1 on ``gold``.
+
+    ``gold`` holds 0 (negative), 1 (neutral) or 2 (positive). Band edges are tried at up to
+    ``cuts`` quantiles of ``p_positive`` (each pair of them, low <= high), counted with prefix
+    sums, so a fit on tens of thousands of texts takes milliseconds. An edge lies halfway between
+    the two scores it separates, so that the band does not hinge on one text's exact score.
+    """
+    p = np.asarray(p_positive, dtype=np.float64)
+    gold = np.asarray(gold, dtype=np.int64)
+    if len(p) != len(gold):
+        raise ValueError(f"{len(gold)} gold labels but {len(p)} scores.")
+    if set(np.unique(gold).tolist()) != {0, 1, 2}:
+        raise ValueError(
+            "fitting a neutral band needs negative, neutral and positive examples; "
+            f"the data has only {sorted(set(gold.tolist()))} of 0/1/2 (negative/neutral/positive)."
+        )
+    order = np.argsort(p, kind="stable")
+    p, gold = p[order], gold[order]
+    n = len(p)
+    # Prefix counts: before[c][i] = texts of class c among the i lowest scores.
+    before = np.stack([np.concatenate([[0], np.cumsum(gold == c)]) for c in range(3)])
+    # Candidate cut positions: where the score changes, thinned to ``cuts`` quantiles.
+    changes = np.flatnonzero(np.diff(p) > 0) + 1
+    positions = np.unique(np.concatenate([[0, n], changes]))
+    if len(positions) > cuts:
+        positions = np.unique(positions[np.linspace(0, len(positions) - 1, cuts).astype(int)])
+    i, j = np.meshgrid(positions, positions, indexing="ij")
+    valid = i <= j
+    i, j = i[valid], j[valid]
+    totals = before[:, n]
+    hits = (before[0, i], before[1, j] - before[1, i], totals[2] - before[2, j])
+    predicted = (i, j - i, n - j)
+    f1 = [
+        2 * hit / np.maximum(pred + total, 1) for hit, pred, total in zip(hits, predicted, totals)
+    ]
+    best = int(np.argmax(np.mean(f1, axis=0)))
+    return NeutralBand(_edge(p, int(i[best])), _edge(p, int(j[best])))
+
+
+def _edge(sorted_scores: np.ndarray, position: int) -> float:
+    """A cut just before ``sorted_scores[position]``: halfway from the score below it."""
+    if position == 0:
+        return 0.0
+    if position == len(sorted_scores):
+        return 1.0 + EPSILON  # above every probability: nothing is positive
+    return float((sorted_scores[position - 1] + sorted_scores[position]) / 2)
+
+
+class LabelThresholds(NamedTuple):
+    """A multi-label model's decision cuts: one per label, and the shared one rare labels use."""
+
+    per_label: dict[str, float]
+    shared: float
+    fitted: list[str]
+    """The labels with enough gold occurrences for a threshold of their own."""
+
+
+def fit_thresholds(
+    probs: np.ndarray, gold: np.ndarray, labels: list[str], *, min_support: int = MIN_LABEL_SUPPORT
+) -> LabelThresholds:
+    """Thresholds for a multi-label model: the F1-best one per label, a shared one for the rest.
+
+    The shared threshold maximises micro-F1 over all labels together; a label with fewer than
+    ``min_support`` gold occurrences takes it, since an F1-best cut on a handful of examples
+    mostly fits noise.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    truth = np.asarray(gold, dtype=bool)
+    if probs.shape != truth.shape or probs.shape[1] != len(labels):
+        raise ValueError(
+            f"scores {probs.shape}, gold {truth.shape} and {len(labels)} labels do not agree."
+        )
+    shared = best_f1_threshold(probs.ravel(), truth.ravel())
+    support = truth.sum(axis=0)
+    fitted = [label for label, count in zip(labels, support) if count >= min_support]
+    per_label = {
+        label: best_f1_threshold(probs[:, index], truth[:, index]) if label in fitted else shared
+        for index, label in enumerate(labels)
+    }
+    return LabelThresholds(per_label, shared, fitted)
+
+
+def best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The cut (predict at or above it) with the best F1 of ``truth``, halfway between scores.
+
+    Ties in F1 go to the highest cut (fewest predictions). Without any positive example the cut
+    is above every score: nothing is predicted.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    if not truth.any():
+        return 1.0
+    order = np.argsort(-scores, kind="stable")
+    scores, truth = scores[order], truth[order]
+    last_of_run = np.append(np.diff(scores) < 0, True)  # predict every text down to here
+    hits = np.cumsum(truth)[last_of_run]
+    predicted = (np.flatnonzero(last_of_run) + 1).astype(np.float64)
+    f1 = 2 * hits / (predicted + truth.sum())
+    best = int(np.argmax(f1))  # the first best: the highest cut among equals
+    position = int(np.flatnonzero(last_of_run)[best])
+    if position + 1 == len(scores):
+        return float(scores[position])
+    return float((scores[position] + scores[position + 1]) / 2)
