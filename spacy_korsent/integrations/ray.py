@@ -218,11 +218,17 @@ def with_columns(table: pa.Table, columns: Mapping[str, pa.Array]) -> pa.Table:
 
 
 def _worker_settings() -> dict[str, Any]:
-    """Component settings for this actor: its GPU if Ray gave it one, else a thread per CPU."""
+    """Component settings for this actor: its GPU if Ray gave it one, else a thread per CPU.
+
+    The tokenizer splits a batch over threads too: as many as the actor's CPUs (Rust's thread
+    pool would take every core of the node), unless the environment says otherwise.
+    """
+    cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    os.environ.setdefault("RAYON_NUM_THREADS", str(cpus))  # read when the pool first runs
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if ray.get_gpu_ids():  # Ray has set CUDA_VISIBLE_DEVICES to this actor's GPUs
         return {"device": "cuda"}
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    return {"n_threads": max(1, int(cpus))}
+    return {"n_threads": cpus}
 
 
 def _checked_components(
