@@ -183,6 +183,17 @@ def test_settings_are_checked_before_any_worker_starts():
         korsent_ray.analyze_dataset(dataset, components={"textcat": {}})
 
 
+def test_a_shipped_pipeline_never_writes_outside_the_directory_it_is_unpacked_in(tmp_path):
+    import srsly
+
+    target = tmp_path / "pipeline"
+    for name in ("../escaped", str(tmp_path / "escaped"), "a/../../escaped", "..\\escaped"):
+        crafted = korsent_ray.ShippedPipeline(ray.put(srsly.msgpack_dumps({name: b"owned"})))
+        with pytest.raises(ValueError, match="the shipped pipeline cannot be unpacked: the file"):
+            crafted.unpack(target)
+        assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
 # --- the command line --------------------------------------------------------------------------
 
 COLUMNS = ("id", "text", "label")
