@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files.packing import member_path
 from .common import EMOTION, SENTIMENT, CommandError
 
 if TYPE_CHECKING:
@@ -71,6 +72,11 @@ def _load_pipeline(path: Path, settings: dict[str, Any]) -> tuple[Language, list
     import spacy
 
     blocks = spacy.util.load_config(path / "config.cfg").get("components", {})
+    for name in blocks:  # spaCy reads and writes each component's files under its name
+        try:
+            member_path(path, name)
+        except ValueError as err:
+            raise CommandError(f"{path}: a component's name cannot be a directory: {err}.") from err
     names = [name for name, block in blocks.items() if block.get("factory") in (SENTIMENT, EMOTION)]
     if not names:
         raise CommandError(f"the pipeline {path} has no {SENTIMENT} or {EMOTION} component.")

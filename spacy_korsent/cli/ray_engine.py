@@ -70,7 +70,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--cpus-per-worker",
         metavar="N",
         type=positive_int,
-        help="CPUs (threads) per Ray worker (default: a node's CPUs, at most 4; 1 with GPUs)",
+        help="CPUs (threads) per Ray worker (default: a node's CPUs, at most 4, and with "
+        "--workers no more than the cluster's CPUs shared among them; 1 with GPUs)",
     )
     group.add_argument(
         "--gpus-per-worker",
@@ -330,6 +331,11 @@ def _ray(address: Optional[str]) -> Iterator[Any]:
         return
     try:  # quiet: this command reports what matters
         if address is None:
+            # Ray's daemons are forked from this process, whose tokenizer has run batches on
+            # threads: unless told that this is configured, tokenizers warns in each child (in
+            # the middle of this command's messages) and turns threads off there, for the
+            # workers too. The workers size their tokenizer threads themselves.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
             ray.init(
                 address="local",
                 include_dashboard=False,
@@ -381,8 +387,9 @@ def _analyzed(
     from ..integrations.ray import analyze_dataset
 
     gpus = args.gpus_per_worker or 0
-    cpus = args.cpus_per_worker or (1 if gpus else _default_cpus(ray))
-    workers = min(args.workers or _fitting_workers(ray, cpus, gpus), len(refs))
+    wanted = min(args.workers, len(refs)) if args.workers else None
+    cpus = args.cpus_per_worker or (1 if gpus else _default_cpus(ray, wanted))
+    workers = wanted or min(_fitting_workers(ray, cpus, gpus), len(refs))
     _check_fit(ray, workers, cpus, gpus, warn, local=args.address is None)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on the run, for a CLI
     results = analyze_dataset(
@@ -402,11 +409,15 @@ def _analyzed(
     return results
 
 
-def _default_cpus(ray: Any) -> int:
+def _default_cpus(ray: Any, workers: Optional[int] = None) -> int:
     """A node's CPUs, at most 4 (the smallest node's): threads in one process share a batch
-    as fast as processes do, in a fraction of the memory (see benchmarks/ray_scaling.py)."""
+    as fast as processes do, in a fraction of the memory (see benchmarks/ray_scaling.py). With
+    a number of ``workers`` asked for, no more than the cluster's CPUs shared among them."""
     nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]]
-    return max(1, min(4, int(min((cpus for cpus in nodes if cpus), default=1))))
+    cpus = min(4, int(min((cpus for cpus in nodes if cpus), default=1)))
+    if workers:
+        cpus = min(cpus, int(ray.cluster_resources().get("CPU", 0) // workers))
+    return max(1, cpus)
 
 
 def _fitting_workers(ray: Any, cpus: int, gpus: float) -> int:
@@ -427,9 +438,8 @@ def _check_fit(
         if need and workers * need > resources.get(kind, 0)
     ]
     if short and local:
-        raise CommandError(
-            f"the workers need {'; '.join(short)}: lower --workers or --cpus-per-worker."
-        )
+        options = "--workers or --cpus-per-worker" if cpus > 1 else "--workers"
+        raise CommandError(f"the workers need {'; '.join(short)}: lower {options}.")
     if short:
         warn(f"the workers need {'; '.join(short)}; the run waits until the cluster has them.")
 
