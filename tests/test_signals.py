@@ -155,6 +155,34 @@ def test_a_killed_processs_scratch_is_removed_by_the_next_and_a_live_ones_is_kep
     assert scratch_dirs(tmp_path) == set()  # each removed its own on leaving
 
 
+MAKE_AND_FORK = """
+import os, signal, sys
+from spacy_korsent import scratch
+root = scratch.make_directory()
+if os.fork() == 0:  # a worker (n_process=2) that outlives its parent
+    sys.stdin.read()
+    sys.exit(0)  # a normal exit, with atexit: it must not take its parent's directory
+print(root, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_worker_keeps_its_parents_scratch_while_it_lives(tmp_path: Path) -> None:
+    parent = python(MAKE_AND_FORK, "", tmp_path, subprocess.PIPE)
+    assert parent.stdout is not None and parent.stdin is not None
+    root = Path(parent.stdout.readline().strip())
+    assert parent.wait() == -signal.SIGKILL
+
+    sweep = python(MAKE_SCRATCH, "done", tmp_path, subprocess.DEVNULL)
+    assert sweep.communicate()[0] and root.exists()  # the worker holds the lock
+    parent.stdin.close()
+    assert parent.stdout.read() == ""  # the worker has ended
+    assert root.exists()  # it left its parent's directory alone
+    sweep = python(MAKE_SCRATCH, "done", tmp_path, subprocess.DEVNULL)
+    assert sweep.communicate()[0] and not root.exists()
+
+
 @pytest.mark.slow
 def test_sigterm_during_an_onnx_export_leaves_no_scratch(tmp_path: Path) -> None:
     pytest.importorskip("onnx")

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..interrupts import whole
 from .common import EMOTION, SENTIMENT, CommandError
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             nlp, names = _new_pipeline(args.source, factory, settings)
     except (ImportError, ValueError) as err:  # onnx not installed; the components' checks
         raise CommandError(str(err)) from err
-    nlp.to_disk(args.output)
+    with whole():  # Ctrl-C or SIGTERM waits for a whole pipeline (the export is done by now)
+        nlp.to_disk(args.output)
     for name in names:
         print(args.output / name / "model.onnx")
     return 0
