@@ -2,7 +2,7 @@
 
 ``timeout``, systemd, docker and Kubernetes stop a process with SIGTERM. The commands run as
 subprocesses and are stopped while they work; a killed process (SIGKILL) stands in for one that
-could not clean up.
+could not clean up. (Training checkpoints: ``test_training.py``; Ray: ``test_ray.py``.)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURES, KOELECTRA_VOCAB
+from conftest import FIXTURES
 
 MODEL = FIXTURES / "nsmc-koelectra-tiny"
 REVIEWS = [
@@ -198,82 +198,3 @@ def test_sigterm_during_an_onnx_export_leaves_no_scratch(tmp_path: Path) -> None
     assert err.splitlines()[-1] == "korsent export: terminated (SIGTERM)."
     assert scratch_dirs(tmp) == set()  # torch and onnx leave small notes of their own
     assert not (tmp_path / "exported").exists()
-
-
-# --- training checkpoints ----------------------------------------------------------------------
-
-TINY_CONFIG = {
-    "model_type": "electra",
-    "vocab_size": 32200,
-    "embedding_size": 16,
-    "hidden_size": 16,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "intermediate_size": 32,
-    "max_position_embeddings": 512,
-}
-
-
-def train_args(tmp_path: Path, output: Path, *extra: object) -> list[str]:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(TINY_CONFIG))
-    return [
-        str(arg)
-        for arg in [
-            "train", FIXTURES / "nsmc_train_600.txt", "--output", output, "--init-config",
-            config, "--tokenizer", KOELECTRA_VOCAB, "--limit", 300, "--epochs", 2, "--lr", 1e-3,
-            "--device", "cpu", "--threads", 1, "--quiet", *extra,
-        ]
-    ]  # fmt: skip
-
-
-def logged_epochs(output: Path) -> list[int]:
-    lines = (output / "training_log.jsonl").read_text().splitlines()
-    return [json.loads(line)["epoch"] for line in lines]
-
-
-@pytest.mark.slow
-def test_a_killed_runs_checkpoint_leftovers_go_with_the_next_run(tmp_path: Path) -> None:
-    from spacy_korsent.cli import main
-
-    output = tmp_path / "model"
-    old = output / ".checkpoint-k1ll3d"  # an older version's, without a lock file
-    locked = output / ".checkpoint-0wn3d"  # whose process is gone
-    for leftover in (old, locked):
-        leftover.mkdir(parents=True)
-        (leftover / "model.safetensors").write_bytes(b"half a model")
-    (locked / ".owner").write_text("12345\n")
-
-    assert main(train_args(tmp_path, output, "--epochs", 1, "--overwrite")) == 0
-    assert list(output.glob(".checkpoint-*")) == []
-    assert logged_epochs(output) == [1]
-
-
-@pytest.mark.slow
-def test_an_interrupted_checkpoint_leaves_the_last_one_and_its_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SIGTERM while the second epoch's checkpoint is written: the first stays, named by the log."""
-    from spacy_korsent.cli import main
-    from spacy_korsent.components.classifier import KoreanClassifier
-    from spacy_korsent.inference.loading import load_pretrained
-    from spacy_korsent.interrupts import Terminated
-
-    output = tmp_path / "model"
-    save_model = KoreanClassifier.save_model
-    kept: list[bytes] = []  # the checkpoint's weights when the second one is written
-
-    def terminated_in_the_second(self: KoreanClassifier, path: Path) -> None:
-        save_model(self, path)  # into the staging directory
-        if (output / "model.safetensors").exists():
-            kept.append((output / "model.safetensors").read_bytes())
-            raise Terminated()
-
-    monkeypatch.setattr(KoreanClassifier, "save_model", terminated_in_the_second)
-    assert main(train_args(tmp_path, output)) == 143
-    assert kept, "the second epoch did not improve: nothing was interrupted"
-    assert logged_epochs(output) == [1]
-    assert list(output.glob(".checkpoint-*")) == []
-    assert (output / "model.safetensors").read_bytes() == kept[0]
-    _, model = load_pretrained(output)
-    assert model.config.id2label == {0: "negative", 1: "positive"}
