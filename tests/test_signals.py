@@ -133,7 +133,7 @@ def scratch_dirs(tmp: Path) -> set[Path]:
 
 
 @pytest.mark.slow
-def test_a_killed_processs_scratch_is_removed_by_the_next_and_a_live_ones_is_kept(
+def test_the_next_process_removes_a_killed_ones_scratch_and_keeps_a_live_ones(
     tmp_path: Path,
 ) -> None:
     killed = python(MAKE_SCRATCH, "killed", tmp_path)
