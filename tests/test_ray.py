@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -478,3 +479,29 @@ def test_a_failed_run_on_its_own_ray_instance_ends_with_its_reason_alone(tmp_pat
     last = run.stderr.splitlines()[-1]
     assert last.startswith("korsent analyze: error: the Ray run failed:"), run.stderr
     assert "MemoryError: no room for the model on this node" in last
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_ray_run_with_whole_rows(tmp_path, nsmc, ray_instance):
+    """SIGTERM (timeout, a scheduler) after the first rows: the Parquet file is closed with its
+    footer and every row in it is whole; the driver leaves Ray and exits with 143."""
+    source, output = tmp_path / "reviews.jsonl", tmp_path / "out.parquet"
+    rows = [{**row, "id": n} for n, row in enumerate(nsmc * 20)]  # 6,000: still running
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
+    address = ray_instance.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "spacy_korsent", "analyze", "-i", str(source), "-o"]
+    command += [str(output), "--sentiment-model", str(NSMC_MODEL), "--engine", "ray"]
+    command += ["--address", address, "--batch-size", "16", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not (output.exists() and output.stat().st_size > 4096):  # a row group is written
+        assert process.poll() is None, process.communicate()[1].decode()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    err = process.communicate(timeout=120)[1].decode()
+
+    assert process.returncode == 143, err
+    assert messages(err)[-1] == "korsent analyze: terminated (SIGTERM)."
+    written = pq.read_table(output).to_pylist()
+    assert 0 < len(written) < len(rows)
+    assert [int(row["id"]) for row in written] == list(range(len(written)))
+    assert all(row["sentiment"] in ("negative", "positive") for row in written)

@@ -28,6 +28,7 @@ from ..files.labelled import (
 )
 from ..files.readers import InputError
 from ..files.writers import refuse_input_as_output
+from ..interrupts import whole
 from .common import (
     EMOTION,
     SENTIMENT,
@@ -441,7 +442,8 @@ def _matrix_lines(matrix: np.ndarray, names: Sequence[str]) -> Iterator[str]:
 
 def _write(path: str, write: Callable[[str], object]) -> None:
     try:
-        write(path)
+        with whole():  # Ctrl-C or SIGTERM waits for a whole file
+            write(path)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..files.packing import member_path
+from ..interrupts import whole
 from .common import EMOTION, SENTIMENT, CommandError
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
             nlp, names = _new_pipeline(args.source, factory, settings)
     except (ImportError, ValueError) as err:  # onnx not installed; the components' checks
         raise CommandError(str(err)) from err
-    nlp.to_disk(args.output)
+    with whole():  # Ctrl-C or SIGTERM waits for a whole pipeline (the export is done by now)
+        nlp.to_disk(args.output)
     for name in names:
         print(args.output / name / "model.onnx")
     return 0

@@ -25,18 +25,19 @@ import argparse
 import logging
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .. import scratch
 from ..files.fields import ResultFields, checked_text
 from ..files.parquet import read_parquet_records
 from ..files.readers import InputError, Layout, Record, guess_format, read_records
 from ..files.writers import Writer
+from ..interrupts import own_handlers
 from .common import CommandError, Warnings, check_file_options, positive_int, progress
 
 if TYPE_CHECKING:
@@ -130,7 +131,9 @@ def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
     page = Page(nlp, args.html_limit) if args.html else None
     writer = result_writer(fmt, args, fields, warn)
     try:
-        with tempfile.TemporaryDirectory(prefix="korsent-ray-") as saved, _ray(args.address) as ray:
+        # The writer closes before Ray shuts down, which takes seconds (SIGTERM's grace period).
+        with scratch.temporary("korsent-ray-") as work, _ray(args.address) as ray, closing(writer):
+            saved = work / "pipeline"
             nlp.to_disk(saved)
             del nlp  # the workers load their own copies (the --html page keeps one here)
             pipeline = saved if args.address is None else ShippedPipeline.put(saved)
@@ -329,21 +332,22 @@ def _ray(address: Optional[str]) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    try:  # quiet: this command reports what matters
-        if address is None:
-            # Ray's daemons are forked from this process, whose tokenizer has run batches on
-            # threads: unless told that this is configured, tokenizers warns in each child (in
-            # the middle of this command's messages) and turns threads off there, for the
-            # workers too. The workers size their tokenizer threads themselves.
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                logging_level=logging.ERROR,
-                log_to_driver=False,
-            )
-        else:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    try:  # quiet: this command reports what matters; SIGTERM stays korsent's (ray.init takes it)
+        with own_handlers():
+            if address is None:
+                # Ray's daemons are forked from this process, whose tokenizer has run batches on
+                # threads: unless told that this is configured, tokenizers warns in each child (in
+                # the middle of this command's messages) and turns threads off there, for the
+                # workers too. The workers size their tokenizer threads themselves.
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+                ray.init(
+                    address="local",
+                    include_dashboard=False,
+                    logging_level=logging.ERROR,
+                    log_to_driver=False,
+                )
+            else:
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except ConnectionError as err:
         token = ""
         if not os.environ.get("RAY_AUTH_MODE"):

@@ -34,6 +34,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
+from .. import scratch
 from ..explain.attribution import check_method
 from ..explain.docs import (
     Attributions,
@@ -597,12 +598,13 @@ class KoreanClassifier(TrainablePipe):
         """``name`` in this component's scratch directory, emptied of an earlier version.
 
         One directory per component (and process), removed with it: exports and weight copies made
-        after each training step replace the last ones rather than pile up.
+        after each training step replace the last ones rather than pile up. A killed process's
+        directory is removed by the next one that makes one (:mod:`spacy_korsent.scratch`).
         """
         if self._scratch_root is None or self._scratch_root[0] != os.getpid():
-            root = tempfile.mkdtemp(prefix="korsent-")  # a worker process gets its own
-            weakref.finalize(self, _remove_scratch, root, os.getpid())
-            self._scratch_root = (os.getpid(), Path(root))
+            root = scratch.make_directory()  # a worker process gets its own
+            weakref.finalize(self, scratch.remove, root)
+            self._scratch_root = (os.getpid(), root)
         path = self._scratch_root[1] / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -742,13 +744,6 @@ def _scan_cats(examples: Iterable[Example]) -> tuple[list[str], set[frozenset[st
         if len(positive) > 1:
             several.add(positive)
     return list(seen), several
-
-
-def _remove_scratch(root: str, owner: int) -> None:
-    """Remove a scratch directory, in the process that made it only: a forked worker that exits
-    normally runs its inherited finalizers, and must not take the parent's exports with it."""
-    if os.getpid() == owner:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _weight_files(weights: Optional[str]) -> list[Path]:

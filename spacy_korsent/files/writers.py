@@ -1,8 +1,8 @@
 """Write result rows as JSON Lines, CSV, TSV, Parquet or an aligned table, a batch at a time.
 
 Each writer's ``write(rows)`` writes (and flushes) one batch, so an interrupted run leaves complete
-rows behind; ``close()`` finishes the file (Parquet writes its footer there). The format comes from
-the output file's suffix unless one is named.
+rows behind (Ctrl-C and SIGTERM wait for the batch); ``close()`` finishes the file (Parquet writes
+its footer there). The format comes from the output file's suffix unless one is named.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from ..interrupts import whole
 from .readers import InputError
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "table")
@@ -59,13 +60,23 @@ def refuse_input_as_output(
 
 
 class Writer:
-    """What every writer does: write a batch of rows, then close."""
+    """What every writer does: write a batch of rows, then close; neither is cut in two by
+    Ctrl-C or SIGTERM in the command line (the signal takes effect after it)."""
 
     def write(self, rows: list[dict]) -> None:
-        raise NotImplementedError
+        with whole():
+            self.write_rows(rows)
 
     def close(self) -> None:
-        """Finish the output (nothing to do for line-based formats: each batch is flushed)."""
+        """Finish the output; closing twice does nothing more."""
+        with whole():
+            self.finish()
+
+    def write_rows(self, rows: list[dict]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Nothing to do for line-based formats: each batch is flushed."""
 
 
 def check_output(fmt: str, path: str | None) -> None:
@@ -122,7 +133,7 @@ class _StreamWriter(Writer):
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def close(self) -> None:
+    def finish(self) -> None:
         if self.stream is not sys.stdout:
             self.stream.close()
 
@@ -130,7 +141,7 @@ class _StreamWriter(Writer):
 class JsonlWriter(_StreamWriter):
     """One JSON object per line, UTF-8 as it is (no \\u escapes)."""
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         self.stream.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         self.stream.flush()
 
@@ -168,7 +179,7 @@ class DelimitedWriter(_StreamWriter):
         self.delimiter = delimiter
         self.fixed = _FixedColumns(warn, "header")
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\n")
         # The csv module quotes a field with \n but not one with a lone \r: quote such rows whole.
@@ -200,7 +211,7 @@ class ParquetWriter(Writer):
         self.fixed = _FixedColumns(warn, "Parquet schema")
         self.writer: Any = None
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -222,7 +233,7 @@ class ParquetWriter(Writer):
         }
         self.writer.write_table(pa.table(columns, schema=self.writer.schema))
 
-    def close(self) -> None:
+    def finish(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
@@ -257,7 +268,7 @@ class TableWriter(_StreamWriter):
         self.hidden = hidden
         self.widths: dict[str, int] = {}
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         lines = [self._cells(row) for row in self._with_sentences(rows)]
         out = []
         if not self.widths:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.integrations.ray needs Ray Data: pip install "spacy-korsent[ray]"'
     ) from err
 
+from .. import scratch
 from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields, checked_text
 from ..files.packing import pack_directory, unpack_files
 
@@ -252,9 +252,9 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 
     if isinstance(pipeline, ShippedPipeline):
         # spacy.load reads everything (weights, tokenizer, ONNX export) before the files go.
-        with tempfile.TemporaryDirectory(prefix="korsent-pipeline-") as directory:
-            pipeline.unpack(directory)
-            return _load_saved(directory, settings)
+        with scratch.temporary("korsent-pipeline-") as directory:
+            pipeline.unpack(directory / "pipeline")
+            return _load_saved(directory / "pipeline", settings)
     config = spacy.util.load_config(Path(pipeline) / "config.cfg")
     ours = [
         name for name, component in config["components"].items()
