@@ -298,6 +298,8 @@ class FuzzFile:
             self.data = self.data.replace(DAMAGE.encode(), rng.choice(bad), 1)
         if DAMAGE in self.content or "\x00" in self.content:
             self.must_succeed = False  # the encoding may be refused (exit 2, a message)
+        if encoding == "cp949" and "\ud7a3" in self.content:
+            self.must_succeed = False  # a rare syllable may not pass for CP949 (Shift-JIS?)
 
 
 def fuzz_value(rng: random.Random, *, breaks: bool, damage: bool, odd: bool) -> str:
@@ -312,7 +314,8 @@ def fuzz_value(rng: random.Random, *, breaks: bool, damage: bool, odd: bool) -> 
 
 
 def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
-    """CSV/TSV with quotes everywhere, repeated and empty names, ragged rows, CR/LF/CRLF."""
+    """CSV/TSV with quotes everywhere (one left open), repeated and empty names, ragged rows,
+    CR, LF, CRLF and mixed line ends, blank lines."""
     delimiter = "," if fmt == "csv" else "\t"
     quoting = rng.random() < 0.8
     file = FuzzFile(fmt, [] if quoting else ["--no-quoting"])
@@ -321,12 +324,14 @@ def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
         names.insert(rng.randint(0, len(names)), "text")
     if not quoting:
         names = [name.replace(delimiter, "") for name in names]
+    if names == [""]:
+        names.append("note")  # a header line, not a blank line
     ends = rng.choice(["\n", "\r\n", "\r", "mixed"])
     ragged = ends != "mixed"  # after a LF header, a lone CR splits only rows of the right width
 
     def field(value: str) -> str:
         special = delimiter in value or "\n" in value or "\r" in value or value.startswith('"')
-        if quoting and (special or rng.random() < 0.2 or (value == "" and len(names) == 1)):
+        if quoting and (special or rng.random() < 0.2):
             return '"' + value.replace('"', '""') + '"'
         return value
 
@@ -336,28 +341,31 @@ def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
     lines = [delimiter.join(map(field, names)) + ("\r\n" if ends == "mixed" else ends)]
     text_index = names.index("text") if "text" in names else None
     count = rng.randint(0, 7)
+    # A quote that opens a field and never closes, in any row: the rows after it hold no quote.
+    stray_at = rng.randrange(count) if quoting and count and rng.random() < 0.3 else count
     for number in range(count):
         width = len(names) + (rng.choice([-1, 1]) if ragged and rng.random() < 0.15 else 0)
         damage = rng.random() < 0.05
+        breaks = quoting and width == len(names) and number < stray_at
         values = [
-            fuzz_value(rng, breaks=quoting and width == len(names), damage=damage, odd=True)
-            for _ in range(max(width, 1))
+            fuzz_value(rng, breaks=breaks, damage=damage, odd=True) for _ in range(max(width, 1))
         ]
-        if not quoting:
-            values = [value.replace(delimiter, " ") or "x" for value in values]
-            values = [value + '"' * rng.randint(0, 2) for value in values]  # quotes are text
-        else:
+        if number < stray_at and quoting:  # quotes inside fields are text
             values = [v if '"' in v else v[:1] + '"' * (rng.random() < 0.2) + v[1:] for v in values]
-        stray = quoting and number == count - 1 and rng.random() < 0.2
-        line = delimiter.join(map(field, values))
-        if stray:  # a quote that opens a field and never closes, in the last row
-            line = delimiter.join(values[:-1] + ['"' + values[-1].replace('"', "")])
-            line = line.replace("\n", " ").replace("\r", " ")
+            line = delimiter.join(map(field, values)) or '""'  # a blank line is no row
+        else:
+            values = [v.replace(delimiter, " ").replace('"', "") or "x" for v in values]
+            if not quoting:
+                values = [value + '"' * rng.randint(0, 2) for value in values]  # quotes are text
+            if number == stray_at:
+                at = rng.randrange(len(values))
+                values[at] = '"' + values[at]
+            line = delimiter.join(values)
         lines.append(line + (end() if number < count - 1 or rng.random() < 0.7 else ""))
         if ragged and rng.random() < 0.1:
             lines.append(ends)  # a blank line: no row
         file.rows += 1
-        exact = width == len(names) and not stray and not damage and text_index is not None
+        exact = width == len(names) and number != stray_at and not damage
         file.texts.append(values[text_index] if exact and text_index is not None else None)
     file.content = "".join(lines)
     file.must_succeed = text_index is not None and count > 0

@@ -229,10 +229,11 @@ class _Delimited:
                     cut_short, lines = feed.cut_short, feed.take()
                     if header is None:
                         header = fields  # the header line itself
-                    unclosed = cut_short and fields and fields[-1].endswith("\n")
+                    unclosed = cut_short and bool(fields)  # still in a quoted field at the end
                     if unclosed or (len(lines) > 1 and len(fields) != len(header)):
                         feed.push_back(lines[1:])
-                        yield lines[0][0], self._stray_quote(lines[0])
+                        line = self._up_to_a_lone_cr(lines[0], len(header), feed)
+                        yield line[0], self._stray_quote(line)
                         break  # a fresh reader: the pushed-back lines are read anew
                     if fields:
                         yield lines[0][0], fields
@@ -241,11 +242,12 @@ class _Delimited:
             except csv.Error:  # a carriage return inside an unquoted field
                 lines = feed.take()
                 pieces = [piece for line in lines for piece in _split_at_lone_cr(line)]
-                if header is None:
-                    feed.split_cr = True  # the header's line end: lone CRs end lines
-                elif not self._are_rows(pieces, len(header)):
+                if len(pieces) == len(lines) or (
+                    header is not None and not self._are_rows(pieces, len(header))
+                ):
                     yield lines[0][0], self._with_carriage_returns(lines)
                     continue
+                feed.split_cr = feed.split_cr or header is None  # the header's line end counts
                 feed.push_back(pieces)
 
     def _are_rows(self, pieces: list[tuple[int, str]], width: int) -> bool:
@@ -262,6 +264,17 @@ class _Delimited:
         except csv.Error:
             return False
         return True
+
+    def _up_to_a_lone_cr(self, line: tuple[int, str], width: int, feed: _Feed) -> tuple[int, str]:
+        """A line with a stray quote, cut at its first lone carriage return when every piece is
+        a row of ``width`` fields with the quote as a plain character (mixed line ends); the
+        rest goes back to ``feed``."""
+        first, *rest = _split_at_lone_cr(line)
+        pieces = [_without_line_end(text).split(self.delimiter) for _, text in (first, *rest)]
+        if rest and all(len(fields) == width for fields in pieces):
+            feed.push_back(rest)
+            return first
+        return line
 
     def _stray_quote(self, line: tuple[int, str]) -> list[str]:
         number, text = line
@@ -381,9 +394,11 @@ def _jsonl_records(
 
 
 def _without_line_end(line: str) -> str:
+    """A line without its line end: CRLF, LF, or a lone CR (which ends a line here only where
+    the line was cut after it)."""
     if line.endswith("\r\n"):
         return line[:-2]
-    return line[:-1] if line.endswith("\n") else line
+    return line[:-1] if line.endswith(("\n", "\r")) else line
 
 
 def _open(path: Path | str) -> AbstractContextManager[BinaryIO]:
