@@ -122,6 +122,25 @@ def test_a_stray_carriage_return_in_a_data_line_is_still_kept_in_its_field(
     assert f"{source}:2: a carriage return inside an unquoted field was kept" in err
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        'id,text\r1,"안 닫힌 따옴표\r2,좋다\r',  # old Mac line ends
+        'id,text\n1,"안 닫힌 따옴표\n2,좋다',  # no line end at the end of the file
+        'id,text\n1,"안 닫힌 따옴표\r2,좋다\n',  # mixed line ends
+    ],
+)
+def test_a_quote_that_never_closes_does_not_swallow_the_rows_after_it(
+    analyze: Analyze, tmp_path: Path, content: str
+) -> None:
+    source = tmp_path / "stray.csv"
+    source.write_bytes(content.encode())
+    code, _, err = analyze("-i", source, "-o", tmp_path / "out.csv")
+    assert code == 0 and "a quote opens a field and does not close" in err
+    rows = read_dicts(tmp_path / "out.csv")
+    assert [(row["id"], row["text"]) for row in rows] == [("1", '"안 닫힌 따옴표'), ("2", "좋다")]
+
+
 def test_a_carriage_return_header_on_standard_input_is_recognized(
     analyze: Analyze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
