@@ -102,6 +102,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=OUTPUT_FORMATS,
         help="output format (default: from the -o suffix, else jsonl)",
     )
+    source.add_argument(
+        "--escape-formulas",
+        action="store_true",
+        help="CSV/TSV output: put a ' before each cell that starts with =, +, -, @, tab or "
+        "carriage return (numbers excepted), so that Excel and LibreOffice show it as text "
+        "instead of running it as a formula (OWASP's advice against CSV injection)",
+    )
     add_file_options(parser, format_flag="--input-format", formats=FORMATS, labelled=False)
     source.add_argument(
         "--html",
@@ -208,6 +215,7 @@ def result_writer(
         text_column=args.text_column,
         hidden=fields.details,
         float_columns=fields.is_float,
+        escape_formulas=args.escape_formulas,
     )
 
 
@@ -222,7 +230,7 @@ def check_outputs(args: argparse.Namespace, fmt: str, inputs: Sequence[str | Pat
     """Fail before the models load if an output (-o, --html) could not be written or would
     destroy an input or the other output."""
     refuse_input_as_output(args.output, inputs, "-o")
-    check_output(fmt, args.output)
+    check_output(fmt, args.output, escape_formulas=args.escape_formulas)
     if not args.html:
         return
     refuse_input_as_output(args.html, inputs, "--html")
@@ -303,7 +311,7 @@ def _sniff_stdin(
     stream = chain(head, lines)
     if fmt is not None or not head:
         return stream, fmt or "text"
-    first = head[0].decode("utf-8", "replace").lstrip("\ufeff").strip()
+    first = _LINE_END.split(head[0].decode("utf-8", "replace"))[0].lstrip("\ufeff").strip()
     if first.startswith("{") and _is_json_object(first):
         warn.note("standard input holds JSON Lines: read as such (--input-format overrides).")
         return stream, "jsonl"
@@ -331,6 +339,7 @@ def _sniff_stdin(
 
 
 _NAME = re.compile(r"[\w.-]{1,40}")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def _is_json_object(line: str) -> bool:
