@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from ..components.classifier import KoreanClassifier
 
 SENTIMENT = "korean_sentiment"
 EMOTION = "korean_emotion"
@@ -153,9 +155,7 @@ def build_pipeline(
     ``sentencizer``, which ``note`` hears about) and the components classify each sentence too.
     There is no limit on the length of a text: long texts are windowed like any other.
     """
-    from spacy_korsent import blank_korean
-
-    from ..components.blank import sentence_splitter
+    from ..components.blank import blank_korean, sentence_splitter
     from ..components.emotion import DEFAULT_MODEL as EMOTION_MODEL
     from ..components.sentencizer import KIWI_MISSING
     from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
@@ -183,7 +183,7 @@ def build_pipeline(
             config["max_length"] = args.max_length
         config["model"] = model
         try:
-            nlp.add_pipe(factory, config=config).initialize()
+            cast("KoreanClassifier", nlp.add_pipe(factory, config=config)).initialize()
         except ValueError as err:  # the components' checks of model and settings
             raise CommandError(str(err)) from err
     return nlp

@@ -40,7 +40,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 try:
     import pyarrow as pa
@@ -50,6 +50,9 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
         'spacy_korsent.integrations.ray needs Ray Data: pip install "spacy-korsent[ray]"'
     ) from err
+
+if TYPE_CHECKING:
+    from ..components.classifier import KoreanClassifier
 
 from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields, checked_text
 
@@ -259,9 +262,10 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 
 
 def _build(components: Mapping[str, Mapping[str, Any]], settings: dict[str, Any]) -> Any:
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean(sentences=any(config.get("sentences") for config in components.values()))
     for factory, config in components.items():
-        nlp.add_pipe(factory, config={**config, **settings}).initialize()
+        component = nlp.add_pipe(factory, config={**config, **settings})
+        cast("KoreanClassifier", component).initialize()
     return nlp

@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -94,8 +94,7 @@ def build_pipeline(
     under its own class names, so that ``initialize`` keeps its head exactly when they are the
     training labels (negative/positive also match ``LABEL_0``/``LABEL_1`` and the like).
     """
-    from spacy_korsent import blank_korean
-
+    from ..components.blank import blank_korean
     from ..inference.loading import ModelNotFoundError, load_config
 
     source: str | Path
@@ -126,7 +125,7 @@ def build_pipeline(
     nlp.max_length = sys.maxsize  # a huge text is windowed (or truncated), as in analyze
     factory = "korean_sentiment" if sentiment else "korean_emotion"
     try:
-        component = nlp.add_pipe(factory, config=settings_for_component)
+        component = cast("KoreanClassifier", nlp.add_pipe(factory, config=settings_for_component))
         component.initialize()
     except ValueError as err:
         raise InputError(str(err)) from err
