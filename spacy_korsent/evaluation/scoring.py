@@ -232,7 +232,7 @@ def _classify(
 
 
 def _component(nlp: Language, name: Optional[str], factory: str) -> KoreanClassifier:
-    """The component ``name``, else the pipeline's first one made by ``factory``."""
+    """The component ``name``, else the pipeline's first one made by ``factory``; loaded."""
     if name is None:
         found = [pipe for pipe in nlp.pipe_names if nlp.get_pipe_meta(pipe).factory == factory]
         if not found:
@@ -243,7 +243,10 @@ def _component(nlp: Language, name: Optional[str], factory: str) -> KoreanClassi
         name = found[0]
     elif name not in nlp.pipe_names:
         raise ValueError(f"the pipeline has no pipe {name!r} (its pipes: {nlp.pipe_names}).")
-    return cast("KoreanClassifier", nlp.get_pipe(name))
+    component = cast("KoreanClassifier", nlp.get_pipe(name))
+    if not component.labels:  # a component loads its model on first use: its labels are needed
+        component.initialize()
+    return component
 
 
 def _rows(
