@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:
@@ -140,9 +140,24 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The settings of :func:`add_pipeline_options` that the components get (``args`` below)."""
+
+    batch_size: int = 1024
+    device: str | None = None
+    max_length: int | None = None
+    truncate: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PipelineOptions:
+        """The settings parsed by :func:`add_pipeline_options`."""
+        return cls(**{name.name: getattr(args, name.name) for name in fields(cls)})
+
+
 def build_pipeline(
     models: dict[str, str | None],
-    args: argparse.Namespace,
+    args: PipelineOptions,
     *,
     sentences: bool = False,
     note: Callable[[str], None] | None = None,
@@ -231,7 +246,7 @@ def _print_err(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def progress(quiet: bool, count: Callable[[], int] | None = None) -> Any:
+def progress(quiet: bool, count: Callable[[], int | None] | None = None) -> Any:
     """A tqdm bar on a terminal's standard error: documents per second, and the ETA if ``count``.
 
     Silent with ``quiet`` or when standard error is not a terminal; ``update(n)`` works either way.
@@ -242,13 +257,3 @@ def progress(quiet: bool, count: Callable[[], int] | None = None) -> Any:
     shown = not quiet and sys.stderr.isatty()
     total = count() if shown and count is not None else None
     return tqdm(total=total, unit="doc", file=sys.stderr, disable=not shown, dynamic_ncols=True)
-
-
-def count_lines(path: Path) -> int:
-    """The number of lines in a file, read in large blocks (for a progress bar's total)."""
-    count, last = 0, b"\n"
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")
