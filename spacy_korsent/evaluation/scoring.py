@@ -84,8 +84,11 @@ def evaluate_sentiment(
             "evaluation scores negative/positive models. Score other classes with -t emotion "
             "(korean_emotion takes any classes), or give a two-class model."
         )
-    pred, speed = _classify(nlp, rows.texts, lambda doc: _sentiment_class(doc, names), batch_size,
-                            progress)  # fmt: skip
+
+    def predicted_class(doc: Doc) -> int:
+        return _sentiment_class(doc, names)
+
+    pred, speed = _classify(nlp, rows.texts, predicted_class, batch_size, progress)
     precision, recall, f1 = precision_recall_f1(gold, pred, positive=1)
     return SentimentReport(
         model=str(component.model_name),
@@ -144,9 +147,10 @@ def evaluate_emotions(
     probs = np.asarray(out, dtype=np.float32).reshape(len(out), len(names))
     model = str(component.model_name)
     if component.multi_label or any(len(indices) != 1 for indices in gold):
-        chosen_at = component.cfg["threshold"] if threshold is None else threshold
-        return _label_sets(model, gold, probs, names, chosen_at if component.multi_label else None,
-                           speed)  # fmt: skip
+        at = None  # a single-label model predicts its top label
+        if component.multi_label:
+            at = component.cfg["threshold"] if threshold is None else threshold
+        return _label_sets(model, gold, probs, names, at, speed)
     return _single_label(model, [indices[0] for indices in gold], probs, names, speed)
 
 
@@ -171,8 +175,9 @@ def _label_sets(
         chosen[np.flatnonzero(best >= 0), best[best >= 0]] = True
     scores = multilabel_scores(gold_matrix, chosen, names)
     per_label = {name: LabelScores(**values) for name, values in scores.pop("per_label").items()}
-    return MultiLabelReport(model=model, **scores, per_label=per_label, threshold=threshold,
-                            speed=speed)  # fmt: skip
+    return MultiLabelReport(
+        model=model, **scores, per_label=per_label, threshold=threshold, speed=speed
+    )
 
 
 def _single_label(
