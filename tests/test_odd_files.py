@@ -25,9 +25,9 @@ import pytest
 from conftest import FIXTURES
 
 import spacy_korsent.cli as cli
-import spacy_korsent.cli.analyze as analyze_command
+import spacy_korsent.cli.analysis as analysis_steps
 from spacy_korsent.cli import build_parser, main
-from spacy_korsent.cli.common import SENTIMENT, build_pipeline
+from spacy_korsent.cli.common import SENTIMENT, PipelineOptions, build_pipeline
 from spacy_korsent.files.readers import pandas_names
 
 MODEL = FIXTURES / "nsmc-koelectra-tiny"
@@ -40,7 +40,7 @@ Analyze = Callable[..., tuple[int, str, str]]
 def tiny_pipeline() -> Any:
     """The pipeline ``korsent analyze --sentiment-model MODEL`` builds, built once."""
     args = build_parser().parse_args(["analyze", "--sentiment-model", str(MODEL)])
-    return build_pipeline({SENTIMENT: str(MODEL)}, args)
+    return build_pipeline({SENTIMENT: str(MODEL)}, PipelineOptions.from_args(args))
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def analyze(tiny_pipeline: Any, monkeypatch: pytest.MonkeyPatch, capsys) -> Anal
         assert models == {SENTIMENT: str(MODEL)} and not sentences
         return tiny_pipeline
 
-    monkeypatch.setattr(analyze_command, "build_pipeline", cached)
+    monkeypatch.setattr(analysis_steps, "build_pipeline", cached)
     monkeypatch.setattr(cli, "build_parser", functools.cache(build_parser))  # one parser is enough
 
     def run(*argv: object) -> tuple[int, str, str]:

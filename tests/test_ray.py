@@ -273,9 +273,8 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
     else:
         source = tmp_path / f"reviews.{fmt}"
         write_input(source, fmt, rows)
-    # The local engine reads no Parquet: it reads the same rows as JSON Lines.
-    local_input = tmp_path / f"all.{'jsonl' if fmt == 'parquet' else fmt}"
-    write_input(local_input, local_input.suffix[1:], rows)
+    local_input = tmp_path / f"all.{fmt}"
+    write_input(local_input, fmt, rows)
     options = ["--sentiment-model", str(NSMC_MODEL), "-q", "--batch-size", "16"]
     if directory:  # both analyses, per sentence too: nested results in every output format
         options += ["-t", "both", "--emotion-model", str(emotion_model_dir), "--sentences"]

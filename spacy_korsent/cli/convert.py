@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def _write(path: Path, data: Labelled) -> None:
     from spacy.tokens import DocBin
 
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean()
     nlp.max_length = sys.maxsize  # a huge text is windowed by the component, as in analyze

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..files.packing import member_path
 from ..interrupts import whole
@@ -16,6 +16,8 @@ from .common import EMOTION, SENTIMENT, CommandError
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from ..components.classifier import KoreanClassifier
 
 DESCRIPTION = """\
 Export the korean_sentiment / korean_emotion components of a pipeline to ONNX and write a pipeline
@@ -89,8 +91,9 @@ def _load_pipeline(path: Path, settings: dict[str, Any]) -> tuple[Language, list
 
 
 def _new_pipeline(model: str, factory: str, settings: dict[str, Any]) -> tuple[Language, list[str]]:
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean()
-    nlp.add_pipe(factory, config={"model": model, **settings}).initialize()
+    component = nlp.add_pipe(factory, config={"model": model, **settings})
+    cast("KoreanClassifier", component).initialize()
     return nlp, [factory]

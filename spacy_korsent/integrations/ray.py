@@ -37,7 +37,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 import srsly
 
@@ -51,6 +51,10 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     ) from err
 
 from .. import scratch
+
+if TYPE_CHECKING:
+    from ..components.classifier import KoreanClassifier
+
 from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields, checked_text
 from ..files.packing import pack_directory, unpack_files
 
@@ -264,9 +268,10 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 
 
 def _build(components: Mapping[str, Mapping[str, Any]], settings: dict[str, Any]) -> Any:
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean(sentences=any(config.get("sentences") for config in components.values()))
     for factory, config in components.items():
-        nlp.add_pipe(factory, config={**config, **settings}).initialize()
+        component = nlp.add_pipe(factory, config={**config, **settings})
+        cast("KoreanClassifier", component).initialize()
     return nlp

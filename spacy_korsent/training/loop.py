@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
@@ -99,8 +99,7 @@ def build_pipeline(
     under its own class names, so that ``initialize`` keeps its head exactly when they are the
     training labels (negative/positive also match ``LABEL_0``/``LABEL_1`` and the like).
     """
-    from spacy_korsent import blank_korean
-
+    from ..components.blank import blank_korean
     from ..inference.loading import ModelNotFoundError, load_config
 
     source: str | Path
@@ -131,7 +130,7 @@ def build_pipeline(
     nlp.max_length = sys.maxsize  # a huge text is windowed (or truncated), as in analyze
     factory = "korean_sentiment" if sentiment else "korean_emotion"
     try:
-        component = nlp.add_pipe(factory, config=settings_for_component)
+        component = cast("KoreanClassifier", nlp.add_pipe(factory, config=settings_for_component))
         component.initialize()
     except ValueError as err:
         raise InputError(str(err)) from err
