@@ -1,0 +1,235 @@
+"""One pass over analysed rows: everything the report shows, in memory that does not grow with
+the number of rows.
+
+Counts, score histograms and per-group and per-day tallies are fixed-size (groups are capped at
+``max_groups``, days by the span of the dates); examples are kept in top-k heaps per label; word
+counts in a :class:`~.words.WordTable` of bounded size. Texts are kept only for the examples.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..files.readers import Record
+from .columns import (
+    ATTRIBUTION,
+    SCORE,
+    Columns,
+    attribution_pairs,
+    json_list,
+    label,
+    score,
+)
+from .dates import as_date
+from .words import WordTable, stem, words
+
+OTHER = "(other)"
+NONE = "(none)"
+EXAMPLE_CHARS = 300
+"""An example's text is cut here (with …): enough to read a review, bounded for a long one."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much the report keeps: bins, examples per label, words, groups."""
+
+    bins: int = 20
+    examples: int = 5
+    words: int = 15
+    min_count: int = 5
+    max_groups: int = 1000
+    """Distinct groups counted one by one; later new values are counted together as (other)."""
+    word_capacity: int = 50_000
+
+
+@dataclass(frozen=True, order=True)
+class Example:
+    """A row shown as an example: its id (or line), score and (cut) text."""
+
+    score: float
+    id: str
+    text: str
+
+
+@dataclass
+class Tally:
+    """Rows of one group or one day: how many, their labels per task and emotion groups."""
+
+    rows: int = 0
+    labels: dict[str, Counter[str]] = field(default_factory=dict)
+    emotion_groups: Counter[str] = field(default_factory=Counter)
+
+    def add(self, results: dict[str, tuple[str, float]], emotion_group: str | None) -> None:
+        self.rows += 1
+        for task, (name, _) in results.items():
+            self.labels.setdefault(task, Counter())[name] += 1
+        if emotion_group:
+            self.emotion_groups[emotion_group] += 1
+
+    def merge(self, other: Tally) -> None:
+        self.rows += other.rows
+        for task, counts in other.labels.items():
+            self.labels.setdefault(task, Counter()).update(counts)
+        self.emotion_groups.update(other.emotion_groups)
+
+
+class TaskStats:
+    """One task's (sentiment or emotion) labels, score histogram, examples and words."""
+
+    def __init__(self, task: str, settings: Settings, attributions: bool) -> None:
+        self.task = task
+        self.settings = settings
+        self.labels: Counter[str] = Counter()
+        self.histograms: dict[str, list[int]] = {}
+        """Per label, rows per score bin: bin i holds [i/bins, (i+1)/bins) (1.0 in the last)."""
+        self.without = 0
+        """Rows without a result (no text, or an empty cell)."""
+        self.confident: dict[str, list[tuple[float, int, Example]]] = {}
+        self.uncertain: dict[str, list[tuple[float, int, Example]]] = {}
+        self.words = WordTable(settings.word_capacity)
+        self.attributions = WordTable(settings.word_capacity) if attributions else None
+
+    def add(self, name: str, value: float, number: int, ident: str, text: str) -> None:
+        """Count a row's result, and keep it if it is among the most or least confident."""
+        bins = self.settings.bins
+        self.labels[name] += 1
+        histogram = self.histograms.setdefault(name, [0] * bins)
+        histogram[min(int(value * bins), bins - 1)] += 1
+        k = self.settings.examples
+        # Ties keep the earlier row: (score, -number) orders a later row first among equals.
+        _keep(self.confident.setdefault(name, []), (value, -number), k, ident, text)
+        _keep(self.uncertain.setdefault(name, []), (-value, -number), k, ident, text)
+        self.words.add(name, words(text))
+
+    def add_attributions(self, name: str, pairs: list[tuple[str, float]]) -> None:
+        assert self.attributions is not None
+        self.attributions.add_weighted(
+            name, ((stem(token.lower()), value) for token, value in pairs if token.strip())
+        )
+
+    def examples(self, name: str, which: str) -> list[Example]:
+        """The most confident (highest score first) or most uncertain (lowest first) rows."""
+        if which == "confident":
+            return [e for _, _, e in sorted(self.confident.get(name, []), reverse=True)]
+        return [e for _, _, e in sorted(self.uncertain.get(name, []), reverse=True)]
+
+
+def _keep(
+    heap: list[tuple[float, int, Example]],
+    key: tuple[float, int],
+    k: int,
+    ident: str,
+    text: str,
+) -> None:
+    if len(heap) >= k and key <= heap[0][:2]:
+        return
+    cut = text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+    item = (key[0], key[1], Example(abs(key[0]), ident, cut))
+    if len(heap) < k:
+        heapq.heappush(heap, item)
+    else:
+        heapq.heapreplace(heap, item)
+
+
+class Corpus:
+    """Everything the report shows, added to row by row (:meth:`add`)."""
+
+    def __init__(self, columns: Columns, source: str, settings: Settings = Settings()) -> None:
+        self.columns = columns
+        self.source = source
+        self.settings = settings
+        self.rows = 0
+        self.with_text = 0
+        self.tasks = {
+            task: TaskStats(task, settings, task in columns.attributions) for task in columns.tasks
+        }
+        self.sentiment_labels = list(columns.sentiment_labels)
+        self.emotion_groups: Counter[str] = Counter()
+        self.predicted: Counter[str] = Counter()
+        """How often each emotion is among a row's predicted emotions (``emotion_labels``)."""
+        self.predicted_sizes: Counter[int] = Counter()
+        """Rows by how many emotions were predicted (0: none reached the threshold)."""
+        self.groups: dict[str, Tally] = {}
+        self.lumped_rows = 0
+        """Rows of groups first seen after ``max_groups`` others, counted together as (other)."""
+        self.days: dict[date, Tally] = {}
+        self.undated = 0
+        self.unparsed = 0
+        self.unparsed_values: list[str] = []
+
+    def add_all(self, records: Iterable[Record]) -> Corpus:
+        for record in records:
+            self.add(record)
+        return self
+
+    def add(self, record: Record) -> None:
+        """Count one row."""
+        row, columns = record.row, self.columns
+        self.rows += 1
+        where = f"{self.source}:{record.line}"
+        text = row.get(columns.text)
+        text = text if isinstance(text, str) else ""
+        self.with_text += bool(text)
+        ident = _ident(row.get(columns.id), record.line) if columns.id else str(record.line)
+        results: dict[str, tuple[str, float]] = {}
+        for task, stats in self.tasks.items():
+            name = label(row.get(task))
+            if name is None:
+                stats.without += 1
+                continue
+            column = SCORE.format(task=task)
+            value = score(row.get(column), column, where)
+            results[task] = (name, value)
+            stats.add(name, value, record.line, ident, text)
+            if stats.attributions is not None:
+                column = ATTRIBUTION.format(task=task)
+                stats.add_attributions(name, attribution_pairs(row.get(column), column, where))
+        sentiment = results.get("sentiment")
+        if sentiment and sentiment[0] not in self.sentiment_labels:
+            self.sentiment_labels.append(sentiment[0])
+        emotion_group = None
+        if "emotion" in results:
+            emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
+            if emotion_group:
+                self.emotion_groups[emotion_group] += 1
+            if columns.emotion_labels:
+                predicted = json_list(row.get("emotion_labels"), "emotion_labels", where)
+                self.predicted.update(map(str, predicted))
+                self.predicted_sizes[len(predicted)] += 1
+        if columns.group is not None:
+            self._group(row.get(columns.group)).add(results, emotion_group)
+        if columns.date is not None:
+            self._day(row.get(columns.date), results, emotion_group)
+
+    def _group(self, value: Any) -> Tally:
+        name = NONE if value is None or value == "" else str(value)
+        tally = self.groups.get(name)
+        if tally is None:
+            if len(self.groups) >= self.settings.max_groups:
+                self.lumped_rows += 1
+                return self.groups.setdefault(OTHER, Tally())
+            tally = self.groups[name] = Tally()
+        return tally
+
+    def _day(
+        self, value: Any, results: dict[str, tuple[str, float]], emotion_group: str | None
+    ) -> None:
+        if value is None or value == "":
+            self.undated += 1
+            return
+        day = as_date(value)
+        if day is None:
+            self.unparsed += 1
+            if len(self.unparsed_values) < 3 and str(value) not in self.unparsed_values:
+                self.unparsed_values.append(str(value))
+            return
+        self.days.setdefault(day, Tally()).add(results, emotion_group)
+
+
+def _ident(value: Any, line: int) -> str:
+    return f"line {line}" if value is None or value == "" else str(value)
