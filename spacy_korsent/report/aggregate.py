@@ -149,7 +149,11 @@ class Corpus:
             task: TaskStats(task, settings, task in columns.attributions) for task in columns.tasks
         }
         self.sentiment_labels = list(columns.sentiment_labels)
-        self.emotion_groups: Counter[str] = Counter()
+        self.by_emotion_group = (
+            TaskStats("emotion group", settings, False) if columns.emotion_groups else None
+        )
+        """The emotion results counted by group (histogram, examples, words) for a model with
+        groups; None for a file without ``emotion_group``."""
         self.predicted: Counter[str] = Counter()
         """How often each emotion is among a row's predicted emotions (``emotion_labels``)."""
         self.predicted_sizes: Counter[int] = Counter()
@@ -161,6 +165,11 @@ class Corpus:
         self.undated = 0
         self.unparsed = 0
         self.unparsed_values: list[str] = []
+
+    @property
+    def emotion_groups(self) -> Counter[str]:
+        """Rows per emotion group (empty for a model without groups)."""
+        return self.by_emotion_group.labels if self.by_emotion_group else Counter()
 
     def add_all(self, records: Iterable[Record]) -> Corpus:
         for record in records:
@@ -195,8 +204,9 @@ class Corpus:
         emotion_group = None
         if "emotion" in results:
             emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
-            if emotion_group:
-                self.emotion_groups[emotion_group] += 1
+            if emotion_group and self.by_emotion_group is not None:
+                value = results["emotion"][1]
+                self.by_emotion_group.add(emotion_group, value, record.line, ident, text)
             if columns.emotion_labels:
                 predicted = json_list(row.get("emotion_labels"), "emotion_labels", where)
                 self.predicted.update(map(str, predicted))

@@ -15,6 +15,7 @@ from ..fonts import FONTS
 from . import svg
 from .aggregate import OTHER, Corpus, Example, Tally, TaskStats
 from .dates import bucket_label, bucket_size, bucket_start
+from .words import Ranked
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#F0E442")
 """Okabe and Ito's colour-blind-safe colours (then a brown), for labels without their own."""
@@ -36,7 +37,9 @@ SPLIT_EMOTIONS = 7
 """Emotions shown one by one in breakdowns by group and over time (without emotion groups)."""
 TOP_GROUPS = 20
 WORD_LABELS = 6
-"""Emotions whose distinctive words are listed (the most frequent)."""
+"""Emotions whose distinctive words and examples are listed (the most frequent)."""
+SIGNIFICANT = 1.96
+"""A z-score above which a word's lead in a label is unlikely to be chance (5%, two-sided)."""
 
 CSS = f"""
 body {{ margin: 0; background: #fff; }}
@@ -70,6 +73,7 @@ body {{ margin: 0; background: #fff; }}
   vertical-align: top; }}
 .report td.num, .report th.num {{ text-align: right; font-variant-numeric: tabular-nums;
   white-space: nowrap; }}
+.report tr.weak td {{ color: #999; }}
 .report td.id {{ color: #666; white-space: nowrap; max-width: 9rem; overflow: hidden;
   text-overflow: ellipsis; }}
 .report td.text {{ word-break: keep-all; overflow-wrap: anywhere; white-space: pre-wrap; }}
@@ -195,13 +199,16 @@ def _emotion(corpus: Corpus, stats: TaskStats) -> str:
     top = _top_emotions(stats)
     palette = colours(top)
     parts = ["<section><h2>Emotion</h2>"]
-    parts.append(
-        _figure(
-            f"Most probable emotion (top {min(TOP_EMOTIONS, len(stats.labels))} of "
-            f"{len(stats.labels)})",
-            svg.bars(_top(stats.labels, TOP_EMOTIONS), palette, "emotion labels"),
+    shown = stats.labels.most_common(TOP_EMOTIONS)
+    total = sum(stats.labels.values())
+    rest = total - sum(n for _, n in shown)
+    caption = "Most probable emotion"
+    if rest:
+        caption += (
+            f" (the {len(shown)} most frequent of {len(stats.labels)}; the other "
+            f"{len(stats.labels) - len(shown)}: {rest:,} rows, {rest / total:.1%})"
         )
-    )
+    parts.append(_figure(caption, svg.bars(shown, palette, "emotion labels", total=total)))
     if corpus.emotion_groups:
         groups = corpus.emotion_groups.most_common()
         parts.append(
@@ -229,7 +236,12 @@ def _emotion(corpus: Corpus, stats: TaskStats) -> str:
                 ),
             )
         )
-    histograms = _lumped_histograms(stats, top)
+    if corpus.by_emotion_group is not None and corpus.emotion_groups:
+        order = _emotion_split(corpus)
+        palette = colours(order)
+        histograms = {name: corpus.by_emotion_group.histograms[name] for name in order}
+    else:
+        histograms = _lumped_histograms(stats, top)
     parts.append(
         _figure(
             "Score (probability of the most probable emotion)",
@@ -239,13 +251,6 @@ def _emotion(corpus: Corpus, stats: TaskStats) -> str:
     )
     parts.append("</section>\n")
     return "".join(parts)
-
-
-def _top(counts: Counter[str], limit: int) -> list[tuple[str, int]]:
-    """The ``limit`` most frequent, then the rest as (other)."""
-    top = counts.most_common(limit)
-    rest = sum(counts.values()) - sum(n for _, n in top)
-    return top + [(OTHER, rest)] if rest else top
 
 
 def _emotion_split(corpus: Corpus) -> list[str]:
@@ -364,40 +369,60 @@ def _over_time(corpus: Corpus) -> str:
     return "".join(parts)
 
 
-def _words(corpus: Corpus) -> str:
-    settings = corpus.settings
-    parts = ["<section><h2>Distinctive words</h2>"]
+def _labelled(corpus: Corpus) -> list[tuple[str, TaskStats, list[str]]]:
+    """What the words and examples are listed for: (what, its counts, which labels).
+
+    Sentiment: every label. Emotion: the groups when the model has them (six, each with enough
+    rows to say something), else the most frequent emotions; emotions when the rows carry
+    attributions, which point towards the emotion, not its group.
+    """
+    out = []
     for task, stats in corpus.tasks.items():
-        names = [name for name, _ in stats.labels.most_common()]
         if task == "sentiment":
             names = [n for n in corpus.sentiment_labels if n in stats.labels]
-        names = names[:WORD_LABELS] if task == "emotion" else names
-        table = stats.attributions or stats.words
-        by = "mean attribution" if stats.attributions else "z (log-odds)"
-        parts.append(
-            f"<h3>{escape(task)}: "
-            + (
-                "by mean attribution towards the label"
-                if stats.attributions
-                else "by log-odds against the other labels (informative Dirichlet prior)"
-            )
-            + f", at least {settings.min_count} rows</h3>"
+            out.append((task, stats, names))
+            continue
+        groups = corpus.by_emotion_group
+        if groups is not None and groups.labels and stats.attributions is None:
+            out.append(("emotion group", groups, _emotion_split(corpus)))
+        else:
+            out.append((task, stats, [n for n, _ in stats.labels.most_common(WORD_LABELS)]))
+    return out
+
+
+def _words(corpus: Corpus) -> str:
+    settings = corpus.settings
+    parts = [
+        "<section><h2>Distinctive words</h2>",
+        f'<p class="note">Words in at least {settings.min_count} rows of the label. z (log-odds):'
+        " how much more often the word occurs in the label's rows than in the others', in "
+        f"standard errors; below {SIGNIFICANT} (greyed) it may be chance.</p>",
+    ]
+    for what, stats, names in _labelled(corpus):
+        attributions = stats.attributions
+        by = "mean attribution" if attributions else "z (log-odds)"
+        how = (
+            "by mean attribution towards the label"
+            if attributions
+            else "by log-odds against the other labels (informative Dirichlet prior)"
         )
-        if len(stats.labels) < 2 and not stats.attributions:
+        parts.append(f"<h3>{escape(what)}: {how}</h3>")
+        if len(stats.labels) < 2 and not attributions:
             parts.append('<p class="note">only one label: nothing to set it apart from.</p>')
             continue
         cells = []
         for name in names:
-            ranked = (
-                table.by_weight(name, top=settings.words, min_count=settings.min_count)
-                if stats.attributions
-                else table.distinctive(name, top=settings.words, min_count=settings.min_count)
-            )
+            if attributions:
+                ranked = attributions.by_weight(
+                    name, top=settings.words, min_count=settings.min_count
+                )
+            else:
+                ranked = stats.words.distinctive(
+                    name, top=settings.words, min_count=settings.min_count
+                )
             rows = (
                 "".join(
-                    f'<tr><td>{escape(r.word)}</td><td class="num">{r.score:.2f}</td>'
-                    f'<td class="num">{r.count:,}</td></tr>'
-                    for r in ranked
+                    _word_row(r, weak=not attributions and r.score < SIGNIFICANT) for r in ranked
                 )
                 or '<tr><td colspan="3" class="note">no word often enough</td></tr>'
             )
@@ -410,6 +435,13 @@ def _words(corpus: Corpus) -> str:
     return "".join(parts)
 
 
+def _word_row(ranked: Ranked, *, weak: bool) -> str:
+    return (
+        f"<tr{' class=weak' if weak else ''}><td>{escape(ranked.word)}</td>"
+        f'<td class="num">{ranked.score:.2f}</td><td class="num">{ranked.count:,}</td></tr>'
+    )
+
+
 def _examples(corpus: Corpus) -> str:
     column = corpus.columns.id or "line"
     parts = ["<section><h2>Examples</h2>"]
@@ -418,12 +450,9 @@ def _examples(corpus: Corpus) -> str:
         f"lowest (most uncertain: the least probable top label); the first column is "
         f"{escape(column)}.</p>"
     )
-    for task, stats in corpus.tasks.items():
-        names = [name for name, _ in stats.labels.most_common()]
-        if task == "emotion":
-            names = names[:WORD_LABELS]
+    for what, stats, names in _labelled(corpus):
         for name in names:
-            parts.append(f'<h3>{escape(task)}: {escape(name)}</h3><div class="examples">')
+            parts.append(f'<h3>{escape(what)}: {escape(name)}</h3><div class="examples">')
             for which in ("confident", "uncertain"):
                 parts.append(_example_table(f"most {which}", stats.examples(name, which)))
             parts.append("</div>")
