@@ -80,7 +80,7 @@ def test_group_breakdown_and_its_cap() -> None:
     corpus = corpus_of(rows, Settings(max_groups=3), group="movie")
     groups = corpus.groups
     assert set(groups) == {"A", "B", "(none)", "(other)"}
-    assert groups["A"].rows == 3 and groups["A"].labels["sentiment"] == {
+    assert groups["A"].rows == 3 and groups["A"].labels("sentiment") == {
         "positive": 1,
         "negative": 2,
     }
@@ -133,7 +133,7 @@ def test_dates_per_day_with_unreadable_ones_counted() -> None:
         date(2024, 3, 5): 2,
         date(2024, 3, 6): 1,
     }
-    assert corpus.days[date(2024, 3, 5)].labels["sentiment"] == {"positive": 1, "negative": 1}
+    assert corpus.days[date(2024, 3, 5)].labels("sentiment") == {"positive": 1, "negative": 1}
     assert (corpus.unparsed, corpus.undated, corpus.unparsed_values) == (1, 1, ["soon"])
     page = render_report(corpus, title="t")
     assert "1 rows with a date that could not be read (e.g. &#x27;soon&#x27;)" in page
@@ -233,7 +233,7 @@ def test_grouped_emotion_model_shows_groups_everywhere() -> None:
     ]  # fmt: skip
     corpus = corpus_of(rows, group="movie")
     assert corpus.emotion_groups == {"기쁨": 1, "분노": 1}
-    assert corpus.groups["A"].emotion_groups == {"기쁨": 1, "분노": 1}
+    assert corpus.groups["A"].labels("emotion group") == {"기쁨": 1, "분노": 1}
     page = render_report(corpus, title="t")
     assert "Emotion group (the group with the most probability)" in page
     assert "emotion group by movie" in page

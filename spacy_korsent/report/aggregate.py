@@ -29,6 +29,7 @@ from .dates import as_date
 from .words import WordTable, stem, words
 
 OTHER = "(other)"
+EMOTION_GROUP = "emotion group"
 NONE = "(none)"
 EXAMPLE_CHARS = 300
 """An example's text is cut here (with …): enough to read a review, bounded for a long one."""
@@ -58,53 +59,71 @@ class Example:
 
 @dataclass
 class Tally:
-    """Rows of one group or one day: how many, their labels per task and emotion groups."""
+    """Rows of one group or one day: how many, and how many per (task, label); the task
+    ``"emotion group"`` counts emotion groups."""
 
     rows: int = 0
-    labels: dict[str, Counter[str]] = field(default_factory=dict)
-    emotion_groups: Counter[str] = field(default_factory=Counter)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, results: dict[str, tuple[str, float]], emotion_group: str | None) -> None:
         self.rows += 1
+        counts = self.counts
         for task, (name, _) in results.items():
-            self.labels.setdefault(task, Counter())[name] += 1
+            counts[task, name] += 1
         if emotion_group:
-            self.emotion_groups[emotion_group] += 1
+            counts[EMOTION_GROUP, emotion_group] += 1
+
+    def labels(self, task: str) -> Counter[str]:
+        """Rows per label of ``task``."""
+        return Counter({name: n for (of, name), n in self.counts.items() if of == task})
 
     def merge(self, other: Tally) -> None:
         self.rows += other.rows
-        for task, counts in other.labels.items():
-            self.labels.setdefault(task, Counter()).update(counts)
-        self.emotion_groups.update(other.emotion_groups)
+        self.counts.update(other.counts)
+
+
+@dataclass
+class Label:
+    """One label's score histogram and its most and least confident rows (top-k heaps)."""
+
+    histogram: list[int]
+    """Rows per score bin: bin i holds [i/bins, (i+1)/bins) (1.0 in the last)."""
+    confident: list[tuple[float, int, Example]] = field(default_factory=list)
+    uncertain: list[tuple[float, int, Example]] = field(default_factory=list)
 
 
 class TaskStats:
-    """One task's (sentiment or emotion) labels, score histogram, examples and words."""
+    """One task's (sentiment, emotion, emotion group) labels, score histograms, examples, words."""
 
     def __init__(self, task: str, settings: Settings, attributions: bool) -> None:
         self.task = task
         self.settings = settings
         self.labels: Counter[str] = Counter()
-        self.histograms: dict[str, list[int]] = {}
-        """Per label, rows per score bin: bin i holds [i/bins, (i+1)/bins) (1.0 in the last)."""
+        self.per_label: dict[str, Label] = {}
         self.without = 0
         """Rows without a result (no text, or an empty cell)."""
-        self.confident: dict[str, list[tuple[float, int, Example]]] = {}
-        self.uncertain: dict[str, list[tuple[float, int, Example]]] = {}
         self.words = WordTable(settings.word_capacity)
         self.attributions = WordTable(settings.word_capacity) if attributions else None
 
-    def add(self, name: str, value: float, number: int, ident: str, text: str) -> None:
-        """Count a row's result, and keep it if it is among the most or least confident."""
-        bins = self.settings.bins
+    @property
+    def histograms(self) -> dict[str, list[int]]:
+        """Per label, rows per score bin."""
+        return {name: label.histogram for name, label in self.per_label.items()}
+
+    def add(
+        self, name: str, value: float, number: int, ident: str, text: str, tokens: list[str]
+    ) -> None:
+        """Count a row's result and its words (``tokens``), and keep it if it is among the most
+        or least confident."""
+        bins, k = self.settings.bins, self.settings.examples
         self.labels[name] += 1
-        histogram = self.histograms.setdefault(name, [0] * bins)
-        histogram[min(int(value * bins), bins - 1)] += 1
-        k = self.settings.examples
-        # Ties keep the earlier row: (score, -number) orders a later row first among equals.
-        _keep(self.confident.setdefault(name, []), (value, -number), k, ident, text)
-        _keep(self.uncertain.setdefault(name, []), (-value, -number), k, ident, text)
-        self.words.add(name, words(text))
+        label = self.per_label.get(name)
+        if label is None:
+            label = self.per_label[name] = Label([0] * bins)
+        label.histogram[min(int(value * bins), bins - 1)] += 1
+        _keep(label.confident, value, number, k, ident, text)
+        _keep(label.uncertain, -value, number, k, ident, text)
+        self.words.add(name, tokens)
 
     def add_attributions(self, name: str, pairs: list[tuple[str, float]]) -> None:
         assert self.attributions is not None
@@ -114,22 +133,22 @@ class TaskStats:
 
     def examples(self, name: str, which: str) -> list[Example]:
         """The most confident (highest score first) or most uncertain (lowest first) rows."""
-        if which == "confident":
-            return [e for _, _, e in sorted(self.confident.get(name, []), reverse=True)]
-        return [e for _, _, e in sorted(self.uncertain.get(name, []), reverse=True)]
+        label = self.per_label.get(name)
+        if label is None:
+            return []
+        heap = label.confident if which == "confident" else label.uncertain
+        return [example for _, _, example in sorted(heap, reverse=True)]
 
 
 def _keep(
-    heap: list[tuple[float, int, Example]],
-    key: tuple[float, int],
-    k: int,
-    ident: str,
-    text: str,
+    heap: list[tuple[float, int, Example]], key: float, number: int, k: int, ident: str, text: str
 ) -> None:
-    if len(heap) >= k and key <= heap[0][:2]:
+    """Keep a row in a heap of the ``k`` largest keys. Rows come in order, so a later row with
+    a key equal to the smallest kept does not displace it: ties keep the earlier row."""
+    if len(heap) >= k and key <= heap[0][0]:
         return
     cut = text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
-    item = (key[0], key[1], Example(abs(key[0]), ident, cut))
+    item = (key, -number, Example(abs(key), ident, cut))
     if len(heap) < k:
         heapq.heappush(heap, item)
     else:
@@ -150,7 +169,7 @@ class Corpus:
         }
         self.sentiment_labels = list(columns.sentiment_labels)
         self.by_emotion_group = (
-            TaskStats("emotion group", settings, False) if columns.emotion_groups else None
+            TaskStats(EMOTION_GROUP, settings, False) if columns.emotion_groups else None
         )
         """The emotion results counted by group (histogram, examples, words) for a model with
         groups; None for a file without ``emotion_group``."""
@@ -185,6 +204,7 @@ class Corpus:
         text = text if isinstance(text, str) else ""
         self.with_text += bool(text)
         ident = _ident(row.get(columns.id), record.line) if columns.id else str(record.line)
+        tokens = words(text)
         results: dict[str, tuple[str, float]] = {}
         for task, stats in self.tasks.items():
             name = label(row.get(task))
@@ -194,7 +214,7 @@ class Corpus:
             column = SCORE.format(task=task)
             value = score(row.get(column), column, where)
             results[task] = (name, value)
-            stats.add(name, value, record.line, ident, text)
+            stats.add(name, value, record.line, ident, text, tokens)
             if stats.attributions is not None:
                 column = ATTRIBUTION.format(task=task)
                 stats.add_attributions(name, attribution_pairs(row.get(column), column, where))
@@ -206,7 +226,7 @@ class Corpus:
             emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
             if emotion_group and self.by_emotion_group is not None:
                 value = results["emotion"][1]
-                self.by_emotion_group.add(emotion_group, value, record.line, ident, text)
+                self.by_emotion_group.add(emotion_group, value, record.line, ident, text, tokens)
             if columns.emotion_labels:
                 predicted = json_list(row.get("emotion_labels"), "emotion_labels", where)
                 self.predicted.update(map(str, predicted))

@@ -13,7 +13,7 @@ from html import escape
 
 from ..fonts import FONTS
 from . import svg
-from .aggregate import OTHER, Corpus, Example, Tally, TaskStats
+from .aggregate import EMOTION_GROUP, OTHER, Corpus, Example, Tally, TaskStats
 from .dates import bucket_label, bucket_size, bucket_start
 from .words import Ranked
 
@@ -279,14 +279,14 @@ def _breakdown(corpus: Corpus, tally: Tally) -> dict[str, Counter[str]]:
     """A group's or period's counts per chart: sentiment labels, emotion categories."""
     out: dict[str, Counter[str]] = {}
     if "sentiment" in corpus.tasks:
-        out["sentiment"] = tally.labels.get("sentiment", Counter())
+        out["sentiment"] = tally.labels("sentiment")
     if "emotion" in corpus.tasks:
         if corpus.emotion_groups:
-            out["emotion"] = tally.emotion_groups
+            out["emotion"] = tally.labels(EMOTION_GROUP)
         else:
             split = set(_emotion_split(corpus))
             counts: Counter[str] = Counter()
-            for name, n in tally.labels.get("emotion", Counter()).items():
+            for name, n in tally.labels("emotion").items():
                 counts[name if name in split else OTHER] += n
             out["emotion"] = counts
     return out
@@ -384,7 +384,7 @@ def _labelled(corpus: Corpus) -> list[tuple[str, TaskStats, list[str]]]:
             continue
         groups = corpus.by_emotion_group
         if groups is not None and groups.labels and stats.attributions is None:
-            out.append(("emotion group", groups, _emotion_split(corpus)))
+            out.append((EMOTION_GROUP, groups, _emotion_split(corpus)))
         else:
             out.append((task, stats, [n for n, _ in stats.labels.most_common(WORD_LABELS)]))
     return out

@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SPLIT = re.compile(r"[^\w]+")
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -136,18 +137,13 @@ SUFFIXES = (
 _STRIP = re.compile("(.+?)(" + "|".join(SUFFIXES) + ")")
 
 
-def words(text: str) -> Iterator[str]:
-    """The word forms of a text (each at most once: a review that repeats a word counts once)."""
-    seen: set[str] = set()
-    for unit in _SPLIT.split(_REPEATS.sub(r"\1\1", text.lower())):
-        if not unit or unit.isdigit():
-            continue
-        word = stem(unit)
-        if word not in seen:
-            seen.add(word)
-            yield word
+def words(text: str) -> list[str]:
+    """The word forms of a text, each once (a review that repeats a word counts once)."""
+    units = _SPLIT.split(_REPEATS.sub(r"\1\1", text.lower()))
+    return [word for word in dict.fromkeys(map(stem, units)) if word and not word.isdigit()]
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(unit: str) -> str:
     """A whitespace unit without its final particle or ending.
 
@@ -176,52 +172,62 @@ class Ranked:
 
 class WordTable:
     """Per label, how many rows hold each word (and optionally the sum of a weight per word),
-    for at most ``capacity`` words at a time."""
+    for at most ``2 * capacity`` words at a time."""
 
     def __init__(self, capacity: int = 50_000) -> None:
         self.capacity = capacity
-        self.totals: Counter[str] = Counter()
         self.counts: dict[str, Counter[str]] = {}
         self.weights: dict[str, dict[str, float]] = {}
+        self.vocabulary: set[str] = set()
         self.pruned = 0
         """How many times the rarer half was dropped."""
 
-    def add(self, label: str, tokens: Iterable[str]) -> None:
-        """Count each of a row's words once under its label."""
-        tokens = list(tokens)
-        self.totals.update(tokens)
-        self.counts.setdefault(label, Counter()).update(tokens)
-        if len(self.totals) > 2 * self.capacity:
-            self._prune()
+    def add(self, label: str, tokens: list[str]) -> None:
+        """Count each of a row's words under its label."""
+        counts = self.counts.get(label)
+        if counts is None:
+            counts = self.counts[label] = Counter()
+        counts.update(tokens)
+        self._grown(tokens)
 
     def add_weighted(self, label: str, pairs: Iterable[tuple[str, float]]) -> None:
         """Count a row's words under its label, adding each occurrence's weight (attribution)."""
         weights = self.weights.setdefault(label, {})
+        counts = self.counts.setdefault(label, Counter())
         tokens = []
         for token, weight in pairs:
             tokens.append(token)
             weights[token] = weights.get(token, 0.0) + weight
-        self.totals.update(tokens)
-        self.counts.setdefault(label, Counter()).update(tokens)
-        if len(self.totals) > 2 * self.capacity:
-            self._prune()
+        counts.update(tokens)
+        self._grown(tokens)
 
-    def _prune(self) -> None:
-        kept = dict(self.totals.most_common(self.capacity))
-        self.totals = Counter(kept)
-        for label, counts in self.counts.items():
-            self.counts[label] = Counter({w: n for w, n in counts.items() if w in kept})
-        for label, weights in self.weights.items():
-            self.weights[label] = {w: v for w, v in weights.items() if w in kept}
-        self.pruned += 1
+    @property
+    def totals(self) -> Counter[str]:
+        """Each word's count over all labels."""
+        totals: Counter[str] = Counter()
+        for counts in self.counts.values():
+            totals.update(counts)
+        return totals
+
+    def _grown(self, tokens: list[str]) -> None:
+        self.vocabulary.update(tokens)
+        if len(self.vocabulary) > 2 * self.capacity:
+            kept = {word for word, _ in self.totals.most_common(self.capacity)}
+            for label, counts in self.counts.items():
+                self.counts[label] = Counter({w: n for w, n in counts.items() if w in kept})
+            for label, weights in self.weights.items():
+                self.weights[label] = {w: v for w, v in weights.items() if w in kept}
+            self.vocabulary = kept
+            self.pruned += 1
 
     def distinctive(self, label: str, *, top: int = 15, min_count: int = 5) -> list[Ranked]:
         """The ``top`` words of ``label`` by the z-score of their log-odds against every other
         label (informative Dirichlet prior: the corpus counts), among words it holds at least
         ``min_count`` times; only words with a positive z (more typical of the label)."""
         counts = self.counts.get(label, Counter())
+        totals = self.totals
         n_label = sum(counts.values())
-        n_all = sum(self.totals.values())
+        n_all = sum(totals.values())
         n_rest = n_all - n_label
         if not n_label or not n_rest:
             return []
@@ -229,7 +235,7 @@ class WordTable:
         for word, y_label in counts.items():
             if y_label < min_count:
                 continue
-            prior = self.totals[word]  # alpha_w, with alpha_0 = n_all
+            prior = totals[word]  # alpha_w, with alpha_0 = n_all
             y_rest = prior - y_label
             delta = math.log((y_label + prior) / (n_label + n_all - y_label - prior)) - math.log(
                 (y_rest + prior) / (n_rest + n_all - y_rest - prior)
@@ -244,8 +250,9 @@ class WordTable:
         """The ``top`` words of ``label`` by mean weight per occurrence (attribution towards the
         label), among words seen at least ``min_count`` times in it; only positive means."""
         counts = self.counts.get(label, Counter())
+        totals = self.totals
         ranked = [
-            Ranked(word, total / counts[word], counts[word], self.totals[word])
+            Ranked(word, total / counts[word], counts[word], totals[word])
             for word, total in self.weights.get(label, {}).items()
             if counts[word] >= min_count and total > 0
         ]
