@@ -21,6 +21,7 @@ from ..files.readers import (
     Warn,
     guess_format,
     read_records,
+    source_name,
 )
 from ..files.writers import SUFFIXES
 
@@ -47,8 +48,8 @@ def report_format(path: str, fmt: str | None) -> str:
             "wrote."
         )
     raise InputError(
-        f"{path}: give the output of korsent analyze as .jsonl, .csv, .tsv or .parquet, or name "
-        f"its format with --input-format ({', '.join(INPUT_FORMATS)})."
+        f"{source_name(path)}: give the output of korsent analyze as .jsonl, .csv, .tsv or "
+        f".parquet, or name its format with --input-format ({', '.join(INPUT_FORMATS)})."
     )
 
 
