@@ -237,6 +237,7 @@ def test_grouped_emotion_model_shows_groups_everywhere() -> None:
     page = render_report(corpus, title="t")
     assert "Emotion group (the group with the most probability)" in page
     assert "emotion group by movie" in page
+    assert "<h3>emotion group: by log-odds" in page and "<h3>emotion group: 기쁨</h3>" in page
     assert "Predicted emotions" not in page  # single-label: one emotion per row
 
 

@@ -123,7 +123,8 @@ class TaskStats:
         label.histogram[min(int(value * bins), bins - 1)] += 1
         _keep(label.confident, value, number, k, ident, text)
         _keep(label.uncertain, -value, number, k, ident, text)
-        self.words.add(name, tokens)
+        if tokens:
+            self.words.add(name, tokens)
 
     def add_attributions(self, name: str, pairs: list[tuple[str, float]]) -> None:
         assert self.attributions is not None
@@ -205,6 +206,7 @@ class Corpus:
         self.with_text += bool(text)
         ident = _ident(row.get(columns.id), record.line) if columns.id else str(record.line)
         tokens = words(text)
+        emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
         results: dict[str, tuple[str, float]] = {}
         for task, stats in self.tasks.items():
             name = label(row.get(task))
@@ -214,16 +216,19 @@ class Corpus:
             column = SCORE.format(task=task)
             value = score(row.get(column), column, where)
             results[task] = (name, value)
-            stats.add(name, value, record.line, ident, text, tokens)
+            # A row with an emotion group has its words counted by group (below) only: the page
+            # lists an emotion model's words by group when it has groups, by emotion otherwise.
+            counted = [] if task == "emotion" and emotion_group else tokens
+            stats.add(name, value, record.line, ident, text, counted)
             if stats.attributions is not None:
                 column = ATTRIBUTION.format(task=task)
                 stats.add_attributions(name, attribution_pairs(row.get(column), column, where))
         sentiment = results.get("sentiment")
         if sentiment and sentiment[0] not in self.sentiment_labels:
             self.sentiment_labels.append(sentiment[0])
-        emotion_group = None
-        if "emotion" in results:
-            emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
+        if "emotion" not in results:
+            emotion_group = None
+        else:
             if emotion_group and self.by_emotion_group is not None:
                 value = results["emotion"][1]
                 self.by_emotion_group.add(emotion_group, value, record.line, ident, text, tokens)
