@@ -210,7 +210,7 @@ def test_examples_most_confident_and_most_uncertain_per_label() -> None:
 
 def test_ids_default_to_the_line_without_an_id_column() -> None:
     stats = corpus_of([sentiment_row("positive", 0.9, "글")]).tasks["sentiment"]
-    assert stats.examples("positive", "confident")[0].id == "1"
+    assert stats.examples("positive", "confident")[0].id == "line 1"
 
 
 def test_missing_parts_are_said_not_failed() -> None:

@@ -45,7 +45,8 @@ class Settings:
     min_count: int = 5
     max_groups: int = 1000
     """Distinct groups counted one by one; later new values are counted together as (other)."""
-    word_capacity: int = 50_000
+    word_capacity: int = 20_000
+    """Words counted per task (up to twice as many before the rarer half is dropped)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -111,10 +112,10 @@ class TaskStats:
         return {name: label.histogram for name, label in self.per_label.items()}
 
     def add(
-        self, name: str, value: float, number: int, ident: str, text: str, tokens: list[str]
+        self, name: str, value: float, number: int, ident: Any, text: str, tokens: list[str]
     ) -> None:
         """Count a row's result and its words (``tokens``), and keep it if it is among the most
-        or least confident."""
+        or least confident (``ident``: the id cell, or None)."""
         bins, k = self.settings.bins, self.settings.examples
         self.labels[name] += 1
         label = self.per_label.get(name)
@@ -142,14 +143,15 @@ class TaskStats:
 
 
 def _keep(
-    heap: list[tuple[float, int, Example]], key: float, number: int, k: int, ident: str, text: str
+    heap: list[tuple[float, int, Example]], key: float, number: int, k: int, ident: Any, text: str
 ) -> None:
     """Keep a row in a heap of the ``k`` largest keys. Rows come in order, so a later row with
     a key equal to the smallest kept does not displace it: ties keep the earlier row."""
     if len(heap) >= k and key <= heap[0][0]:
         return
     cut = text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
-    item = (key, -number, Example(abs(key), ident, cut))
+    name = f"line {number}" if ident is None or ident == "" else str(ident)
+    item = (key, -number, Example(abs(key), name, cut))
     if len(heap) < k:
         heapq.heappush(heap, item)
     else:
@@ -200,11 +202,10 @@ class Corpus:
         """Count one row."""
         row, columns = record.row, self.columns
         self.rows += 1
-        where = f"{self.source}:{record.line}"
         text = row.get(columns.text)
         text = text if isinstance(text, str) else ""
         self.with_text += bool(text)
-        ident = _ident(row.get(columns.id), record.line) if columns.id else str(record.line)
+        ident = row.get(columns.id) if columns.id else None
         tokens = words(text)
         emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
         results: dict[str, tuple[str, float]] = {}
@@ -214,7 +215,7 @@ class Corpus:
                 stats.without += 1
                 continue
             column = SCORE.format(task=task)
-            value = score(row.get(column), column, where)
+            value = score(row.get(column), column, self.source, record.line)
             results[task] = (name, value)
             # A row with an emotion group has its words counted by group (below) only: the page
             # lists an emotion model's words by group when it has groups, by emotion otherwise.
@@ -222,7 +223,8 @@ class Corpus:
             stats.add(name, value, record.line, ident, text, counted)
             if stats.attributions is not None:
                 column = ATTRIBUTION.format(task=task)
-                stats.add_attributions(name, attribution_pairs(row.get(column), column, where))
+                pairs = attribution_pairs(row.get(column), column, self.source, record.line)
+                stats.add_attributions(name, pairs)
         sentiment = results.get("sentiment")
         if sentiment and sentiment[0] not in self.sentiment_labels:
             self.sentiment_labels.append(sentiment[0])
@@ -233,7 +235,9 @@ class Corpus:
                 value = results["emotion"][1]
                 self.by_emotion_group.add(emotion_group, value, record.line, ident, text, tokens)
             if columns.emotion_labels:
-                predicted = json_list(row.get("emotion_labels"), "emotion_labels", where)
+                predicted = json_list(
+                    row.get("emotion_labels"), "emotion_labels", self.source, record.line
+                )
                 self.predicted.update(map(str, predicted))
                 self.predicted_sizes[len(predicted)] += 1
         if columns.group is not None:
@@ -264,7 +268,3 @@ class Corpus:
                 self.unparsed_values.append(str(value))
             return
         self.days.setdefault(day, Tally()).add(results, emotion_group)
-
-
-def _ident(value: Any, line: int) -> str:
-    return f"line {line}" if value is None or value == "" else str(value)

@@ -121,22 +121,27 @@ def label(value: Any) -> str | None:
     return text if text else None
 
 
-def score(value: Any, column: str, where: str) -> float:
-    """A probability cell as a float; an :class:`InputError` for anything else."""
+def score(value: Any, column: str, source: str, line: int) -> float:
+    """A probability cell as a float; an :class:`InputError` (naming ``source:line``) for
+    anything else."""
+    if type(value) is float and 0.0 <= value <= 1.0:  # JSON Lines and Parquet: no conversion
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not 0.0 <= number <= 1.0:
         raise InputError(
-            f"{where}: {column} is {value!r}, not a probability between 0 and 1: give the file "
-            "korsent analyze wrote, with its columns."
+            f"{source}:{line}: {column} is {value!r}, not a probability between 0 and 1: give "
+            "the file korsent analyze wrote, with its columns."
         )
     return number
 
 
-def json_list(value: Any, column: str, where: str) -> list:
+def json_list(value: Any, column: str, source: str, line: int) -> list:
     """A list cell (a list, or a JSON string of one, as CSV and Parquet hold it); empty: []."""
+    if type(value) is list:
+        return value
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -145,20 +150,20 @@ def json_list(value: Any, column: str, where: str) -> list:
         except ValueError:
             value = None
     if not isinstance(value, list):
-        raise InputError(f"{where}: {column} is not a list (or a JSON string of one).")
+        raise InputError(f"{source}:{line}: {column} is not a list (or a JSON string of one).")
     return value
 
 
-def attribution_pairs(value: Any, column: str, where: str) -> list[tuple[str, float]]:
+def attribution_pairs(value: Any, column: str, source: str, line: int) -> list[tuple[str, float]]:
     """An attribution cell: ``[[token, value], ...]``, as ``[(t.text, t._.<attribution>) for t
     in doc]`` gives it."""
     pairs = []
-    for item in json_list(value, column, where):
+    for item in json_list(value, column, source, line):
         try:
             token, weight = item
             pairs.append((str(token), float(weight)))
         except (TypeError, ValueError) as err:
             raise InputError(
-                f"{where}: {column} holds {item!r}, not a [token, value] pair."
+                f"{source}:{line}: {column} holds {item!r}, not a [token, value] pair."
             ) from err
     return pairs

@@ -443,12 +443,13 @@ def _word_row(ranked: Ranked, *, weak: bool) -> str:
 
 
 def _examples(corpus: Corpus) -> str:
-    column = corpus.columns.id or "line"
+    column = corpus.columns.id
     parts = ["<section><h2>Examples</h2>"]
     parts.append(
-        f'<p class="note">Per label, the rows with the highest score (most confident) and the '
-        f"lowest (most uncertain: the least probable top label); the first column is "
-        f"{escape(column)}.</p>"
+        '<p class="note">Per label, the rows with the highest score (most confident) and the '
+        "lowest (most uncertain: the least probable top label); the first column is "
+        + (f"{escape(column)} (or the line, without one)" if column else "the line")
+        + ".</p>"
     )
     for what, stats, names in _labelled(corpus):
         for name in names:
