@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from typing import Callable
 
 from ..fonts import FONTS
 from . import svg
@@ -275,31 +276,29 @@ def _lumped_histograms(stats: TaskStats, split: list[str]) -> dict[str, list[int
     return {name: out[name] for name in split if name in out}
 
 
-def _breakdown(corpus: Corpus, tally: Tally) -> dict[str, Counter[str]]:
-    """A group's or period's counts per chart: sentiment labels, emotion categories."""
-    out: dict[str, Counter[str]] = {}
+def _splits(corpus: Corpus) -> list[tuple[str, list[str], Callable[[Tally], Counter[str]]]]:
+    """How groups and periods are split, per task: (what, the categories in order, a tally's
+    counts of them). Emotions are split by group when the model has groups, else by the most
+    frequent emotions and (other)."""
+    out: list[tuple[str, list[str], Callable[[Tally], Counter[str]]]] = []
     if "sentiment" in corpus.tasks:
-        out["sentiment"] = tally.labels("sentiment")
+        labels = corpus.tasks["sentiment"].labels
+        order = [name for name in corpus.sentiment_labels if name in labels]
+        out.append(("sentiment", order, lambda tally: tally.labels("sentiment")))
     if "emotion" in corpus.tasks:
+        order = _emotion_split(corpus)
         if corpus.emotion_groups:
-            out["emotion"] = tally.labels(EMOTION_GROUP)
+            out.append((EMOTION_GROUP, order, lambda tally: tally.labels(EMOTION_GROUP)))
         else:
-            split = set(_emotion_split(corpus))
-            counts: Counter[str] = Counter()
-            for name, n in tally.labels("emotion").items():
-                counts[name if name in split else OTHER] += n
-            out["emotion"] = counts
+            out.append(("emotion", order, lambda tally: _lumped(tally.labels("emotion"), order)))
     return out
 
 
-def _orders(corpus: Corpus) -> dict[str, list[str]]:
-    orders = {}
-    if "sentiment" in corpus.tasks:
-        labels = corpus.tasks["sentiment"].labels
-        orders["sentiment"] = [n for n in corpus.sentiment_labels if n in labels]
-    if "emotion" in corpus.tasks:
-        orders["emotion"] = _emotion_split(corpus)
-    return orders
+def _lumped(counts: Counter[str], kept: list[str]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for name, n in counts.items():
+        out[name if name in kept else OTHER] += n
+    return out
 
 
 def _by_group(corpus: Corpus) -> str:
@@ -316,17 +315,10 @@ def _by_group(corpus: Corpus) -> str:
         f'<p class="note">{len(corpus.groups):,} distinct values; the '
         f"{min(TOP_GROUPS, len(ranked))} with the most rows are shown one by one.</p>",
     ]
-    for task, order in _orders(corpus).items():
-        rows = [(name, tally.rows, _breakdown(corpus, tally)[task]) for name, tally in shown]
-        palette = colours(order)
-        what = "emotion group" if task == "emotion" and corpus.emotion_groups else task
-        parts.append(
-            _figure(
-                f"{what} by {column}",
-                svg.shares(rows, order, palette, f"{what} by {column}"),
-                _legend(palette),
-            )
-        )
+    for what, order, counts in _splits(corpus):
+        rows = [(name, tally.rows, counts(tally)) for name, tally in shown]
+        chart = svg.shares(rows, order, colours(order), f"{what} by {column}")
+        parts.append(_figure(f"{what} by {column}", chart, _legend(colours(order))))
     parts.append("</section>\n")
     return "".join(parts)
 
@@ -353,18 +345,10 @@ def _over_time(corpus: Corpus) -> str:
             "2024년 3월 5일, Excel serial numbers."
         )
     parts.append("".join(f'<p class="note">{escape(n)}</p>' for n in notes))
-    if periods:
-        for task, order in _orders(corpus).items():
-            series = [(name, _breakdown(corpus, tally)[task]) for name, tally in periods.items()]
-            palette = colours(order)
-            what = "emotion group" if task == "emotion" and corpus.emotion_groups else task
-            parts.append(
-                _figure(
-                    f"Rows per {size}, by {what}",
-                    svg.columns(series, order, palette, f"{what} over time"),
-                    _legend(palette),
-                )
-            )
+    for what, order, counts in _splits(corpus) if periods else []:
+        series = [(name, counts(tally)) for name, tally in periods.items()]
+        chart = svg.columns(series, order, colours(order), f"{what} over time")
+        parts.append(_figure(f"Rows per {size}, by {what}", chart, _legend(colours(order))))
     parts.append("</section>\n")
     return "".join(parts)
 
