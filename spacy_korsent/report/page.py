@@ -161,14 +161,18 @@ def _overview(corpus: Corpus, title: str) -> str:
 
 def _data_notes(corpus: Corpus) -> list[str]:
     notes = []
+    capacity = corpus.settings.word_capacity
     for task, stats in corpus.tasks.items():
         if stats.without:
             notes.append(f"{stats.without:,} rows without a {task} result (no text).")
+    counted = [*corpus.tasks.values(), corpus.by_emotion_group]
+    for stats in filter(None, counted):
         pruned = max(stats.words.pruned, stats.attributions.pruned if stats.attributions else 0)
         if pruned:
             notes.append(
-                f"{task} words: the vocabulary outgrew {corpus.settings.word_capacity:,} words; "
-                f"the rarer half was dropped {pruned} times (frequent words keep their counts)."
+                f"{stats.task} words: the vocabulary outgrew {2 * capacity:,} words, and all but "
+                f"the {capacity:,} most frequent were dropped ({pruned} times); a word dropped "
+                "counts again from its next row, so rare words may be undercounted."
             )
     if corpus.lumped_rows:
         notes.append(
