@@ -208,6 +208,13 @@ def test_examples_most_confident_and_most_uncertain_per_label() -> None:
     assert [e.id for e in stats.examples("negative", "confident")] == ["line 7"]  # no id
 
 
+def test_a_task_without_results_is_noted_not_drawn() -> None:
+    empty = {"text": "", "sentiment": None, "sentiment_score": None}
+    page = render_report(corpus_of([empty, empty]), title="t")
+    assert "2 rows without a result for sentiment (no text)." in page
+    assert "<h2>Sentiment</h2>" not in page and "<svg" not in page
+
+
 def test_ids_default_to_the_line_without_an_id_column() -> None:
     stats = corpus_of([sentiment_row("positive", 0.9, "글")]).tasks["sentiment"]
     assert stats.examples("positive", "confident")[0].id == "line 1"

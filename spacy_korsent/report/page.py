@@ -93,9 +93,10 @@ body {{ margin: 0; background: #fff; }}
 def render_report(corpus: Corpus, *, title: str) -> str:
     """The whole page for ``corpus``."""
     sections = [_overview(corpus, title)]
-    if "sentiment" in corpus.tasks:
+    # A task without a single result is said in the overview's notes, not drawn as empty charts.
+    if "sentiment" in corpus.tasks and corpus.tasks["sentiment"].labels:
         sections.append(_sentiment(corpus, corpus.tasks["sentiment"]))
-    if "emotion" in corpus.tasks:
+    if "emotion" in corpus.tasks and corpus.tasks["emotion"].labels:
         sections.append(_emotion(corpus, corpus.tasks["emotion"]))
     if corpus.columns.group is not None:
         sections.append(_by_group(corpus))
@@ -164,7 +165,7 @@ def _data_notes(corpus: Corpus) -> list[str]:
     capacity = corpus.settings.word_capacity
     for task, stats in corpus.tasks.items():
         if stats.without:
-            notes.append(f"{stats.without:,} rows without a {task} result (no text).")
+            notes.append(f"{stats.without:,} rows without a result for {task} (no text).")
     counted = [*corpus.tasks.values(), corpus.by_emotion_group]
     for stats in filter(None, counted):
         pruned = max(stats.words.pruned, stats.attributions.pruned if stats.attributions else 0)
