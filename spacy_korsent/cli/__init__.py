@@ -20,7 +20,7 @@ from ..inference.loading import ModelNotFoundError
 from ..interrupts import Terminated, exit_code, signals_handled
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "train", "export", "convert")
+COMMANDS = ("analyze", "evaluate", "train", "export", "convert", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
