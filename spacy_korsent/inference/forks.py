@@ -14,8 +14,10 @@ abort, in the worker:
   and only the native exit handlers registered before the fork are skipped (C's stdio buffers are
   flushed from an ``atexit`` handler first). Nothing registered later is skipped: ``on_exit``
   handlers run last registered, first run.
-- Objects made in the parent whose destructors join the parent's threads (an OpenVINO compiled
-  model hangs so when the child's interpreter tears down its modules): :func:`keep_forever`.
+- Objects made in the parent whose destructors wait for the parent's threads: an OpenVINO
+  compiled model freed in the child, when its interpreter tears down its modules, hangs or
+  crashes (SIGSEGV). What a backend set up in the parent is therefore kept forever in the child
+  (:func:`keep_forever`, called by :mod:`.parallel`).
 
 Where glibc's ``on_exit`` does not exist (macOS, musl) nothing is registered.
 """

@@ -162,8 +162,8 @@ def _forget_parent_threads() -> None:
 
     What the parent set up (a session, a compiled model, a pool) is kept forever, never released:
     releasing it can wait for threads that exist in the parent only (an OpenVINO compiled model
-    hangs so, even when the child's interpreter shuts down), and a worker that never used it
-    would free it then too.
+    hangs or crashes so), and even a worker that never replaced it would free it when its
+    interpreter shuts down. See :mod:`.forks`.
     """
     global _lock
     for each in _instances:
