@@ -1,7 +1,8 @@
 """gunicorn ``--preload`` with two workers, on each backend: the master loads the pipeline and runs
-the model before it forks, the workers answer requests with the master's results, and on SIGTERM
-every worker and the master exit with status 0 (no hang in onnxruntime's or OpenVINO's exit
-handlers, no SIGABRT or SIGSEGV).
+the model before it forks, the workers answer requests with the results of the model, each is
+recycled after ``MAX_REQUESTS`` requests (it exits and the master forks a new one, as with
+``--max-requests`` in production), and on SIGTERM every worker and the master exit with status 0
+(no hang in onnxruntime's or OpenVINO's exit handlers, no SIGABRT or SIGSEGV).
 
 Worker statuses are read from gunicorn's log: a worker the master reaps is logged by the
 ``child_exit`` hook of tests/gunicorn_conf.py, after an "exited with code N" line for a status
@@ -21,6 +22,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -44,6 +46,9 @@ TEXTS = [
     "뭐야 이 평점들은.... 나쁘진 않지만 10점 짜리는 더더욱 아니잖아",
     "굳 ㅋ",
 ]
+MAX_REQUESTS = 6
+REQUESTS = TEXTS * 6
+"""24 requests: at least four workers answer, so each of the first two was recycled."""
 GRACEFUL_TIMEOUT = 60
 """Seconds gunicorn gives its workers to exit after SIGTERM before it kills them (30 by default).
 A worker's interpreter shutdown walks the heap it inherited: with torch loaded about 2 s of CPU,
@@ -82,6 +87,7 @@ def test_preloaded_workers_answer_and_exit_with_status_0(settings, tolerance, ex
     command = [
         sys.executable, "-m", "gunicorn", "gunicorn_app:app",
         "--preload", "--workers", "2", "--bind", "127.0.0.1:0",
+        "--max-requests", str(MAX_REQUESTS), "--max-requests-jitter", "0",
         "--graceful-timeout", str(GRACEFUL_TIMEOUT), "--timeout", "60",
         "--chdir", str(TESTS), "--config", str(TESTS / "gunicorn_conf.py"),
         "--error-logfile", str(log),
@@ -96,8 +102,10 @@ def test_preloaded_workers_answer_and_exit_with_status_0(settings, tolerance, ex
     )
     try:
         port = int(wait_for(lambda: _find(log, r"Listening at: http://127\.0\.0\.1:(\d+)"), server))
-        workers = wait_for(lambda: _booted(log), server)
-        answers = _ask_until_every_worker_answered(port, workers, server)
+        wait_for(lambda: len(_booted(log)) == 2, server)
+        with ThreadPoolExecutor(4) as pool:  # four requests at a time
+            answers = list(pool.map(partial(_ask, port), REQUESTS))
+        assert server.poll() is None, "gunicorn exited while serving"
         server.send_signal(signal.SIGTERM)
         returncode = server.wait(timeout=GRACEFUL_TIMEOUT + 60)
     finally:
@@ -105,7 +113,9 @@ def test_preloaded_workers_answer_and_exit_with_status_0(settings, tolerance, ex
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
     text = log.read_text(encoding="utf-8")
-    assert {answer["pid"] for answer in answers} == workers, text
+    workers = _booted(log)
+    answered = {answer["pid"] for answer in answers}
+    assert answered <= workers and len(answered) >= len(REQUESTS) // MAX_REQUESTS, text
     for answer in answers:
         want = expected[TEXTS.index(answer["text"])]
         got = answer["sentiment"]
@@ -136,28 +146,14 @@ def _find(log: Path, pattern: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def _booted(log: Path) -> Optional[set[int]]:
-    """The pids of the two workers once both have booted."""
+def _booted(log: Path) -> set[int]:
+    """The pids of the workers booted so far."""
     text = log.read_text(encoding="utf-8") if log.exists() else ""
-    pids = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
-    return pids if len(pids) == 2 else None
+    return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
 
 
-def _ask_until_every_worker_answered(
-    port: int, workers: set[int], server: subprocess.Popen[bytes]
-) -> list[dict[str, Any]]:
-    """Every text, four requests at a time, round after round until each worker has answered
-    (each then has run the model itself before it is stopped)."""
-
-    def ask(text: str) -> dict[str, Any]:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=text.encode("utf-8"))
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return {"text": text, **json.loads(response.read())}
-
-    answers: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    with ThreadPoolExecutor(4) as pool:
-        while {answer["pid"] for answer in answers} != workers and time.monotonic() < deadline:
-            answers += pool.map(ask, TEXTS * 2)
-            assert server.poll() is None, "gunicorn exited while serving"
-    return answers
+def _ask(port: int, text: str) -> dict[str, Any]:
+    """The answer to ``text``: the pid of the worker that ran the model, and the sentiment."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=text.encode("utf-8"))
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return {"text": text, **json.loads(response.read())}
