@@ -14,6 +14,7 @@ from itertools import chain
 from pathlib import Path
 
 from ..files.readers import Layout, Record, source_name
+from ..files.sources import count_lines
 from ..files.writers import refuse_input_as_output
 from ..report.reading import INPUT_FORMATS, read_analysed, report_format
 from .common import (
@@ -21,7 +22,6 @@ from .common import (
     Warnings,
     add_file_options,
     check_file_options,
-    count_lines,
     positive_int,
     progress,
 )
