@@ -29,7 +29,7 @@ BACKENDS = {
     "torch": {},
     "torch bfloat16": {"dtype": "bfloat16"},
     "onnx fp32": {"backend": "onnx"},
-    "onnx int8": {"backend": "onnx", "quantize": True},
+    "onnx int8": {"backend": "onnx-int8"},
     "onnx bfloat16 (OpenVINO)": {"backend": "onnx", "dtype": "bfloat16"},
 }
 

@@ -34,7 +34,8 @@ def build(args: argparse.Namespace) -> Any:
     import spacy_korsent
 
     nlp = spacy_korsent.blank_korean()
-    config = {"model": str(args.model), "backend": args.backend, "quantize": args.quantize}
+    backend = "onnx-int8" if args.quantize else args.backend
+    config = {"model": str(args.model), "backend": backend}
     nlp.add_pipe("korean_sentiment", config=config)
     nlp.initialize()
     return nlp

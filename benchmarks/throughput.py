@@ -390,8 +390,8 @@ METHODS: dict[str, tuple[str, Callable[[dict[str, Path]], Runner]]] = {
         korsent("korean_sentiment", dtype="bfloat16"),
     ),
     "onnx-bf16": (
-        "spacy-korsent onnx, dtype=bfloat16 (OpenVINO)",
-        korsent("korean_sentiment", backend="onnx", dtype="bfloat16"),
+        "spacy-korsent openvino, dtype=bfloat16",
+        korsent("korean_sentiment", backend="openvino", dtype="bfloat16"),
     ),
     # spaCy hands a worker batch_size docs at a time: its default of 1,000 leaves one idle.
     "torch-2proc": (
@@ -401,7 +401,7 @@ METHODS: dict[str, tuple[str, Callable[[dict[str, Path]], Runner]]] = {
     "onnx": ("spacy-korsent onnx fp32", korsent("korean_sentiment", backend="onnx")),
     "onnx-int8": (
         "spacy-korsent onnx int8 (first use: export in a child process)",
-        korsent("korean_sentiment", backend="onnx", quantize=True),
+        korsent("korean_sentiment", backend="onnx-int8"),
     ),
     "onnx-int8-saved": ("spacy-korsent onnx int8, spacy.load() of a saved pipeline", saved_int8),
     "emotion": ("spacy-korsent emotion alone, torch", korsent("korean_emotion")),
@@ -411,7 +411,7 @@ METHODS: dict[str, tuple[str, Callable[[dict[str, Path]], Runner]]] = {
     ),
     "both-int8": (
         "spacy-korsent sentiment + emotion, one pipeline, onnx int8",
-        korsent("korean_sentiment", "korean_emotion", backend="onnx", quantize=True),
+        korsent("korean_sentiment", "korean_emotion", backend="onnx-int8"),
     ),
 }
 NEEDS_EMOTION = {"emotion", "both", "both-int8"}

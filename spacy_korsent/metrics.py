@@ -150,7 +150,7 @@ class ReliabilityBin(NamedTuple):
 
     low: float
     high: float
-    count: int
+    size: int
     confidence: float
     """The mean predicted probability in the bin (0.0 for an empty bin)."""
     accuracy: float
@@ -186,10 +186,10 @@ def expected_calibration_error(confidence: Labels, correct: Labels, n_bins: int 
     """The mean gap between confidence and accuracy over :func:`reliability_bins`, weighted by
     their counts (Naeini et al. 2015; 15 equal-width bins, as Guo et al. 2017)."""
     bins = reliability_bins(confidence, correct, n_bins)
-    total = sum(b.count for b in bins)
+    total = sum(b.size for b in bins)
     if not total:
         return 0.0
-    return float(sum(b.count * abs(b.confidence - b.accuracy) for b in bins) / total)
+    return float(sum(b.size * abs(b.confidence - b.accuracy) for b in bins) / total)
 
 
 def brier_score(probs: np.ndarray, truth: np.ndarray, *, multi_label: bool = False) -> float:

@@ -22,8 +22,8 @@ def test_ece_matches_a_hand_computed_case():
     correct = [1, 0, 0, 1, 1]
     # bin 1: |0.2 - 1/3| * 3/5 = 0.08; bin 2: |0.95 - 1| * 2/5 = 0.02
     assert expected_calibration_error(confidence, correct, n_bins=10) == pytest.approx(0.10)
-    bins = [b for b in reliability_bins(confidence, correct, n_bins=10) if b.count]
-    assert [(b.low, b.count) for b in bins] == [(0.2, 3), (0.9, 2)]
+    bins = [b for b in reliability_bins(confidence, correct, n_bins=10) if b.size]
+    assert [(b.low, b.size) for b in bins] == [(0.2, 3), (0.9, 2)]
     assert bins[0].accuracy == pytest.approx(1 / 3)
     assert bins[1].confidence == pytest.approx(0.95)
 

@@ -276,3 +276,40 @@ def test_help_is_fast_and_python_m_works() -> None:
     )
     assert usage.returncode == 0
     assert "analyze" in usage.stdout and "evaluate" in usage.stdout
+
+
+def test_the_local_engine_reads_a_directory_and_parquet_as_the_ray_engine_does(
+    capsys, sentiment_model_dir: Path, tmp_path: Path
+) -> None:
+    """Files by suffix, hidden and ``_`` files left out, in path order; Parquet rows numbered;
+    the same rows and warnings as one JSON Lines file with those rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": n, "text": text} for n, text in enumerate(["좋다", "별로", "최고", "싫다"])]
+    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    whole = tmp_path / "all.jsonl"
+    whole.write_text("".join(lines[:2]) + "{broken\n" + "".join(lines[2:]), encoding="utf-8")
+    parts = tmp_path / "parts"
+    (parts / "sub").mkdir(parents=True)
+    (parts / "part-0.jsonl").write_text("".join(lines[:2]) + "{broken\n", encoding="utf-8")
+    (parts / "sub" / "part-1.jsonl").write_text("".join(lines[2:]), encoding="utf-8")
+    for skipped in ("_SUCCESS", ".part-9.jsonl", "notes.md"):
+        (parts / skipped).write_text('{"text": "읽지 마"}\n', encoding="utf-8")
+    table = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), table)
+    model = ["--sentiment-model", str(sentiment_model_dir)]
+
+    code, expected, err = run(capsys, "-i", str(whole), *model)
+    assert code == 0 and f"{whole}:3: not valid JSON" in err
+    code, out, err = run(capsys, "-i", str(parts), *model)
+    assert code == 0 and jsonl(out) == jsonl(expected)
+    assert f"{parts / 'part-0.jsonl'}:3: not valid JSON" in err and "읽지 마" not in out
+    code, out, _ = run(capsys, "-i", str(table), *model)
+    assert code == 0 and jsonl(out) == jsonl(expected)
+
+    (parts / "extra.csv").write_text("text\n좋다\n", encoding="utf-8")
+    code, out, err = run(capsys, "-i", str(parts), *model)
+    assert (code, out) == (2, "") and "mixes formats (csv, jsonl)" in err
+    code, out, err = run(capsys, "-i", str(table), "--encoding", "cp949", *model)
+    assert (code, out) == (2, "") and "--encoding cannot apply" in err

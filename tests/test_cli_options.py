@@ -188,7 +188,7 @@ def test_plot_needs_matplotlib_before_the_evaluation(capsys, tmp_path, monkeypat
 
 
 def test_the_plot_names_the_model_and_shows_row_percentages() -> None:
-    from spacy_korsent.cli.evaluate import confusion_figure
+    from spacy_korsent.evaluation.plot import confusion_figure
 
     matrix = np.array([[90, 10], [0, 4]])
     figure = confusion_figure(matrix, ["negative", "positive"], "test.txt, model my-model")

@@ -205,6 +205,15 @@ def test_export_command_refuses_a_used_directory_and_a_pipeline_without_componen
     spacy.blank("en").to_disk(tmp_path / "plain")
     assert main(["export", str(tmp_path / "plain"), str(tmp_path / "out")]) == 2
     assert "no korean_sentiment or korean_emotion component" in capsys.readouterr().err
+    # A config naming a component by an absolute path: spaCy would write its files there.
+    outside = tmp_path / "outside"
+    crafted = spacy.blank("en")
+    crafted.add_pipe("sentencizer", name=str(outside))
+    crafted.to_disk(tmp_path / "crafted", exclude=[str(outside)])
+    (tmp_path / "empty").mkdir()
+    assert main(["export", str(tmp_path / "crafted"), str(tmp_path / "empty")]) == 2
+    assert "a component's name cannot be a directory: the file name" in capsys.readouterr().err
+    assert not outside.exists()
 
 
 def test_missing_onnxruntime_says_what_to_install(make_nlp, sentiment_model_dir, monkeypatch):

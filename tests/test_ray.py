@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,17 @@ def test_settings_are_checked_before_any_worker_starts():
         korsent_ray.analyze_dataset(dataset, components={"textcat": {}})
 
 
+def test_a_shipped_pipeline_never_writes_outside_the_directory_it_is_unpacked_in(tmp_path):
+    import srsly
+
+    target = tmp_path / "pipeline"
+    for name in ("../escaped", str(tmp_path / "escaped"), "a/../../escaped", "..\\escaped"):
+        crafted = korsent_ray.ShippedPipeline(ray.put(srsly.msgpack_dumps({name: b"owned"})))
+        with pytest.raises(ValueError, match="the shipped pipeline cannot be unpacked: the file"):
+            crafted.unpack(target)
+        assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
 # --- the command line --------------------------------------------------------------------------
 
 COLUMNS = ("id", "text", "label")
@@ -261,9 +273,8 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
     else:
         source = tmp_path / f"reviews.{fmt}"
         write_input(source, fmt, rows)
-    # The local engine reads no Parquet: it reads the same rows as JSON Lines.
-    local_input = tmp_path / f"all.{'jsonl' if fmt == 'parquet' else fmt}"
-    write_input(local_input, local_input.suffix[1:], rows)
+    local_input = tmp_path / f"all.{fmt}"
+    write_input(local_input, fmt, rows)
     options = ["--sentiment-model", str(NSMC_MODEL), "-q", "--batch-size", "16"]
     if directory:  # both analyses, per sentence too: nested results in every output format
         options += ["-t", "both", "--emotion-model", str(emotion_model_dir), "--sentences"]
@@ -331,7 +342,8 @@ def test_command_line_reads_an_export_as_the_local_run_does_and_makes_its_page(
         return err, jsonl(output.read_text("utf-8")), page.read_text("utf-8")
 
     local_err, local_rows, local_page = analyze("local")
-    ray_err, ray_rows, ray_page = analyze("ray", "--engine", "ray", "--workers", "1")
+    # Two workers on Ray's two CPUs: without --cpus-per-worker they share them.
+    ray_err, ray_rows, ray_page = analyze("ray", "--engine", "ray", "--workers", "2")
 
     assert ray_err == local_err
     assert local_err == [
@@ -435,3 +447,60 @@ def test_a_worker_that_cannot_start_ends_the_run_with_one_line(capsys, tmp_path,
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("korsent analyze: error: the Ray run failed:")
     assert "MemoryError: no room for the model on this node" in line
+
+
+BROKEN_WORKERS = """
+import sys
+import ray
+import spacy_korsent.integrations.ray as korsent_ray
+from spacy_korsent.cli import main
+
+def no_room(*args):
+    raise MemoryError("no room for the model on this node")
+
+ray.cloudpickle.register_pickle_by_value(korsent_ray)  # the workers get the broken loader
+korsent_ray._load_saved = no_room
+sys.exit(main(["analyze", *sys.argv[1:]]))
+"""
+
+
+def test_a_failed_run_on_its_own_ray_instance_ends_with_its_reason_alone(tmp_path):
+    """The command starts its own Ray instance (its daemons forked after the tokenizer ran)."""
+    source = tmp_path / "reviews.jsonl"
+    source.write_text('{"text": "좋다"}\n', encoding="utf-8")
+    argv = ["-i", str(source), "--sentiment-model", str(NSMC_MODEL), "--engine", "ray"]
+    env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
+    command = [sys.executable, "-c", BROKEN_WORKERS, *argv]
+    run = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env)
+
+    assert run.returncode == 2, run.stderr
+    assert "huggingface/tokenizers" not in run.stderr
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith("korsent analyze: error: the Ray run failed:"), run.stderr
+    assert "MemoryError: no room for the model on this node" in last
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_ray_run_with_whole_rows(tmp_path, nsmc, ray_instance):
+    """SIGTERM (timeout, a scheduler) after the first rows: the Parquet file is closed with its
+    footer and every row in it is whole; the driver leaves Ray and exits with 143."""
+    source, output = tmp_path / "reviews.jsonl", tmp_path / "out.parquet"
+    rows = [{**row, "id": n} for n, row in enumerate(nsmc * 20)]  # 6,000: still running
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
+    address = ray_instance.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "spacy_korsent", "analyze", "-i", str(source), "-o"]
+    command += [str(output), "--sentiment-model", str(NSMC_MODEL), "--engine", "ray"]
+    command += ["--address", address, "--batch-size", "16", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not (output.exists() and output.stat().st_size > 4096):  # a row group is written
+        assert process.poll() is None, process.communicate()[1].decode()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    err = process.communicate(timeout=120)[1].decode()
+
+    assert process.returncode == 143, err
+    assert messages(err)[-1] == "korsent analyze: terminated (SIGTERM)."
+    written = pq.read_table(output).to_pylist()
+    assert 0 < len(written) < len(rows)
+    assert [int(row["id"]) for row in written] == list(range(len(written)))
+    assert all(row["sentiment"] in ("negative", "positive") for row in written)

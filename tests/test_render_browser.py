@@ -7,14 +7,10 @@ and the ``selenium`` package (the ``test`` extra). Without them the test is skip
 
 from __future__ import annotations
 
-import base64
-import io
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from browser import chromium, console_errors, screenshot
 from conftest import FIXTURES
 
 import spacy_korsent
@@ -25,39 +21,11 @@ TEXTS = [
     "<script>document.title = 'injected'</script> 이 영화 <b>최고</b>",
     "",
 ]
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} CI must run the browser test: .ci/run installs what it needs.")
-    pytest.skip(f"{reason} (apt-get install chromium chromium-driver fonts-noto-cjk)")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium driven by chromedriver, with the browser console's log kept."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("The selenium package is not installed.")
-    binary = next(filter(None, map(shutil.which, BROWSERS)), None)
-    driver_path = shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        unavailable("No Chromium or chromedriver on this machine.")
-    fonts = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout
-    if not fonts.strip():
-        unavailable("No font with Hangul is installed, so the page would show empty boxes.")
-    options = Options()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +39,10 @@ def docs(emotion_model_dir):
 
 
 def test_page_loads_and_shows_every_shaded_token(browser, docs, tmp_path: Path) -> None:
-    from PIL import Image
-
     page = tmp_path / "page.html"
     page.write_text(spacy_korsent.render(docs, title="감성 분석"), encoding="utf-8")
     browser.get(page.as_uri())
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert errors == []
+    assert console_errors(browser) == []
     assert browser.title == "감성 분석"  # the injected script did not run
     # Each doc with text has one shaded row per task: its tokens, spaces included.
     expected = 2 * sum(len(doc) for doc in docs if doc.text)
@@ -95,15 +60,9 @@ def test_page_loads_and_shows_every_shaded_token(browser, docs, tmp_path: Path) 
         len(list(doc.sents)) for doc in docs if doc.text
     )
 
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    shot = browser.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {"format": "png", "captureBeyondViewport": True,
-         "clip": {"x": 0, "y": 0, "width": 1200, "height": height, "scale": 1}},
-    )  # fmt: skip
-    png = base64.b64decode(shot["data"])
+    png, image = screenshot(browser)
     (tmp_path / "page.png").write_bytes(png)
-    image = Image.open(io.BytesIO(png)).convert("RGB")
+    height = image.size[1]
     assert image.size == (1200, height) and height > 400
     colours = image.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50  # text and shading, not a blank page

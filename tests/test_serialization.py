@@ -101,3 +101,49 @@ def test_two_worker_processes_give_the_same_values(pipeline):
     single = values(nlp.pipe(TEXTS, n_process=1, batch_size=4))
     double = values(nlp.pipe(TEXTS, n_process=2, batch_size=4))
     assert_same_values(double, single, tolerance=1e-5)
+
+
+ESCAPES = [  # names that lead out of the component's scratch directory, one way or another
+    "../../../escaped",
+    "model/../../../../escaped",
+    "..\\..\\..\\escaped",  # Windows separators
+    "{absolute}",
+    "model/\0escaped",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", ESCAPES)
+def test_from_bytes_refuses_a_file_name_that_leads_out_and_writes_nothing(
+    make_nlp, tmp_path, monkeypatch, name
+):
+    import tempfile
+
+    import srsly
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the component's scratch
+    (tmp_path / "tmp").mkdir()
+    name = name.format(absolute=tmp_path / "escaped")
+    crafted = srsly.msgpack_dumps({"cfg": b"{}", name: b"echo owned"})
+    component = make_nlp(("korean_sentiment", {"model": "/gone"})).get_pipe("korean_sentiment")
+
+    with pytest.raises(ValueError, match=r"korean_sentiment: these bytes cannot be loaded: "):
+        component.from_bytes(crafted)
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({"cfg": "{}"}, r"the file 'cfg' does not hold bytes \(str\)"),
+        ({"cfg": None}, r"the file 'cfg' does not hold bytes \(NoneType\)"),
+        ({7: b"{}"}, r"the file name 7 is not a string \(int\)"),
+        ([b"{}"], "expected a map of file names to bytes, not list"),
+    ],
+)
+def test_from_bytes_refuses_entries_that_are_not_named_bytes(make_nlp, payload, message):
+    import srsly
+
+    component = make_nlp(("korean_sentiment", {"model": "/gone"})).get_pipe("korean_sentiment")
+    with pytest.raises(ValueError, match=message):
+        component.from_bytes(srsly.msgpack_dumps(payload))

@@ -164,6 +164,53 @@ def test_interruption_keeps_the_best_checkpoint(
     assert model.config.id2label == {0: "negative", 1: "positive"}
 
 
+@pytest.mark.slow
+def test_an_interrupted_checkpoint_leaves_the_last_one_and_a_log_that_names_it(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while the second epoch's checkpoint is written: the first stays, and the log ends
+    with its epoch."""
+    from spacy_korsent.components.classifier import KoreanClassifier
+    from spacy_korsent.inference.loading import load_pretrained
+    from spacy_korsent.interrupts import Terminated
+
+    output = tmp_path / "model"
+    save_model = KoreanClassifier.save_model
+    kept: list[dict] = []  # the checkpoint's weights when the second one is written
+
+    def terminated_in_the_second(self: KoreanClassifier, path: Path) -> None:
+        save_model(self, path)  # into the staging directory
+        if (output / "model.safetensors").exists():
+            kept.append(weights(output))
+            raise Terminated()
+
+    monkeypatch.setattr(KoreanClassifier, "save_model", terminated_in_the_second)
+    assert korsent(*train_args(NSMC_TRAIN, output, tiny_config)) == 143
+    assert kept, "the second epoch did not improve: nothing was interrupted"
+    assert [entry["epoch"] for entry in read_log(output)] == [1]
+    assert list(output.glob(".checkpoint-*")) == []
+    assert all(tensor.equal(kept[0][name]) for name, tensor in weights(output).items())
+    _, model = load_pretrained(output)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+
+
+@pytest.mark.slow
+def test_a_killed_runs_checkpoint_leftovers_go_with_the_next_run(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    output = tmp_path / "model"
+    old = output / ".checkpoint-k1ll3d"  # an older version's, without a lock file
+    locked = output / ".checkpoint-0wn3d"  # whose process is gone
+    for leftover in (old, locked):
+        leftover.mkdir(parents=True)
+        (leftover / "model.safetensors").write_bytes(b"half a model")
+    (locked / ".owner").write_text("12345\n")
+
+    assert korsent(*train_args(NSMC_TRAIN, output, tiny_config, "--epochs", 1, "--overwrite")) == 0
+    assert list(output.glob(".checkpoint-*")) == []
+    assert [entry["epoch"] for entry in read_log(output)] == [1]
+
+
 # --- bad input fails before training ------------------------------------------------------------
 
 

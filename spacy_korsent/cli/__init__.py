@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module with ``register(subparsers)``; its ``run(args)`` returns
 the exit code. Modules import spaCy, torch and transformers inside ``run``, so ``--help`` is fast.
-Problems with the input or the model end the command with a one-line message and exit code 2.
+Problems with the input or the model end the command with a one-line message and exit code 2;
+Ctrl-C and SIGTERM end it with whole rows written and exit code 130 or 143 (:mod:`..interrupts`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections.abc import Sequence
 from .. import __version__
 from ..files.readers import InputError
 from ..inference.loading import ModelNotFoundError
+from ..interrupts import Terminated, exit_code, signals_handled
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "train", "export", "convert")
+COMMANDS = ("analyze", "evaluate", "train", "export", "convert", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``korsent`` with ``argv`` (default: the process's arguments); return the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with signals_handled():
+            return args.func(args)
     except ModelNotFoundError as err:
         hint = "On the command line, give the directory with --sentiment-model/--emotion-model "
         hint += "(analyze) or --model (evaluate, train, export)."
@@ -47,9 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, InputError) as err:
         print(f"korsent {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"korsent {args.command}: interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        how = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"korsent {args.command}: {how}.", file=sys.stderr)
+        return exit_code(interrupt)
     except BrokenPipeError:
         # The reader went away (`korsent analyze ... | head`): stop quietly, as Unix tools do,
         # and keep Python from complaining when it flushes stdout at exit.

@@ -1,61 +1,38 @@
 """``korsent analyze``: sentiment and emotions of texts, lines or table rows, as a stream.
 
-Rows go through ``nlp.pipe(..., as_tuples=True)`` with the input row as context, so every input
-column comes out again next to the results, and a batch is written (and flushed) as soon as it is
-classified: memory stays bounded and an interrupted run leaves complete lines behind.
+This module is the command line: it parses the options into an
+:class:`~.analysis.AnalysisRequest` (texts, or the files to read: one file, a directory of files,
+standard input) and hands it to an engine: :mod:`.local_engine` (in this process) or
+:mod:`.ray_engine` (on the workers of a Ray cluster), which read, analyse and write the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import Callable
 
-from ..files.fields import ResultFields, checked_text
-from ..files.readers import (
-    FORMATS,
-    Layout,
-    Record,
-    guess_format,
-    read_records,
-    replace_lone_surrogates,
-    source_name,
-)
-from ..files.writers import (
-    OUTPUT_FORMATS,
-    Writer,
-    check_output,
-    open_writer,
-    output_format,
-    refuse_input_as_output,
-    same_file,
-)
-from . import ray_engine
+from ..files.readers import FORMATS, Layout, source_name
+from ..files.sources import InputFile, input_files
+from ..files.writers import OUTPUT_FORMATS, output_format
+from . import local_engine, ray_engine
+from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
     EMOTION,
     SENTIMENT,
     CommandError,
+    PipelineOptions,
     Warnings,
     add_file_options,
     add_pipeline_options,
-    build_pipeline,
     check_file_options,
-    count_lines,
     positive_int,
-    progress,
 )
-
-if TYPE_CHECKING:
-    from spacy.language import Language
-    from spacy.tokens import Doc
-
-    from ..explain.report import HtmlReport
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
@@ -75,9 +52,12 @@ one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Par
 Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
-HTML_LIMIT = 1000
-"""Rows the --html page shows by default (explaining costs a pass per token: a page, not a dump)."""
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
+ENGINES: dict[str, Callable[[AnalysisRequest, Warnings], int]] = {
+    "local": local_engine.run,
+    "ray": ray_engine.run,
+}
+RAY_ONLY = ("workers", "cpus_per_worker", "gpus_per_worker", "address")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format",
         choices=OUTPUT_FORMATS,
         help="output format (default: from the -o suffix, else jsonl)",
+    )
+    source.add_argument(
+        "--escape-formulas",
+        action="store_true",
+        help="CSV/TSV output: put a ' before each cell that starts with =, +, -, @, tab or "
+        "carriage return (numbers excepted), so that Excel and LibreOffice show it as text "
+        "instead of running it as a formula (OWASP's advice against CSV injection)",
     )
     add_file_options(parser, format_flag="--input-format", formats=FORMATS, labelled=False)
     source.add_argument(
@@ -137,146 +124,113 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "installed, else by spaCy's sentencizer)",
     )
     add_pipeline_options(parser)
-    ray_engine.add_options(parser)
+    add_engine_options(parser)
     parser.set_defaults(func=run)
 
 
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and the options of the Ray engine."""
+    group = parser.add_argument_group("engine (see 'Running on a cluster' in the README)")
+    group.add_argument(
+        "--engine",
+        choices=tuple(ENGINES),
+        default="local",
+        help="local: in this process (default); ray: on the workers of a Ray cluster, or of a "
+        "local Ray instance (both read -i FILE or DIRECTORY: JSONL, CSV, TSV, text, Parquet)",
+    )
+    group.add_argument(
+        "--workers",
+        metavar="N",
+        type=positive_int,
+        help="Ray workers, each with its own copy of the models (default: as many as the "
+        "cluster's CPUs, or GPUs, allow; at most one per block of --batch-size rows)",
+    )
+    group.add_argument(
+        "--cpus-per-worker",
+        metavar="N",
+        type=positive_int,
+        help="CPUs (threads) per Ray worker (default: a node's CPUs, at most 4, and with "
+        "--workers no more than the cluster's CPUs shared among them; 1 with GPUs)",
+    )
+    group.add_argument(
+        "--gpus-per-worker",
+        metavar="G",
+        type=float,
+        help="GPUs per Ray worker, e.g. 1, or 0.5 for two workers on a GPU (default: none)",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join the Ray cluster at ADDR (auto, or HEAD_IP:6379; run on a node of it) "
+        "instead of starting a local Ray instance",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Analyze the input; 2 when it cannot be used at all."""
+    """Build the request from the options and run it on the engine asked for."""
     warn = Warnings("analyze")
-    args.text_column = args.text_column or "text"
     fmt = output_format(args.output, args.format)
     _take_file_argument(args, warn)
-    if ray_engine.on_ray(args):
-        return ray_engine.run(args, fmt, warn)
-    records, count = _input(args, warn)
-    check_outputs(args, fmt, [args.input] if args.input else [])
-    first = first_row(records, source_name(args.input or "-"))
-    nlp = analysis_pipeline(args, warn)
-    source = source_name(args.input or "-") if not args.texts else "argument"
-    analysis = Analysis(nlp, args.text_column, warn, source=source)
-    report = None
-    if args.html:
-        from ..explain.report import HtmlReport
-
-        report = HtmlReport(nlp, limit=args.html_limit)
-        analysis.on_docs = report.add
-    writer = result_writer(fmt, args, analysis.fields, warn)
-    try:
-        with progress(args.quiet, count) as bar:
-            for batch in analysis.batches(chain([first], records), args.batch_size):
-                writer.write(batch)
-                bar.update(len(batch))
-    finally:
-        writer.close()
-    if report is not None:
-        write_page(report, args)
-    warn.summarize()
-    if not analysis.with_text:
-        raise no_text_error(args.text_column)
-    return 0
-
-
-T = TypeVar("T")
-
-
-def first_row(rows: Iterator[T], source: str) -> T:
-    """The first row, read before the models load: a missing column, an unreadable file or an
-    empty input fails in seconds."""
-    first = next(rows, None)
-    if first is None:
-        raise CommandError(f"{source}: no rows to analyze.")
-    return first
-
-
-def analysis_pipeline(args: argparse.Namespace, warn: Warnings) -> Language:
-    """The pipeline of the analyses ``-t`` asks for, with the models given."""
+    _check_engine_options(args)
+    text_column = args.text_column or "text"
+    files = _input_files(args, text_column, warn)
+    for file in files:
+        check_file_options(source_name(file.path), file.fmt, args)
     chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
-    return build_pipeline(
-        {f: chosen[f] for f in TASKS[args.task]}, args, sentences=args.sentences, note=warn.note
+    request = AnalysisRequest(
+        models={factory: chosen[factory] for factory in TASKS[args.task]},
+        texts=tuple(args.texts),
+        files=tuple(files),
+        input=args.input,
+        layout=Layout(None, args.columns, args.quoting, args.encoding),
+        text_column=text_column,
+        sentences=args.sentences,
+        output=args.output,
+        output_format=fmt,
+        html=args.html,
+        html_limit=args.html_limit,
+        escape_formulas=args.escape_formulas,
+        pipeline=PipelineOptions.from_args(args),
+        quiet=args.quiet,
+        ray=RayOptions(args.workers, args.cpus_per_worker, args.gpus_per_worker, args.address),
     )
+    return ENGINES[args.engine](request, warn)
 
 
-def result_writer(
-    fmt: str, args: argparse.Namespace, fields: ResultFields, warn: Warnings
-) -> Writer:
-    """The writer of the output rows: ``fmt`` to ``-o`` (standard output without it)."""
-    return open_writer(
-        fmt,
-        args.output,
-        warn=warn,
-        text_column=args.text_column,
-        hidden=fields.details,
-        float_columns=fields.is_float,
-    )
-
-
-def no_text_error(column: str) -> CommandError:
-    """The error of a run in which no row had a text."""
-    return CommandError(
-        f"no row has a text in the field {column!r}; name the text's field with --text-column."
-    )
-
-
-def check_outputs(args: argparse.Namespace, fmt: str, inputs: Sequence[str | Path]) -> None:
-    """Fail before the models load if an output (-o, --html) could not be written or would
-    destroy an input or the other output."""
-    refuse_input_as_output(args.output, inputs, "-o")
-    check_output(fmt, args.output)
-    if not args.html:
+def _check_engine_options(args: argparse.Namespace) -> None:
+    """Options of the Ray engine without it, and what the Ray engine cannot read or use."""
+    if args.engine != "ray":
+        given = [
+            f"--{name.replace('_', '-')}" for name in RAY_ONLY if getattr(args, name) is not None
+        ]
+        if given:
+            raise CommandError(f"{', '.join(given)} only work with --engine ray.")
         return
-    refuse_input_as_output(args.html, inputs, "--html")
-    if args.output not in (None, "-") and same_file(args.html, args.output):
-        raise CommandError(f"--html {args.html} is also -o: give the page its own file.")
-    folder = Path(args.html).resolve().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise CommandError(f"cannot write {args.html}: {folder} is not a writable directory.")
+    if args.texts or not args.input or args.input == "-":
+        raise CommandError(
+            "--engine ray reads a file or a directory of files: give it with -i/--input."
+        )
+    if args.device:
+        raise CommandError(
+            "--device does not apply to --engine ray: give the workers GPUs with --gpus-per-worker."
+        )
 
 
-def write_page(report: HtmlReport, args: argparse.Namespace) -> None:
-    """Write the --html page at the end of the run."""
-    page = report.html(" ".join(["korsent analyze", *filter(None, [args.input])]))
-    try:
-        Path(args.html).write_text(page, encoding="utf-8")
-    except OSError as err:
-        raise CommandError(f"cannot write {args.html}: {err.strerror or err}.") from err
-
-
-def _input(
-    args: argparse.Namespace, warn: Warnings
-) -> tuple[Iterator[Record], Callable[[], int] | None]:
-    """The rows to analyze and a function that counts them (None where they cannot be counted)."""
-    column = args.text_column
+def _input_files(args: argparse.Namespace, text_column: str, warn: Warnings) -> list[InputFile]:
+    """The files to read (none for texts given as arguments): -i FILE or DIRECTORY, or
+    standard input, whose format is recognized from its first lines."""
     if args.texts:
         if args.input:
             raise CommandError("give texts as arguments or --input, not both.")
-        texts = [replace_lone_surrogates(text) for text in args.texts]
-        records = (Record(n, {column: text}) for n, text in enumerate(texts, start=1))
-        return records, lambda: len(texts)
-    path = args.input or "-"
-    stream = None
-    fmt = args.fmt or guess_format(path)
-    if path == "-":
-        if sys.stdin.isatty():
-            raise CommandError(
-                "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
-            )
-        stream, fmt = _sniff_stdin(args.fmt, args, warn)
-    check_file_options(source_name(path), fmt, args)
-    table = fmt in ("csv", "tsv")
-    layout = Layout(fmt, args.columns, args.quoting, args.encoding)
-    rows = read_records(
-        path,
-        layout,
-        text_column=column,
-        required=(column,) if table else (),
-        warn=warn,
-        note=warn.note,
-        stream=stream,
-    )
-    counted = path != "-" and Path(path).is_file()  # a pipe would be used up by counting
-    header = 1 if table and not args.columns else 0
-    return kept(rows, warn), (lambda: count_lines(Path(path)) - header) if counted else None
+        return []
+    if args.input not in (None, "-"):
+        return input_files(args.input, args.fmt)
+    if sys.stdin.isatty():
+        raise CommandError(
+            "nothing to analyze: give texts as arguments, --input FILE, or pipe lines to stdin."
+        )
+    stream, fmt = _sniff_stdin(args.fmt, text_column, warn)
+    return [InputFile("-", fmt, stream)]
 
 
 def _take_file_argument(args: argparse.Namespace, warn: Warnings) -> None:
@@ -293,9 +247,7 @@ def _take_file_argument(args: argparse.Namespace, warn: Warnings) -> None:
     warn.note(f"reading the file {files[0]} (an argument that names a file is read as -i FILE).")
 
 
-def _sniff_stdin(
-    fmt: str | None, args: argparse.Namespace, warn: Warnings
-) -> tuple[Iterable[bytes], str]:
+def _sniff_stdin(fmt: str | None, text_column: str, warn: Warnings) -> tuple[Iterable[bytes], str]:
     """Standard input's bytes and format: a JSON Lines or CSV/TSV table is recognized, not read
     line by line; a table without the text column is refused."""
     lines = iter(sys.stdin.buffer)
@@ -303,14 +255,14 @@ def _sniff_stdin(
     stream = chain(head, lines)
     if fmt is not None or not head:
         return stream, fmt or "text"
-    first = head[0].decode("utf-8", "replace").lstrip("\ufeff").strip()
+    first = _LINE_END.split(head[0].decode("utf-8", "replace"))[0].lstrip("\ufeff").strip()
     if first.startswith("{") and _is_json_object(first):
         warn.note("standard input holds JSON Lines: read as such (--input-format overrides).")
         return stream, "jsonl"
     delimiter = "\t" if "\t" in first else ","
     header = [name.strip().strip('"') for name in first.split(delimiter)]
     kind = "tsv" if delimiter == "\t" else "csv"
-    if len(header) >= 2 and args.text_column in header:
+    if len(header) >= 2 and text_column in header:
         warn.note(
             f"standard input looks like {kind.upper()} with the header {first!r}: read as "
             f"{kind.upper()} (--input-format text reads it line by line)."
@@ -324,13 +276,14 @@ def _sniff_stdin(
     ):
         raise CommandError(
             f"standard input looks like {kind.upper()} with the header {first!r}, which has no "
-            f"column {args.text_column!r}: name the text's column with --text-column (and "
+            f"column {text_column!r}: name the text's column with --text-column (and "
             f"--input-format {kind}), or give --input-format text to analyze each line."
         )
     return stream, "text"
 
 
 _NAME = re.compile(r"[\w.-]{1,40}")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def _is_json_object(line: str) -> bool:
@@ -338,50 +291,3 @@ def _is_json_object(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
-
-
-def kept(records: Iterable[Record], warn: Warnings) -> Iterator[Record]:
-    """Rows with the wrong number of fields are reported and analyzed all the same."""
-    for record in records:
-        if record.problem:
-            warn(f"{record.problem}; kept (missing fields empty, extra fields left out).")
-        yield record
-
-
-class Analysis:
-    """Turns input rows into output rows: the row's columns plus the components' results."""
-
-    def __init__(self, nlp: Language, text_column: str, warn: Warnings, *, source: str) -> None:
-        self.nlp = nlp
-        self.source = source
-        self.text_column = text_column
-        self.warn = warn
-        self.fields = ResultFields(nlp)
-        self.with_text = 0
-        self.on_docs: Callable[[list[Doc]], None] | None = None
-        """Called with each batch's docs while they are alive (``--html``)."""
-
-    def batches(self, records: Iterable[Record], batch_size: int) -> Iterator[list[dict]]:
-        """Output rows in input order, ``batch_size`` at a time.
-
-        Each batch runs in a spaCy memory zone, so that the strings of millions of documents do
-        not pile up in the vocabulary: memory stays what one batch needs.
-        """
-        from spacy.util import minibatch
-
-        for chunk in minibatch(records, size=batch_size):
-            pairs = [(self._text(record), record.row) for record in chunk]
-            with self.nlp.memory_zone():
-                docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
-                if self.on_docs is not None:
-                    self.on_docs([doc for doc, _ in docs])
-                batch = [{**row, **self.fields.of(doc)} for doc, row in docs]
-            yield batch
-
-    def _text(self, record: Record) -> str:
-        text, problem = checked_text(record.row.get(self.text_column), self.text_column)
-        if problem is None:
-            self.with_text += 1
-        else:
-            self.warn(f"{self.source}:{record.line}: {problem}")
-        return text

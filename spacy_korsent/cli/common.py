@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from ..components.classifier import KoreanClassifier
 
 from ..components.registry import EMOTION, SENTIMENT
 
@@ -137,9 +139,24 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The settings of :func:`add_pipeline_options` that the components get (``args`` below)."""
+
+    batch_size: int = 1024
+    device: str | None = None
+    max_length: int | None = None
+    truncate: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PipelineOptions:
+        """The settings parsed by :func:`add_pipeline_options`."""
+        return cls(**{name.name: getattr(args, name.name) for name in fields(cls)})
+
+
 def build_pipeline(
     models: dict[str, str | None],
-    args: argparse.Namespace,
+    args: PipelineOptions,
     *,
     sentences: bool = False,
     note: Callable[[str], None] | None = None,
@@ -152,9 +169,7 @@ def build_pipeline(
     ``sentencizer``, which ``note`` hears about) and the components classify each sentence too.
     There is no limit on the length of a text: long texts are windowed like any other.
     """
-    from spacy_korsent import blank_korean
-
-    from ..components.blank import sentence_splitter
+    from ..components.blank import blank_korean, sentence_splitter
     from ..components.emotion import DEFAULT_MODEL as EMOTION_MODEL
     from ..components.registry import resolve_model
     from ..components.sentencizer import KIWI_MISSING
@@ -182,7 +197,7 @@ def build_pipeline(
             config["max_length"] = args.max_length
         config["model"] = model
         try:
-            nlp.add_pipe(factory, config=config).initialize()
+            cast("KoreanClassifier", nlp.add_pipe(factory, config=config)).initialize()
         except ValueError as err:  # the components' checks of model and settings
             raise CommandError(str(err)) from err
     return nlp
@@ -230,7 +245,7 @@ def _print_err(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def progress(quiet: bool, count: Callable[[], int] | None = None) -> Any:
+def progress(quiet: bool, count: Callable[[], int | None] | None = None) -> Any:
     """A tqdm bar on a terminal's standard error: documents per second, and the ETA if ``count``.
 
     Silent with ``quiet`` or when standard error is not a terminal; ``update(n)`` works either way.
@@ -241,13 +256,3 @@ def progress(quiet: bool, count: Callable[[], int] | None = None) -> Any:
     shown = not quiet and sys.stderr.isatty()
     total = count() if shown and count is not None else None
     return tqdm(total=total, unit="doc", file=sys.stderr, disable=not shown, dynamic_ncols=True)
-
-
-def count_lines(path: Path) -> int:
-    """The number of lines in a file, read in large blocks (for a progress bar's total)."""
-    count, last = 0, b"\n"
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..files.labelled import LABELLED_FORMATS
 from ..files.writers import refuse_input_as_output, same_file
+from ..interrupts import whole
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def _write(path: Path, data: Labelled) -> None:
     from spacy.tokens import DocBin
 
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean()
     nlp.max_length = sys.maxsize  # a huge text is windowed by the component, as in analyze
@@ -96,6 +97,7 @@ def _write(path: Path, data: Labelled) -> None:
         docs.add(doc)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        docs.to_disk(path)
+        with whole():  # Ctrl-C or SIGTERM waits for a whole file
+            docs.to_disk(path)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err

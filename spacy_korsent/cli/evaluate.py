@@ -2,8 +2,9 @@
 
 Sentiment reads NSMC (cleaned as the sentiment model card did) or a labelled CSV/TSV/JSON Lines
 file; emotions read a labelled CSV/TSV/JSON Lines file. Both read with the shared labelled reader
-(:mod:`spacy_korsent.files.labelled`), run the same pipeline as ``analyze``, and only the
-``nlp.pipe`` part is timed for documents per second.
+(:mod:`spacy_korsent.files.labelled`) and run the same pipeline as ``analyze``. This module only
+handles the options and renders the report: the scoring is :mod:`spacy_korsent.evaluation`'s
+(which Python users call directly), the figure :mod:`spacy_korsent.evaluation.plot`'s.
 """
 
 from __future__ import annotations
@@ -11,27 +12,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
+from ..evaluation.reports import MultiLabelReport, Report
 from ..files.labelled import (
     LABELLED_FORMATS,
     LabelledLayout,
     LabelledRows,
-    LabelSet,
     parse_label_map,
     read_labelled,
     sentiment_labels,
 )
 from ..files.readers import InputError
 from ..files.writers import refuse_input_as_output
+from ..interrupts import whole
 from .common import (
     EMOTION,
     SENTIMENT,
     CommandError,
+    PipelineOptions,
     Warnings,
     add_file_options,
     add_pipeline_options,
@@ -42,9 +43,7 @@ from .common import (
 
 if TYPE_CHECKING:
     import numpy as np
-    from matplotlib.figure import Figure
     from spacy.language import Language
-    from spacy.tokens import Doc
 
     from ..components.classifier import KoreanClassifier
 
@@ -105,71 +104,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-class Scores(NamedTuple):
-    """The metrics for the report, and the confusion matrix to print and draw (None for
-    multi-label scores, which print and draw the per-label F1 instead)."""
-
-    metrics: dict[str, Any]
-    matrix: np.ndarray | None
-    names: list[str]
-    heading: str
-
-
-@dataclass
-class Labelled:
-    """Texts to classify, their gold labels as read (values, or for sentiment class indices) and
-    the counts of reading and cleaning."""
-
-    texts: list[str]
-    gold: list[Any]
-    counts: dict[str, int]
-    rows: LabelledRows
-
-
 def run(args: argparse.Namespace) -> int:
-    """Check the options, read, classify, score, report."""
+    """Check the options, read, classify and score (:mod:`spacy_korsent.evaluation`), report."""
     warn = Warnings("evaluate")
-    sentiment = args.task == "sentiment"
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         refuse_input_as_output(path, [args.file], option)
     if args.plot:
         _matplotlib()
-    data = _read(args, warn)
-    factory = SENTIMENT if sentiment else EMOTION
-    nlp = build_pipeline({factory: args.model}, args)
-    score = _score_sentiment if sentiment else _score_emotions
-    scores = score(nlp, data, args)
-    model = str(_component(nlp, factory).model_name)
-    report = {
-        "task": args.task,
+    label_map = parse_label_map(args.label_map)
+    data = _read(args, label_map, warn)
+    factory = SENTIMENT if args.task == "sentiment" else EMOTION
+    nlp = build_pipeline({factory: args.model}, PipelineOptions.from_args(args))
+    report = _evaluate(nlp, data, label_map, args)
+    # The JSON names the file and its counts next to the report's own keys.
+    scores = report.to_dict()
+    summary = {
+        "task": scores.pop("task"),
         "file": str(args.file),
-        "model": model,
+        "model": scores.pop("model"),
         "counts": data.counts,
-        **scores.metrics,
+        **scores,
     }
     warn.summarize()
     if args.json == "-":
-        print(_json(report), end="")
+        print(_json(summary), end="")
     else:
-        print("\n".join(_text_report(report, scores)))
+        print("\n".join(_text_report(summary, report)))
     if args.json and args.json != "-":
-        _write(args.json, lambda path: Path(path).write_text(_json(report), encoding="utf-8"))
+        _write(args.json, lambda path: Path(path).write_text(_json(summary), encoding="utf-8"))
     if args.plot:
-        _plot(args.plot, scores, report, f"{Path(args.file).name}, model {_short_model(model)}")
+        _plot(args.plot, report, f"{Path(args.file).name}, model {_short_model(report.model)}")
     return 0
 
 
-def _plot(path: str, scores: Scores, report: dict[str, Any], source: str) -> None:
-    if scores.matrix is None:
-        title = f"{source}\n{scores.heading}: micro-F1 {report['micro_f1']:.4f}"
-        figure = per_label_figure(report["per_label"], title)
-        what = "the per-label F1"
-    else:
-        title = f"{source}\n{scores.heading}: accuracy {report['accuracy']:.4f}"
-        figure = confusion_figure(scores.matrix, scores.names, title)
-        what = "the confusion matrix"
+def _evaluate(
+    nlp: Language, data: LabelledRows, label_map: dict[str, str], args: argparse.Namespace
+) -> Report:
+    """The library's evaluation of the pipeline's component, with a progress bar."""
+    from ..evaluation import evaluate_emotions, evaluate_sentiment
+
+    if args.task == "emotion" and args.threshold is not None:
+        component = cast("KoreanClassifier", nlp.get_pipe(EMOTION))
+        if not component.multi_label:
+            raise CommandError(
+                f"--threshold applies to multi-label models; {component.model_name} is "
+                "single-label (it predicts its top label)."
+            )
+    with progress(args.quiet, lambda: len(data.texts)) as bar:
+        given = {
+            "label_map": label_map,
+            "batch_size": args.batch_size,
+            "progress": bar.update,
+            "source": data.source,
+            "lines": data.lines,
+        }
+        try:
+            if args.task == "sentiment":
+                return evaluate_sentiment(nlp, data.texts, data.labels, **given)
+            return evaluate_emotions(
+                nlp, data.texts, data.labels, threshold=args.threshold, **given
+            )
+        except ValueError as err:  # the library's checks of the labels and the model
+            raise CommandError(str(err)) from err
+
+
+def _plot(path: str, report: Report, source: str) -> None:
+    from ..evaluation.plot import report_figure
+
+    figure = report_figure(report, source, warn=_print_note)
+    what = "the per-label F1" if isinstance(report, MultiLabelReport) else "the confusion matrix"
     _write(path, lambda target: figure.savefig(target, dpi=120))
     print(f"korsent evaluate: wrote {what} to {path}", file=sys.stderr)
+
+
+def _print_note(message: str) -> None:
+    print(f"korsent evaluate: {message}", file=sys.stderr)
 
 
 def _short_model(model: str) -> str:
@@ -180,19 +189,23 @@ def _short_model(model: str) -> str:
     return "/".join(path.parts[-3:]) if path.name == "model" else path.name
 
 
-def _component(nlp: Language, name: str) -> KoreanClassifier:
-    return cast("KoreanClassifier", nlp.get_pipe(name))
-
-
 def _json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
-def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
+def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -> LabelledRows:
     """The gold data, through the shared labelled reader; options that cannot apply are errors."""
-
     sentiment = args.task == "sentiment"
-    layout = LabelledLayout.from_options(args, "nsmc" if sentiment else "tsv")
+    layout = LabelledLayout(
+        fmt=args.fmt,
+        text_column=args.text_column or "text",
+        label_column=args.label_column or "label",
+        columns=args.columns,
+        quoting=args.quoting,
+        encoding=args.encoding,
+        label_separator=args.label_separator,
+        default_fmt="nsmc" if sentiment else "tsv",
+    )
     fmt = layout.format_of(args.file)
     if fmt == "nsmc" and not sentiment:
         raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
@@ -206,163 +219,12 @@ def _read(args: argparse.Namespace, warn: Warnings) -> Labelled:
     data = read_labelled(args.file, layout, warn=warn, note=warn.note)
     if not data.texts:
         raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
-    # Sentiment labels are known before the model loads; emotion labels are the model's own.
-    gold = (
-        sentiment_labels(parse_label_map(args.label_map)).encode_single(data) if sentiment else []
-    )
-    return Labelled(data.texts, gold, data.counts, data)
+    if sentiment:  # sentiment labels are known before the model loads: fail in seconds
+        sentiment_labels(label_map).encode_single(data)
+    return data
 
 
-def _emotion_gold(component: KoreanClassifier, data: Labelled, label_map: str | None) -> list:
-    """Each row's gold class indices among the component's labels (glosses for the default)."""
-    from ..taxonomy import EMOTIONS, LABELS
-
-    glosses = {emotion.gloss: emotion.label for emotion in EMOTIONS}
-    aliases = glosses if component.labels == LABELS else {}
-    labels = LabelSet(component.labels, aliases=aliases, label_map=parse_label_map(label_map))
-    return labels.encode(data.rows)
-
-
-def _score_sentiment(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
-    from ..metrics import accuracy, confusion_matrix, precision_recall_f1
-
-    component = _component(nlp, SENTIMENT)
-    labels = list(component.labels)
-    if len(labels) != 2:
-        raise CommandError(
-            f"{component.model_name} has {len(labels)} classes ({', '.join(labels)}); sentiment "
-            "evaluation scores negative/positive models. Score other classes with -t emotion "
-            "(korean_emotion takes any classes), or give a two-class model."
-        )
-    pred, timing = _classify(nlp, data, args, lambda doc: _nsmc_class(doc, labels))
-    precision, recall, f1 = precision_recall_f1(data.gold, pred, positive=1)
-    matrix = confusion_matrix(data.gold, pred, 2)
-    metrics = {
-        "accuracy": accuracy(data.gold, pred),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "confusion": matrix.tolist(),
-        "labels": ["negative", "positive"],
-        **timing,
-    }
-    return Scores(metrics, matrix, ["negative", "positive"], "sentiment confusion matrix")
-
-
-def _nsmc_class(doc: Doc, labels: list[str]) -> int:
-    """NSMC's class (1 = positive) of the predicted label; -1 when there is none."""
-    from ..metrics import NO_PREDICTION
-
-    label = doc._.sentiment["label"]
-    if label is None:
-        return NO_PREDICTION
-    if {"negative", "positive"} <= set(labels):
-        return int(label == "positive")
-    return labels.index(label)  # other names: class 1 is positive, as in the model card
-
-
-def _score_emotions(nlp: Language, data: Labelled, args: argparse.Namespace) -> Scores:
-    """Single-label scores (with the six groups for the default model), or multi-label ones."""
-    import numpy as np
-
-    from ..metrics import predictions
-
-    component = _component(nlp, EMOTION)
-    if args.threshold is not None and not component.multi_label:
-        raise CommandError(
-            f"--threshold applies to multi-label models; {component.model_name} is single-label "
-            "(it predicts its top label)."
-        )
-    gold = _emotion_gold(component, data, args.label_map)
-    labels = list(component.labels)
-
-    def probabilities(doc: Doc) -> list[float]:
-        return [doc.cats.get(label, float("nan")) for label in labels]
-
-    rows, timing = _classify(nlp, data, args, probabilities)
-    probs = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(labels))
-    if component.multi_label or any(len(indices) != 1 for indices in gold):
-        threshold = component.cfg["threshold"] if args.threshold is None else args.threshold
-        gold_matrix = np.zeros(probs.shape, dtype=bool)
-        for row, indices in enumerate(gold):
-            gold_matrix[row, indices] = True
-        if component.multi_label:
-            chosen = np.nan_to_num(probs, nan=0.0) >= threshold
-        else:  # a single-label model predicts one label per text
-            chosen = np.zeros(probs.shape, dtype=bool)
-            best = predictions(probs)
-            chosen[np.flatnonzero(best >= 0), best[best >= 0]] = True
-        from ..metrics import multilabel_scores
-
-        metrics = {
-            **multilabel_scores(gold_matrix, chosen, labels),
-            "threshold": threshold if component.multi_label else None,
-            **timing,
-        }
-        return Scores(metrics, None, labels, "emotion labels")
-    return _single_label_emotions([indices[0] for indices in gold], probs, labels, timing)
-
-
-def _single_label_emotions(
-    gold: list[int], probs: np.ndarray, labels: list[str], timing: dict[str, Any]
-) -> Scores:
-    from ..metrics import (
-        accuracy,
-        confusion_matrix,
-        group_accuracy,
-        group_predictions,
-        macro_f1,
-        predictions,
-        top_k_accuracy,
-    )
-    from ..taxonomy import GROUP_SIZE, GROUPS, LABELS
-
-    pred = predictions(probs)
-    metrics = {
-        "accuracy": accuracy(gold, pred),
-        "macro_f1": macro_f1(gold, pred),
-        "top3_accuracy": top_k_accuracy(gold, probs, 3),
-        **timing,
-    }
-    if tuple(labels) != LABELS:
-        matrix = confusion_matrix(gold, pred, len(labels))
-        metrics.update(confusion=matrix.tolist(), labels=labels)
-        return Scores(metrics, matrix, labels, "emotion confusion matrix")
-    gold_groups = [label // GROUP_SIZE for label in gold]
-    matrix = confusion_matrix(gold_groups, group_predictions(probs, GROUP_SIZE), len(GROUPS))
-    metrics.update(
-        group_accuracy=group_accuracy(gold, probs, GROUP_SIZE),
-        group_confusion=matrix.tolist(),
-        groups=[name for name, _ in GROUPS],
-    )
-    glosses = [gloss for _, gloss in GROUPS]
-    return Scores(metrics, matrix, glosses, "confusion matrix of the six emotion groups")
-
-
-def _classify(
-    nlp: Language, data: Labelled, args: argparse.Namespace, read: Callable[[Doc], Any]
-) -> tuple[list[Any], dict[str, Any]]:
-    """``read(doc)`` for every text, with the timing of the ``nlp.pipe`` loop.
-
-    A doc without ``cats`` got no prediction (a text without tokens): it counts as unscored.
-    """
-    out, unscored = [], 0
-    with progress(args.quiet, lambda: len(data.texts)) as bar:
-        start = time.perf_counter()
-        for doc in nlp.pipe(data.texts, batch_size=args.batch_size):
-            out.append(read(doc))
-            unscored += not doc.cats
-            bar.update()
-        seconds = time.perf_counter() - start
-    return out, {
-        "documents": len(out),
-        "unscored": unscored,
-        "seconds": seconds,
-        "docs_per_second": len(out) / seconds if seconds else 0.0,
-    }
-
-
-def _text_report(report: dict[str, Any], scores: Scores) -> Iterator[str]:
+def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     """The human-readable report: counts, metrics, the matrix, the speed."""
     yield f"{report['task']} evaluation of {report['file']} with {report['model']}"
     counts = report["counts"]
@@ -383,11 +245,11 @@ def _text_report(report: dict[str, Any], scores: Scores) -> Iterator[str]:
     if report["unscored"]:
         yield f"  ({report['unscored']:,} texts without tokens got no prediction: counted wrong)"
     yield ""
-    if scores.matrix is None:
+    if scores.table is None:
         yield from _per_label_lines(report)
     else:
         yield f"{scores.heading} (rows: gold, columns: predicted)"
-        yield from _matrix_lines(scores.matrix, scores.names)
+        yield from _matrix_lines(*scores.table)
     yield ""
     yield (
         f"{report['documents']:,} documents in {report['seconds']:.1f} s: "
@@ -441,7 +303,8 @@ def _matrix_lines(matrix: np.ndarray, names: Sequence[str]) -> Iterator[str]:
 
 def _write(path: str, write: Callable[[str], object]) -> None:
     try:
-        write(path)
+        with whole():  # Ctrl-C or SIGTERM waits for a whole file
+            write(path)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror or err}.") from err
 
@@ -452,84 +315,3 @@ def _matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError as err:
         raise CommandError("--plot needs matplotlib: pip install 'spacy-korsent[plot]'.") from err
-
-
-def per_label_figure(per_label: dict[str, dict[str, float]], title: str) -> Figure:
-    """Each label's F1 as a bar, most frequent gold label on top, with its support."""
-    from matplotlib.figure import Figure
-
-    ordered = sorted(per_label.items(), key=lambda item: item[1]["support"])
-    figure = Figure(figsize=(7.0, 1.5 + 0.28 * len(ordered)))
-    axes = figure.subplots()
-    names = [name for name, _ in ordered]
-    axes.barh(range(len(ordered)), [scores["f1"] for _, scores in ordered], color="tab:blue")
-    axes.set_yticks(range(len(ordered)), names, fontfamily=_hangul_font(names))
-    axes.set_xlim(0, 1)
-    axes.set_xlabel("F1")
-    for row, (_, scores) in enumerate(ordered):
-        axes.text(scores["f1"] + 0.01, row, f"{scores['support']:,}", va="center", fontsize="small")
-    axes.set_title(f"{title}\n(bars: F1; numbers: gold texts with the label)", fontsize="medium")
-    figure.tight_layout()
-    return figure
-
-
-def _hangul_font(names: Sequence[str]) -> str | None:
-    """A font family that has Hangul, for label names that need one (None: matplotlib's own).
-
-    matplotlib lists the fonts it found when its cache was made: fonts installed since (Debian's
-    fonts-noto-cjk, say) are looked up among the system's font files. Without any, the names are
-    drawn as boxes, and the command says what to install.
-    """
-    from matplotlib import font_manager
-
-    if all(name.isascii() for name in names):
-        return None
-    manager = font_manager.fontManager
-
-    def korean() -> list[str]:
-        found = sorted({font.name for font in manager.ttflist if "CJK" in font.name})
-        return sorted(found, key=lambda name: not name.endswith(" KR"))
-
-    if not korean():
-        for path in font_manager.findSystemFonts():
-            if "CJK" in Path(path).name:
-                manager.addfont(path)
-    if korean():
-        return korean()[0]
-    print(
-        "korsent evaluate: no font with Hangul for the plot's labels; install one, e.g. "
-        "apt-get install fonts-noto-cjk.",
-        file=sys.stderr,
-    )
-    return None
-
-
-def confusion_figure(matrix: np.ndarray, names: Sequence[str], title: str) -> Figure:
-    """The confusion matrix coloured by row share (0 to 100%), each cell's count and share.
-
-    Colouring by the share of the gold row keeps a small class readable next to a large one; the
-    scale starts at 0 so that an empty cell is white.
-    """
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    totals = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0) * 100
-    size = 2.0 + 0.9 * len(names)
-    figure = Figure(figsize=(size + 1.5, size))
-    axes = figure.subplots()
-    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=100)
-    figure.colorbar(image, ax=axes, label="% of the gold row")
-    ticks = range(len(names))
-    axes.set_xticks(ticks, names, rotation=45, ha="right")
-    axes.set_yticks(ticks, names)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("gold")
-    axes.set_title(title, fontsize="medium")
-    for (row, column), count in np.ndenumerate(matrix):
-        share = shares[row, column]
-        color = "white" if share > 50 else "black"
-        label = f"{count:,}\n{share:.1f}%"
-        axes.text(column, row, label, ha="center", va="center", color=color, fontsize="small")
-    figure.tight_layout()
-    return figure

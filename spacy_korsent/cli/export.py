@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ..files.packing import member_path
+from ..interrupts import whole
 from .common import EMOTION, SENTIMENT, CommandError
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from ..components.classifier import KoreanClassifier
 
 DESCRIPTION = """\
 Export the korean_sentiment / korean_emotion components of a pipeline to ONNX and write a pipeline
@@ -48,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load or build the pipeline with ``backend = "onnx"`` (which exports), then save it."""
+    """Load or build the pipeline on an ONNX backend (which exports), then save it."""
     if args.output.exists() and any(args.output.iterdir()):
         raise CommandError(f"{args.output} exists and is not empty; choose a new directory.")
-    settings = {"backend": "onnx", "quantize": args.quantize}
+    settings = {"backend": "onnx-int8" if args.quantize else "onnx"}
     source = Path(args.source)
     try:
         if (source / "config.cfg").is_file():
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             nlp, names = _new_pipeline(args.source, factory, settings)
     except (ImportError, ValueError) as err:  # onnx not installed; the components' checks
         raise CommandError(str(err)) from err
-    nlp.to_disk(args.output)
+    with whole():  # Ctrl-C or SIGTERM waits for a whole pipeline (the export is done by now)
+        nlp.to_disk(args.output)
     for name in names:
         print(args.output / name / "model.onnx")
     return 0
@@ -71,6 +76,11 @@ def _load_pipeline(path: Path, settings: dict[str, Any]) -> tuple[Language, list
     import spacy
 
     blocks = spacy.util.load_config(path / "config.cfg").get("components", {})
+    for name in blocks:  # spaCy reads and writes each component's files under its name
+        try:
+            member_path(path, name)
+        except ValueError as err:
+            raise CommandError(f"{path}: a component's name cannot be a directory: {err}.") from err
     names = [name for name, block in blocks.items() if block.get("factory") in (SENTIMENT, EMOTION)]
     if not names:
         raise CommandError(f"the pipeline {path} has no {SENTIMENT} or {EMOTION} component.")
@@ -81,8 +91,9 @@ def _load_pipeline(path: Path, settings: dict[str, Any]) -> tuple[Language, list
 
 
 def _new_pipeline(model: str, factory: str, settings: dict[str, Any]) -> tuple[Language, list[str]]:
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean()
-    nlp.add_pipe(factory, config={"model": model, **settings}).initialize()
+    component = nlp.add_pipe(factory, config={"model": model, **settings})
+    cast("KoreanClassifier", component).initialize()
     return nlp, [factory]

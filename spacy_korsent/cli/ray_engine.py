@@ -5,9 +5,9 @@ A run, and why it goes this way:
 1. The pipeline is built as the local run builds it (the same checks, errors and notes) and saved
    to a temporary directory, which each worker loads once: from this machine's disk on a local Ray
    instance, through Ray's object store when joining a cluster (whose nodes cannot read it).
-2. This process reads the input with the local run's reader (``files/readers.py``: the same
-   formats, encodings, repairs and warnings with line numbers; Parquet too) and puts the texts in
-   Ray's object store, numbered, in blocks of --batch-size rows.
+2. This process reads the input as the local run does (``files/sources.py``: a file or a directory
+   of files; the same formats, Parquet too, encodings, repairs and warnings with line numbers) and
+   puts the texts in Ray's object store, numbered, in blocks of --batch-size rows.
 3. A pool of workers (Ray actors, one pipeline each; see ``integrations/ray.py``) analyses the
    blocks; Ray replaces a worker that dies and gives its blocks to a live one.
 4. The results come back in input order. This process checks their row numbers, reads the input
@@ -21,11 +21,9 @@ until the run ends (Ray spills them to disk when it is full).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,113 +31,69 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .. import scratch
 from ..files.fields import ResultFields, checked_text
-from ..files.parquet import read_parquet_records
-from ..files.readers import InputError, Layout, Record, guess_format, read_records
+from ..files.readers import InputError, Record
+from ..files.sources import InputRows
 from ..files.writers import Writer
-from .common import CommandError, Warnings, check_file_options, positive_int, progress
+from ..interrupts import own_handlers
+from .analysis import (
+    AnalysisRequest,
+    RayOptions,
+    analysis_pipeline,
+    check_outputs,
+    first_row,
+    no_text_error,
+    result_writer,
+    write_page,
+)
+from .common import CommandError, Warnings, progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-ENGINES = ("local", "ray")
-PARQUET = "parquet"
 ROW = "_korsent_row"  # a block's global row numbers, to check that each row comes back once
 PROBLEM = "_korsent_problem"  # why a worker could not analyse a row
-RAY_ONLY = ("workers", "cpus_per_worker", "gpus_per_worker", "address")
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """``--engine`` and the options of the Ray engine."""
-    group = parser.add_argument_group("engine (see 'Running on a cluster' in the README)")
-    group.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="local",
-        help="local: in this process (default); ray: on the workers of a Ray cluster, or of a "
-        "local Ray instance (reads -i FILE or DIRECTORY: JSONL, CSV, TSV, text, Parquet)",
-    )
-    group.add_argument(
-        "--workers",
-        metavar="N",
-        type=positive_int,
-        help="Ray workers, each with its own copy of the models (default: as many as the "
-        "cluster's CPUs, or GPUs, allow; at most one per block of --batch-size rows)",
-    )
-    group.add_argument(
-        "--cpus-per-worker",
-        metavar="N",
-        type=positive_int,
-        help="CPUs (threads) per Ray worker (default: a node's CPUs, at most 4; 1 with GPUs)",
-    )
-    group.add_argument(
-        "--gpus-per-worker",
-        metavar="G",
-        type=float,
-        help="GPUs per Ray worker, e.g. 1, or 0.5 for two workers on a GPU (default: none)",
-    )
-    group.add_argument(
-        "--address",
-        metavar="ADDR",
-        help="join the Ray cluster at ADDR (auto, or HEAD_IP:6379; run on a node of it) "
-        "instead of starting a local Ray instance",
-    )
-
-
-def on_ray(args: argparse.Namespace) -> bool:
-    """Whether ``args`` ask for the Ray engine; options that need it are refused without it."""
-    if args.engine == "ray":
-        return True
-    given = [f"--{name.replace('_', '-')}" for name in RAY_ONLY if getattr(args, name) is not None]
-    if given:
-        raise CommandError(f"{', '.join(given)} only work with --engine ray.")
-    return False
-
-
-def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
-    """Analyze the input on Ray and write it in ``fmt``; 2 when it cannot be used at all."""
-    from .analyze import (  # analyze imports this module
-        analysis_pipeline,
-        check_outputs,
-        first_row,
-        no_text_error,
-        result_writer,
-        write_page,
-    )
-
-    _check_options(args)
-    files = input_files(args.input, args.fmt)
-    for file in files:
-        check_file_options(file.path, file.fmt, args)
-    check_outputs(args, fmt, [file.path for file in files])
-    if args.address is not None:
-        _check_reachable(args.address)
+def run(request: AnalysisRequest, warn: Warnings) -> int:
+    """Analyze the request's file or directory on Ray; 2 when it cannot be used at all."""
+    source = Path(request.input or "-")
+    if not (source.is_file() or source.is_dir()):  # the input is read twice: no pipes
+        raise InputError(f"cannot read {source}: no such file or directory.")
+    check_outputs(request, [file.path for file in request.files])
+    options = request.ray
+    if options.address is not None:
+        _check_reachable(options.address)
     try:
         from ..integrations.ray import ShippedPipeline
     except ImportError as err:
         raise CommandError(f"{err}.") from err
 
-    reader = Reader(files, args)
+    reader = request.rows()
     reader.check_headers()  # a missing column or an unreadable file, before the models load
     # The first read: its warnings as the local run gives them, the first row before the models.
-    records = reader.records(warn, text_only=True)
-    first = first_row(records, args.input)
-    nlp = analysis_pipeline(args, warn)
+    records = reader.records(warn, warn.note, text_only=True)
+    first = first_row(records, request.source)
+    nlp = analysis_pipeline(request, warn)
     fields = ResultFields(nlp)
-    page = Page(nlp, args.html_limit) if args.html else None
-    writer = result_writer(fmt, args, fields, warn)
+    page = Page(nlp, request.html_limit) if request.html else None
+    writer = result_writer(request, fields, warn)
+    column = request.text_column
     try:
-        with tempfile.TemporaryDirectory(prefix="korsent-ray-") as saved, _ray(args.address) as ray:
+        # The writer closes before Ray shuts down, which takes seconds (SIGTERM's grace period).
+        with scratch.temporary("korsent-ray-") as work, _ray(options.address) as ray:
+            saved = work / "pipeline"
             nlp.to_disk(saved)
             del nlp  # the workers load their own copies (the --html page keeps one here)
-            pipeline = saved if args.address is None else ShippedPipeline.put(saved)
+            pipeline = saved if options.address is None else ShippedPipeline.put(saved)
             rows = chain([first], records)
-            blocks = put_text_blocks(rows, args.text_column, args.batch_size, warn)
+            blocks = put_text_blocks(rows, column, request.pipeline.batch_size, warn)
             if not blocks.with_text:
-                raise no_text_error(args.text_column)
-            results = _analyzed(ray, blocks.refs, pipeline, args, warn)
+                raise no_text_error(column)
+            results = _analyzed(ray, blocks.refs, pipeline, column, options, warn)
             try:
-                _write(args, fields, reader, blocks, results, writer, page, warn)
+                _write(request, fields, reader, blocks, results, writer, page, warn)
             except ray.exceptions.RayError as err:  # a worker that cannot start, a lost cluster
                 last = [line for line in str(err).splitlines() if line.strip()][-1].strip()
                 raise CommandError(
@@ -147,116 +101,10 @@ def run(args: argparse.Namespace, fmt: str, warn: Warnings) -> int:
                 ) from err
     finally:
         writer.close()
-    if page is not None:
-        write_page(page.report, args)
+    if page is not None and request.html:
+        write_page(page.report, request.html, request.input)
     warn.summarize()
     return 0
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    if args.texts or not args.input or args.input == "-":
-        raise CommandError(
-            "--engine ray reads a file or a directory of files: give it with -i/--input."
-        )
-    if args.device:
-        raise CommandError(
-            "--device does not apply to --engine ray: give the workers GPUs with --gpus-per-worker."
-        )
-
-
-@dataclass(frozen=True)
-class InputFile:
-    path: str
-    fmt: str
-
-
-def input_files(source: str, fmt: Optional[str]) -> list[InputFile]:
-    """The files to read: ``source`` itself, or every data file under a directory, by path.
-
-    In a directory, files are chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .txt,
-    .parquet/.pq), or all of them with ``fmt``; hidden files and ones starting with ``_`` (such as
-    Spark's ``_SUCCESS``) are left out. All must have one format.
-    """
-    path = Path(source)
-    if path.is_file():
-        return [InputFile(source, fmt or _format_of(path))]  # named as the local run names it
-    if not path.is_dir():
-        raise InputError(f"cannot read {path}: no such file or directory.")
-    found = [
-        InputFile(str(file), fmt or _format_of(file))
-        for file in sorted(p for p in path.rglob("*") if p.is_file())
-        if not file.relative_to(path).as_posix().startswith((".", "_"))
-        and "/." not in file.relative_to(path).as_posix()
-        and (fmt or file.suffix.lower() in _SUFFIXES)
-    ]
-    formats = sorted({file.fmt for file in found})
-    if not found:
-        raise InputError(
-            f"{path}: no data files (.jsonl, .csv, .tsv, .parquet, .txt) in the directory."
-        )
-    if len(formats) > 1:
-        raise InputError(
-            f"{path}: the directory mixes formats ({', '.join(formats)}); analyze one at a "
-            "time, or name the one to read with --input-format."
-        )
-    return found
-
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", *PARQUET_SUFFIXES)
-
-
-def _format_of(path: Path) -> str:
-    return PARQUET if path.suffix.lower() in PARQUET_SUFFIXES else guess_format(path)
-
-
-class Reader:
-    """The input's rows, in order, as often as they are needed, read as the local run reads."""
-
-    def __init__(self, files: list[InputFile], args: argparse.Namespace) -> None:
-        self.files = files
-        self.column = args.text_column
-        self.options = (args.columns, args.quoting, args.encoding)
-
-    def records(
-        self, warn: Optional[Warnings] = None, *, text_only: bool = False
-    ) -> Iterator[tuple[str, Record]]:
-        """``(where, record)`` for every row; where is "FILE:LINE" (Parquet: FILE:ROW).
-
-        With ``warn`` the rows' problems (and a detected encoding) are reported as the local run
-        reports them; without, the read is silent (the second read). ``text_only`` reads only
-        the text column of a Parquet file (other formats are parsed whole anyway).
-        """
-        for file in self.files:
-            for record in self._file_records(file, warn, text_only):
-                yield f"{file.path}:{record.line}", record
-
-    def check_headers(self) -> None:
-        """Read each file's header (or first row), quietly: a missing column, an encoding that
-        cannot be read or a file that is not Parquet ends the run before anything starts."""
-        for file in self.files:
-            next(self._file_records(file, None, text_only=True), None)
-
-    def _file_records(
-        self, file: InputFile, warn: Optional[Warnings], text_only: bool
-    ) -> Iterator[Record]:
-        from .analyze import kept  # analyze imports this module
-
-        if file.fmt == PARQUET:
-            return read_parquet_records(file.path, text_column=self.column, text_only=text_only)
-        records = read_records(
-            file.path,
-            Layout(file.fmt, *self.options),
-            text_column=self.column,
-            required=(self.column,) if file.fmt in ("csv", "tsv") else (),
-            warn=warn or _silent,
-            note=warn.note if warn is not None else None,
-        )
-        return kept(records, warn) if warn is not None else records
-
-
-def _silent(message: str) -> None:
-    """A second read's warnings: the first read reported them."""
 
 
 @dataclass
@@ -328,16 +176,22 @@ def _ray(address: Optional[str]) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    try:  # quiet: this command reports what matters
-        if address is None:
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                logging_level=logging.ERROR,
-                log_to_driver=False,
-            )
-        else:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    try:  # quiet: this command reports what matters; SIGTERM stays korsent's (ray.init takes it)
+        with own_handlers():
+            if address is None:
+                # Ray's daemons are forked from this process, whose tokenizer has run batches on
+                # threads: unless told that this is configured, tokenizers warns in each child (in
+                # the middle of this command's messages) and turns threads off there, for the
+                # workers too. The workers size their tokenizer threads themselves.
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+                ray.init(
+                    address="local",
+                    include_dashboard=False,
+                    logging_level=logging.ERROR,
+                    log_to_driver=False,
+                )
+            else:
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except ConnectionError as err:
         token = ""
         if not os.environ.get("RAY_AUTH_MODE"):
@@ -373,22 +227,23 @@ def _check_reachable(address: str) -> None:
 
 
 def _analyzed(
-    ray: Any, refs: list[Any], pipeline: Any, args: argparse.Namespace, warn: Warnings
+    ray: Any, refs: list[Any], pipeline: Any, column: str, options: RayOptions, warn: Warnings
 ) -> Any:
     """The dataset of results: each block analysed by a worker, in input order."""
     import ray.data
 
     from ..integrations.ray import analyze_dataset
 
-    gpus = args.gpus_per_worker or 0
-    cpus = args.cpus_per_worker or (1 if gpus else _default_cpus(ray))
-    workers = min(args.workers or _fitting_workers(ray, cpus, gpus), len(refs))
-    _check_fit(ray, workers, cpus, gpus, warn, local=args.address is None)
+    gpus = options.gpus_per_worker or 0
+    wanted = min(options.workers, len(refs)) if options.workers else None
+    cpus = options.cpus_per_worker or (1 if gpus else _default_cpus(ray, wanted))
+    workers = wanted or min(_fitting_workers(ray, cpus, gpus), len(refs))
+    _check_fit(ray, workers, cpus, gpus, warn, local=options.address is None)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on the run, for a CLI
     results = analyze_dataset(
         ray.data.from_arrow_refs(refs),
         pipeline,
-        text_column=args.text_column,
+        text_column=column,
         problem_column=PROBLEM,
         workers=workers,
         cpus_per_worker=cpus,
@@ -402,11 +257,15 @@ def _analyzed(
     return results
 
 
-def _default_cpus(ray: Any) -> int:
+def _default_cpus(ray: Any, workers: Optional[int] = None) -> int:
     """A node's CPUs, at most 4 (the smallest node's): threads in one process share a batch
-    as fast as processes do, in a fraction of the memory (see benchmarks/ray_scaling.py)."""
+    as fast as processes do, in a fraction of the memory (see benchmarks/ray_scaling.py). With
+    a number of ``workers`` asked for, no more than the cluster's CPUs shared among them."""
     nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]]
-    return max(1, min(4, int(min((cpus for cpus in nodes if cpus), default=1))))
+    cpus = min(4, int(min((cpus for cpus in nodes if cpus), default=1)))
+    if workers:
+        cpus = min(cpus, int(ray.cluster_resources().get("CPU", 0) // workers))
+    return max(1, cpus)
 
 
 def _fitting_workers(ray: Any, cpus: int, gpus: float) -> int:
@@ -427,17 +286,16 @@ def _check_fit(
         if need and workers * need > resources.get(kind, 0)
     ]
     if short and local:
-        raise CommandError(
-            f"the workers need {'; '.join(short)}: lower --workers or --cpus-per-worker."
-        )
+        options = "--workers or --cpus-per-worker" if cpus > 1 else "--workers"
+        raise CommandError(f"the workers need {'; '.join(short)}: lower {options}.")
     if short:
         warn(f"the workers need {'; '.join(short)}; the run waits until the cluster has them.")
 
 
 def _write(
-    args: argparse.Namespace,
+    request: AnalysisRequest,
     fields: ResultFields,
-    reader: Reader,
+    reader: InputRows,
     blocks: TextBlocks,
     results: Any,
     writer: Writer,
@@ -447,9 +305,9 @@ def _write(
     """Join each input row with its results (the second read), report problems, write."""
     rows = reader.records()  # silent: the first read reported the input's problems
     names = fields.names
-    column = args.text_column
+    column = request.text_column
     done = 0
-    with progress(args.quiet, lambda: blocks.rows) as bar:
+    with progress(request.quiet, lambda: blocks.rows) as bar:
         for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
             numbers = table.column(ROW).to_pylist()
             if numbers != list(range(done, done + len(numbers))):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..files.labelled import LABELLED_FORMATS
+from ..interrupts import exit_code
+from ..scratch import temporary
 from .common import Warnings, add_file_options, check_file_options, positive_int
 
 DESCRIPTION = """\
@@ -112,12 +113,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check everything, then train and report; 130 when interrupted (the best model is kept).
+    """Check everything, then train and report; 130 (Ctrl-C) or 143 (SIGTERM) when interrupted
+    (the best model is kept).
 
     Bad input raises :class:`InputError` before training starts; ``korsent`` prints it and exits 2.
     """
+    from ..components.registry import resolve_model
     from ..files.readers import InputError
-    from ..inference.loading import resolve_source
     from ..training import data, loop
 
     warn = Warnings("train")
@@ -132,22 +134,22 @@ def run(args: argparse.Namespace) -> int:
             check_file_options(path, source.layout.format_of(path), args)
     settings.device = loop.pick_device(settings)
     # Models are found (or refused, in seconds when offline) before a large file is read.
-    checkpoint = resolve_source(args.model) if args.model else None
+    checkpoint = resolve_model(args.model) if args.model else None
     tokenizer = args.tokenizer
     if tokenizer is not None and not Path(tokenizer).is_file():  # a vocab.txt is used as it is
-        tokenizer = resolve_source(tokenizer)
+        tokenizer = resolve_model(tokenizer)
     train_data, val_data, test_data = data.load_data(
         source, settings.seed, warn=warn, note=warn.note
     )
     warn.summarize()
-    with tempfile.TemporaryDirectory(prefix="korsent-train-") as scratch:
+    with temporary("korsent-train-") as scratch:
         nlp, component = loop.build_pipeline(
             train_data.names,
             model=checkpoint,
             init_config=args.init_config,
             tokenizer=tokenizer,
             settings=settings,
-            scratch=Path(scratch),
+            scratch=scratch,
         )
         args.output.mkdir(parents=True, exist_ok=True)
         loop.write_args(args.output, _recorded(args), train_data.names)
@@ -160,14 +162,14 @@ def run(args: argparse.Namespace) -> int:
     best = outcome.best
     if best is None:
         print("interrupted before the first epoch ended: no model was written.", file=sys.stderr)
-        return 130
+        return exit_code(outcome.interrupted)
     print(
         f"best epoch {best['epoch']} (val_loss {best['val_loss']:.4f}, val_accuracy "
         f"{best['val_accuracy']:.4f}); model in {args.output}"
     )
     if outcome.interrupted:
         print("interrupted: the best checkpoint so far is kept.", file=sys.stderr)
-        return 130
+        return exit_code(outcome.interrupted)
     if test_data is not None:
         metrics = loop.test_report(args.output, test_data, settings)
         print(

@@ -38,6 +38,7 @@ from ..explain.docs import (
     register_attribution_extension,
     store_attributions,
 )
+from ..files.packing import pack_directory, unpack_files
 from ..inference import loading
 from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
@@ -464,21 +465,19 @@ class KoreanClassifier(TrainablePipe):
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             self.to_disk(tmp, exclude=exclude)
-            files = {
-                str(file.relative_to(tmp)): file.read_bytes()
-                for file in Path(tmp).rglob("*")
-                if file.is_file()
-            }
-        return srsly.msgpack_dumps(files)
+            return srsly.msgpack_dumps(pack_directory(Path(tmp)))
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
-        """Unpack into a directory that lives with the component (weights may be read later)."""
-        files: dict[str, bytes] = srsly.msgpack_loads(bytes_data)
+        """Unpack into a directory that lives with the component (weights may be read later).
+
+        The bytes are data: a file name in them that could lead out of that directory is refused
+        (ValueError) before anything is written (see :mod:`spacy_korsent.files.packing`).
+        """
         unpacked = self.stages.scratch("unpacked")
-        for name, data in files.items():
-            target = unpacked / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        try:
+            unpack_files(srsly.msgpack_loads(bytes_data), unpacked)
+        except ValueError as err:
+            raise ValueError(f"{self.name}: these bytes cannot be loaded: {err}") from None
         return self.from_disk(unpacked, exclude=exclude)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import Any, Callable, Optional
 
 from thinc.api import Model
 
+from .. import scratch
 from ..inference import loading
 from ..inference.backends import backend_kind, open_backend
 from ..inference.engine import WindowClassifier
@@ -239,24 +239,18 @@ class ModelLifecycle:
         """``name`` in this component's scratch directory, emptied of an earlier version.
 
         One directory per component (and process), removed with it: exports and weight copies made
-        after each training step replace the last ones rather than pile up.
+        after each training step replace the last ones rather than pile up. A killed process's
+        directory is removed by the next one that makes one (:mod:`spacy_korsent.scratch`).
         """
         if self._scratch is None or self._scratch[0] != os.getpid():
-            root = tempfile.mkdtemp(prefix="korsent-")  # a worker process gets its own
-            weakref.finalize(self, _remove_scratch, root, os.getpid())
-            self._scratch = (os.getpid(), Path(root))
+            root = scratch.make_directory()  # a worker process gets its own
+            weakref.finalize(self, scratch.remove, root)
+            self._scratch = (os.getpid(), root)
         path = self._scratch[1] / name
         if path.is_dir():
             shutil.rmtree(path)
         path.unlink(missing_ok=True)
         return path
-
-
-def _remove_scratch(root: str, owner: int) -> None:
-    """Remove a scratch directory, in the process that made it only: a forked worker that exits
-    normally runs its inherited finalizers, and must not take the parent's exports with it."""
-    if os.getpid() == owner:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _weight_files(weights: Optional[str]) -> list[Path]:

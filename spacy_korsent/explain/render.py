@@ -15,6 +15,8 @@ from typing import Any, Optional, Union
 
 from spacy.tokens import Doc, Span
 
+from ..fonts import FONTS
+
 TASKS = {
     "sentiment": ("sentiment", "sentiment_attribution"),
     "emotion": ("emotions", "emotion_attribution"),
@@ -27,11 +29,6 @@ TOWARDS = (230, 97, 1)
 AGAINST = (94, 60, 153)
 """Purple: the token pushes it down (a colour-blind-safe pair)."""
 MAX_ALPHA = 0.8
-
-FONTS = (
-    '"Noto Sans CJK KR", "Noto Sans KR", "Source Han Sans KR", "Apple SD Gothic Neo", '
-    '"Malgun Gothic", "NanumGothic", "Nanum Gothic", sans-serif'
-)
 
 CSS = f"""
 .korsent {{ font-family: {FONTS}; color: #1a1a1a; line-height: 1.6; max-width: 60rem;

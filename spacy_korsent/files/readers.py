@@ -11,7 +11,13 @@ line it starts on and handled on its own, so one bad row never costs the rest of
 - a quote that opens a field and does not close on its line is taken as a plain character when
   closing it further down would swallow other rows (a quoted field may span lines only if the row
   it makes has the header's number of fields, and at most :data:`MAX_RECORD_LINES` lines);
-- a carriage return inside an unquoted field is kept as part of the field.
+- a header line ended by a lone carriage return (an old Mac file, or mixed line ends) ends there,
+  and lone carriage returns end the lines of the rest of the file too, as pandas reads it; after a
+  header ended otherwise, a data line with lone carriage returns is split at them only when every
+  piece is a row of the header's number of fields, else the carriage return is kept as part of
+  the field (line numbers count line feeds);
+- repeated header names get pandas' suffixes (``text``, ``text.1``) and empty ones its
+  ``Unnamed: <index>``, with a note, so that no column is lost.
 
 Lone surrogates, which JSON escapes (``"\\ud800"``) and undecodable command-line arguments produce
 and which spaCy cannot hold, become U+FFFD.
@@ -43,6 +49,8 @@ Warn = Callable[[str], None]
 csv.field_size_limit(sys.maxsize)
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+"""The places just after a carriage return that is not part of a CRLF line end."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -143,7 +151,7 @@ def read_records(
                 yield from _jsonl_records(lines, name, required, warn)
             else:
                 delimiter = "," if fmt == "csv" else "\t"
-                table = _Delimited(name, delimiter, layout, warn)
+                table = _Delimited(name, delimiter, layout, warn, note)
                 yield from table.records(lines, required)
     except EncodingError as err:
         raise InputError(str(err)) from err
@@ -154,12 +162,15 @@ def read_records(
 class _Delimited:
     """CSV/TSV records, parsed by the csv module and checked row by row against the header."""
 
-    def __init__(self, source: str, delimiter: str, layout: Layout, warn: Warn | None) -> None:
+    def __init__(
+        self, source: str, delimiter: str, layout: Layout, warn: Warn | None, note: Warn | None
+    ) -> None:
         self.source = source
         self.delimiter = delimiter
         self.quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE
         self.columns = list(layout.columns) if layout.columns else None
         self.warn = warn or (lambda message: None)
+        self.note = note or (lambda message: None)
 
     def records(self, lines: Iterable[str], required: tuple[str, ...]) -> Iterator[Record]:
         header = self.columns
@@ -167,7 +178,7 @@ class _Delimited:
             self._check(header, required)
         for number, fields in self._parsed(_Feed(enumerate(lines, start=1)), header):
             if header is None:
-                header = [field.strip() for field in fields]
+                header = self._named([field.strip() for field in fields])
                 self._check(header, required)
                 continue
             yield self._fit(number, fields, header)
@@ -186,6 +197,21 @@ class _Delimited:
                 f"{header}.{hint}"
             )
 
+    def _named(self, names: list[str]) -> list[str]:
+        """The header with pandas' names for repeated and empty ones, which are noted."""
+        unique = pandas_names(names)
+        renamed = [
+            f"column {index} {old!r} is {new!r}"
+            for index, (old, new) in enumerate(zip(names, unique), start=1)
+            if old != new
+        ]
+        if renamed:
+            self.note(
+                f"{self.source}: the header repeats or leaves out column names; renamed as pandas "
+                f"does, so that no column is lost: {', '.join(renamed)}."
+            )
+        return unique
+
     def _fit(self, number: int, fields: list[str], header: list[str]) -> Record:
         row: dict[str, Any] = dict(zip(header, fields))
         if len(fields) == len(header):
@@ -203,17 +229,52 @@ class _Delimited:
                     cut_short, lines = feed.cut_short, feed.take()
                     if header is None:
                         header = fields  # the header line itself
-                    unclosed = cut_short and fields and fields[-1].endswith("\n")
+                    unclosed = cut_short and bool(fields)  # still in a quoted field at the end
                     if unclosed or (len(lines) > 1 and len(fields) != len(header)):
                         feed.push_back(lines[1:])
-                        yield lines[0][0], self._stray_quote(lines[0])
+                        line = self._up_to_a_lone_cr(lines[0], len(header), feed)
+                        yield line[0], self._stray_quote(line)
                         break  # a fresh reader: the pushed-back lines are read anew
                     if fields:
                         yield lines[0][0], fields
                 else:
                     return
             except csv.Error:  # a carriage return inside an unquoted field
-                yield feed.current[0][0], self._with_carriage_returns(feed.take())
+                lines = feed.take()
+                pieces = [piece for line in lines for piece in _split_at_lone_cr(line)]
+                if len(pieces) == len(lines) or (
+                    header is not None and not self._are_rows(pieces, len(header))
+                ):
+                    yield lines[0][0], self._with_carriage_returns(lines)
+                    continue
+                feed.split_cr = feed.split_cr or header is None  # the header's line end counts
+                feed.push_back(pieces)
+
+    def _are_rows(self, pieces: list[tuple[int, str]], width: int) -> bool:
+        """Whether lines split at lone carriage returns make rows of ``width`` fields each (the
+        last may be a quoted field that goes on below: it is checked when it is complete)."""
+        feed = _Feed(iter(pieces))
+        reader = csv.reader(feed, delimiter=self.delimiter, quoting=self.quoting, strict=False)
+        try:
+            for fields in reader:
+                goes_on = feed.cut_short
+                feed.take()
+                if fields and len(fields) != width and not goes_on:
+                    return False
+        except csv.Error:
+            return False
+        return True
+
+    def _up_to_a_lone_cr(self, line: tuple[int, str], width: int, feed: _Feed) -> tuple[int, str]:
+        """A line with a stray quote, cut at its first lone carriage return when every piece is
+        a row of ``width`` fields with the quote as a plain character (mixed line ends); the
+        rest goes back to ``feed``."""
+        first, *rest = _split_at_lone_cr(line)
+        pieces = [_without_line_end(text).split(self.delimiter) for _, text in (first, *rest)]
+        if rest and all(len(fields) == width for fields in pieces):
+            feed.push_back(rest)
+            return first
+        return line
 
     def _stray_quote(self, line: tuple[int, str]) -> list[str]:
         number, text = line
@@ -244,7 +305,7 @@ class _Feed:
 
     It stops a record after :data:`MAX_RECORD_LINES` lines, so that a stray quote cannot make the
     reader swallow the rest of the file; ``cut_short`` says that a record was ended this way or by
-    the end of the file.
+    the end of the file. With ``split_cr`` a lone carriage return ends a line, as a line feed does.
     """
 
     def __init__(self, numbered: Iterator[tuple[int, str]]) -> None:
@@ -252,6 +313,7 @@ class _Feed:
         self.returned: deque[tuple[int, str]] = deque()
         self.current: list[tuple[int, str]] = []
         self.cut_short = False
+        self.split_cr = False
 
     def __iter__(self) -> _Feed:
         return self
@@ -265,6 +327,9 @@ class _Feed:
         except StopIteration:
             self.cut_short = True
             raise
+        if self.split_cr and "\r" in item[1]:
+            item, *rest = _split_at_lone_cr(item)
+            self.push_back(rest)
         self.current.append(item)
         return item[1]
 
@@ -276,6 +341,31 @@ class _Feed:
 
     def push_back(self, lines: list[tuple[int, str]]) -> None:
         self.returned.extendleft(reversed(lines))
+
+
+def _split_at_lone_cr(line: tuple[int, str]) -> list[tuple[int, str]]:
+    """A line cut after each lone carriage return; the pieces keep the line's number."""
+    number, text = line
+    return [(number, piece) for piece in _LONE_CR.split(text) if piece]
+
+
+def pandas_names(names: list[str]) -> list[str]:
+    """Column names as pandas.read_csv makes them: an empty one is ``Unnamed: <index>``, a
+    repeated one gets ``.1``, ``.2`` ... (skipping names the header already has)."""
+    names = [name or f"Unnamed: {index}" for index, name in enumerate(names)]
+    taken = set(names)
+    counts: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = counts.get(name, 0)
+        new = name
+        while count:
+            counts[name] = count + 1
+            new = f"{name}.{count}"
+            count = count + 1 if new in taken else counts.get(new, 0)
+        unique.append(new)
+        counts[new] = count + 1
+    return unique
 
 
 def _jsonl_records(
@@ -304,9 +394,11 @@ def _jsonl_records(
 
 
 def _without_line_end(line: str) -> str:
+    """A line without its line end: CRLF, LF, or a lone CR (which ends a line here only where
+    the line was cut after it)."""
     if line.endswith("\r\n"):
         return line[:-2]
-    return line[:-1] if line.endswith("\n") else line
+    return line[:-1] if line.endswith(("\n", "\r")) else line
 
 
 def _open(path: Path | str) -> AbstractContextManager[BinaryIO]:

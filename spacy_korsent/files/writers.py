@@ -1,8 +1,14 @@
 """Write result rows as JSON Lines, CSV, TSV, Parquet or an aligned table, a batch at a time.
 
 Each writer's ``write(rows)`` writes (and flushes) one batch, so an interrupted run leaves complete
-rows behind; ``close()`` finishes the file (Parquet writes its footer there). The format comes from
-the output file's suffix unless one is named.
+rows behind (Ctrl-C and SIGTERM wait for the batch); ``close()`` finishes the file (Parquet writes
+its footer there). The format comes from the output file's suffix unless one is named.
+
+Text from the input never steers what reads the output: a CSV/TSV cell (or column name) with a
+line break is quoted, so the file parses again; the table escapes control characters (ESC, BEL,
+...) as JSON does, so that no escape sequence reaches the terminal; and on request
+(``escape_formulas``) spreadsheet-bound cells that a spreadsheet would run as a formula are
+neutralised as OWASP recommends for CSV injection.
 """
 
 from __future__ import annotations
@@ -18,11 +24,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from ..interrupts import whole
 from .readers import InputError
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "table")
 SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 SUFFIXES.update({".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"})
+SPREADSHEET_FORMATS = ("csv", "tsv")
+"""The outputs an analyst opens in Excel or LibreOffice: where formulas are neutralised."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"\s*[\r\n\t\u2028\u2029]\s*")
 
 
 def output_format(path: str | None, fmt: str | None) -> str:
@@ -59,18 +75,33 @@ def refuse_input_as_output(
 
 
 class Writer:
-    """What every writer does: write a batch of rows, then close."""
+    """What every writer does: write a batch of rows, then close; neither is cut in two by
+    Ctrl-C or SIGTERM in the command line (the signal takes effect after it)."""
 
     def write(self, rows: list[dict]) -> None:
-        raise NotImplementedError
+        with whole():
+            self.write_rows(rows)
 
     def close(self) -> None:
-        """Finish the output (nothing to do for line-based formats: each batch is flushed)."""
+        """Finish the output; closing twice does nothing more."""
+        with whole():
+            self.finish()
+
+    def write_rows(self, rows: list[dict]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Nothing to do for line-based formats: each batch is flushed."""
 
 
-def check_output(fmt: str, path: str | None) -> None:
+def check_output(fmt: str, path: str | None, *, escape_formulas: bool = False) -> None:
     """An InputError for an output :func:`open_writer` could not open, raised before a run
-    starts: Parquet without a file or without pyarrow."""
+    starts: Parquet without a file or without pyarrow, formulas to escape in no spreadsheet."""
+    if escape_formulas and fmt not in SPREADSHEET_FORMATS:
+        raise InputError(
+            f"--escape-formulas applies to CSV and TSV output (what spreadsheets open), not to "
+            f"{fmt}: write -f csv or -f tsv, or leave the option out."
+        )
     if fmt != "parquet":
         return
     if path is None or path == "-":
@@ -93,13 +124,15 @@ def open_writer(
     text_column: str,
     hidden: set[str],
     float_columns: Callable[[str], bool],
+    escape_formulas: bool = False,
 ) -> Writer:
     """The writer for ``fmt`` on ``path`` (standard output for None or ``-``).
 
     ``hidden`` columns are left out of the table; ``float_columns`` says which columns Parquet
-    stores as numbers (the rest are strings, lists and objects as JSON).
+    stores as numbers (the rest are strings, lists and objects as JSON); ``escape_formulas``
+    neutralises formulas in CSV/TSV cells (see :func:`escape_formula`).
     """
-    check_output(fmt, path)
+    check_output(fmt, path, escape_formulas=escape_formulas)
     if path == "-":
         path = None
     if fmt == "parquet":
@@ -114,7 +147,8 @@ def open_writer(
     if fmt == "jsonl":
         return JsonlWriter(stream)
     if fmt in ("csv", "tsv"):
-        return DelimitedWriter(stream, warn, "," if fmt == "csv" else "\t")
+        delimiter = "," if fmt == "csv" else "\t"
+        return DelimitedWriter(stream, warn, delimiter, escape_formulas=escape_formulas)
     return TableWriter(stream, text_column, hidden=hidden)
 
 
@@ -122,7 +156,7 @@ class _StreamWriter(Writer):
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def close(self) -> None:
+    def finish(self) -> None:
         if self.stream is not sys.stdout:
             self.stream.close()
 
@@ -130,7 +164,7 @@ class _StreamWriter(Writer):
 class JsonlWriter(_StreamWriter):
     """One JSON object per line, UTF-8 as it is (no \\u escapes)."""
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         self.stream.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         self.stream.flush()
 
@@ -161,28 +195,48 @@ class _FixedColumns:
 
 
 class DelimitedWriter(_StreamWriter):
-    """CSV or TSV with a header of the first batch's columns; lists and objects become JSON."""
+    """CSV or TSV with a header of the first batch's columns; lists and objects become JSON.
 
-    def __init__(self, stream: TextIO, warn: Callable[[str], None], delimiter: str) -> None:
+    With ``escape_formulas`` every cell, the header's too, goes through :func:`escape_formula`.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        warn: Callable[[str], None],
+        delimiter: str,
+        *,
+        escape_formulas: bool = False,
+    ) -> None:
         super().__init__(stream)
         self.delimiter = delimiter
         self.fixed = _FixedColumns(warn, "header")
+        self.escape_formulas = escape_formulas
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\n")
         # The csv module quotes a field with \n but not one with a lone \r: quote such rows whole.
         quoted = csv.writer(
             buffer, delimiter=self.delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
         )
-        if self.fixed.fix(rows):
-            writer.writerow(self.fixed.columns)
-        for row in rows:
-            cells = [_text_value(row.get(column), "") for column in self.fixed.columns]
-            carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
-            (quoted if carriage_return else writer).writerow(cells)
+        header = [self.fixed.columns] if self.fixed.fix(rows) else []
+        body = [[_text_value(row.get(column), "") for column in self.fixed.columns] for row in rows]
+        for cells in header + body:
+            if self.escape_formulas:
+                cells = [escape_formula(cell) for cell in cells]
+            (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
         self.stream.write(buffer.getvalue())
         self.stream.flush()
+
+
+def escape_formula(cell: str) -> str:
+    """``cell`` with a ``'`` in front when a spreadsheet would read it as a formula: it starts
+    with one of :data:`FORMULA_STARTS` (OWASP's advice against CSV injection). A plain number
+    such as ``-3`` or ``+1.5e3`` is left as it is: it is a value, not a formula."""
+    if cell.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 class ParquetWriter(Writer):
@@ -200,7 +254,7 @@ class ParquetWriter(Writer):
         self.fixed = _FixedColumns(warn, "Parquet schema")
         self.writer: Any = None
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -222,7 +276,7 @@ class ParquetWriter(Writer):
         }
         self.writer.write_table(pa.table(columns, schema=self.writer.schema))
 
-    def close(self) -> None:
+    def finish(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
@@ -257,7 +311,7 @@ class TableWriter(_StreamWriter):
         self.hidden = hidden
         self.widths: dict[str, int] = {}
 
-    def write(self, rows: list[dict]) -> None:
+    def write_rows(self, rows: list[dict]) -> None:
         lines = [self._cells(row) for row in self._with_sentences(rows)]
         out = []
         if not self.widths:
@@ -265,9 +319,9 @@ class TableWriter(_StreamWriter):
             columns = [c for c in every if c not in self.hidden and any(r.get(c) for r in lines)]
             for column in columns:
                 cap = self.TEXT_WIDTH if column == self.text_column else self.CELL_WIDTH
-                cells = [str(column)] + [line.get(column, "") for line in lines]
+                cells = [_cell(column)] + [line.get(column, "") for line in lines]
                 self.widths[column] = min(cap, max(map(display_width, cells)))
-            out.append(self._line({c: str(c) for c in self.widths}))
+            out.append(self._line({c: _cell(c) for c in self.widths}))
             out.append("  ".join("-" * width for width in self.widths.values()))
         out.extend(self._line(line) for line in lines)
         self.stream.write("".join(line.rstrip() + "\n" for line in out))
@@ -288,13 +342,17 @@ class TableWriter(_StreamWriter):
 
 
 def _cell(value: Any) -> str:
+    """A value as one line of a table cell: line breaks become spaces, and control characters
+    are escaped as JSON escapes them (``\\u001b``), so that the terminal shows them, not runs them.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         value = ", ".join(value)  # a label list reads as labels, not as Python
-    return re.sub(r"\s*[\r\n\t]\s*", " ", str(value))
+    one_line = _LINE_BREAK.sub(" ", str(value))
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", one_line)
 
 
 def _char_width(char: str) -> int:

@@ -31,7 +31,8 @@ class OnnxBackend:
     Like the torch backend, each batch is split into one shard per thread of the process's shared
     shard pool, all run at once by one single-threaded session (see
     :mod:`spacy_korsent.inference.parallel`). ONNX Runtime's threads, like torch's, do not survive
-    the fork of ``nlp.pipe(n_process=N)``: each process makes its own session.
+    a fork (``nlp.pipe(n_process=N)``, a server that forks its workers): each process makes its own
+    session, and a forked process skips ONNX Runtime's exit handlers (see :mod:`.forks`).
     """
 
     def __init__(self, onnx_path: Path, *, n_threads: Optional[int] = None) -> None:

@@ -20,7 +20,6 @@ import gc
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ def export_onnx(source: str | Path, target: str | Path, *, quantize: bool) -> Pa
     Runs in a child process. Raises :class:`ImportError` (with the install command) when onnx or
     onnxruntime is missing, :class:`~spacy_korsent.ModelNotFoundError` when ``source`` cannot be
     loaded, :class:`ExportError` for anything else that goes wrong in the child; each with a
-    one-line message.
+    one-line message. The child's intermediate files are made in ``target``'s directory.
     """
     require("onnx")
     require("onnxruntime")
@@ -143,7 +142,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantization")
     args = parser.parse_args(argv)
     try:
-        with tempfile.TemporaryDirectory(prefix="korsent-export-") as tmp:
+        # Beside the target, in the caller's scratch directory: if this process is killed, its
+        # files go with that directory (spacy_korsent.scratch), not stay in $TMPDIR.
+        args.target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".export-", dir=args.target.parent) as tmp:
             written = Path(tmp) / "fp32.onnx"
             model = load_model(args.source)
             export_model(model, written)
@@ -153,8 +155,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 quantize(written, Path(tmp) / "int8.onnx")
                 written = Path(tmp) / "int8.onnx"
             # Only a finished export reaches the target (a failed one leaves no partial file).
-            args.target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(written, args.target)
+            os.replace(written, args.target)
     except Exception as err:  # reported to the parent, which raises it again
         print(json.dumps(_failure(err)), flush=True)
         return 1

@@ -15,10 +15,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 import numpy as np
+
+from .forks import keep_forever
 
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
 T = TypeVar("T")
@@ -106,9 +109,6 @@ def balanced_shards(lengths: np.ndarray, shards: int) -> list[np.ndarray]:
 
 
 _pools: dict[int, ShardPool] = {}
-_from_parents: list[Any] = []
-"""What was set up in a parent process and inherited through a fork: kept, never released, since
-releasing it can wait for threads that do not exist in the child (OpenVINO crashes so)."""
 _lock = threading.RLock()
 
 
@@ -126,20 +126,20 @@ class PerProcess(Generic[T]):
 
     Other threads wait for it and then share it. After a fork the child sets up its own:
     ``setup(inherited=True)`` tells it that it runs in a process other than the one that made it.
+    What the parent set up is never released in the child (see :func:`_forget_parent_threads`).
     """
 
     def __init__(self, setup: Callable[..., T]) -> None:
         self._setup = setup
         self._value: Optional[T] = None
         self._pid: Optional[int] = None
+        _instances.add(self)
 
     def get(self) -> T:
         pid = os.getpid()
         if self._pid != pid:
             with _lock:
                 if self._pid != pid:
-                    if self._pid is not None:
-                        _from_parents.append(self._value)
                     self._value = self._setup(inherited=self._pid is not None)
                     self._pid = pid
         return self._value  # type: ignore[return-value]
@@ -148,11 +148,27 @@ class PerProcess(Generic[T]):
         """Pickle (for a spawned worker) without what was set up, which is made again there."""
         return {**self.__dict__, "_value": None, "_pid": None}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        _instances.add(self)
+
+
+_instances: weakref.WeakSet[PerProcess[Any]] = weakref.WeakSet()
+
 
 def _forget_parent_threads() -> None:
     """In a forked child the parent's pool threads do not exist, and a lock another thread held
-    at the fork would never be released: start both afresh."""
+    at the fork would never be released: start both afresh.
+
+    What the parent set up (a session, a compiled model, a pool) is kept forever, never released:
+    releasing it can wait for threads that exist in the parent only (an OpenVINO compiled model
+    hangs or crashes so), and even a worker that never replaced it would free it when its
+    interpreter shuts down. See :mod:`.forks`.
+    """
     global _lock
+    for each in _instances:
+        if each._value is not None:
+            keep_forever(each._value)
     _pools.clear()
     _lock = threading.RLock()
 

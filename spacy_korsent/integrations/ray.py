@@ -32,15 +32,14 @@ Needs ``pip install "spacy-korsent[ray]"``.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-import tarfile
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
+
+import srsly
 
 try:
     import pyarrow as pa
@@ -51,7 +50,13 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.integrations.ray needs Ray Data: pip install "spacy-korsent[ray]"'
     ) from err
 
+from .. import scratch
+
+if TYPE_CHECKING:
+    from ..components.classifier import KoreanClassifier
+
 from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields, checked_text
+from ..files.packing import pack_directory, unpack_files
 
 FACTORIES = (SENTIMENT_FACTORY, EMOTION_FACTORY)
 
@@ -61,8 +66,10 @@ class ShippedPipeline:
     """A saved pipeline directory packed into Ray's object store, for nodes that cannot read it.
 
     The files travel, not an ``nlp`` object: each actor unpacks them and loads them with
-    ``spacy.load``. Keep the object alive (it holds the archive) until the job has finished, so
-    that a restarted actor can load the pipeline again.
+    ``spacy.load``. They travel as the components' ``to_bytes`` carries theirs (a link to a file
+    as the file; see :mod:`spacy_korsent.files.packing`), and an actor writes no file outside
+    its own new directory, whatever names the archive holds. Keep the object alive (it holds the
+    archive) until the job has finished, so that a restarted actor can load the pipeline again.
     """
 
     archive: ray.ObjectRef
@@ -72,18 +79,14 @@ class ShippedPipeline:
         """Pack the pipeline saved at ``path`` and put it in the object store."""
         if not (Path(path) / "config.cfg").is_file():
             raise ValueError(f"{path} is not a saved spaCy pipeline (no config.cfg in it).")
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            tar.add(path, arcname=".")
-        return cls(ray.put(buffer.getvalue()))
+        return cls(ray.put(srsly.msgpack_dumps(pack_directory(Path(path)))))
 
     def unpack(self, directory: Union[str, os.PathLike]) -> None:
-        """Write the pipeline's files into ``directory``."""
-        with tarfile.open(fileobj=io.BytesIO(ray.get(self.archive))) as tar:
-            if hasattr(tarfile, "data_filter"):  # refuses anything odd, where Python has it
-                tar.extractall(directory, filter="data")
-            else:  # our own archive
-                tar.extractall(directory)
+        """Write the pipeline's files into ``directory`` (new or empty)."""
+        try:
+            unpack_files(srsly.msgpack_loads(ray.get(self.archive)), Path(directory))
+        except ValueError as err:
+            raise ValueError(f"the shipped pipeline cannot be unpacked: {err}") from None
 
 
 Pipeline = Union[str, os.PathLike, ShippedPipeline]
@@ -219,11 +222,17 @@ def with_columns(table: pa.Table, columns: Mapping[str, pa.Array]) -> pa.Table:
 
 
 def _worker_settings() -> dict[str, Any]:
-    """Component settings for this actor: its GPU if Ray gave it one, else a thread per CPU."""
+    """Component settings for this actor: its GPU if Ray gave it one, else a thread per CPU.
+
+    The tokenizer splits a batch over threads too: as many as the actor's CPUs (Rust's thread
+    pool would take every core of the node), unless the environment says otherwise.
+    """
+    cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    os.environ.setdefault("RAYON_NUM_THREADS", str(cpus))  # read when the pool first runs
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if ray.get_gpu_ids():  # Ray has set CUDA_VISIBLE_DEVICES to this actor's GPUs
         return {"device": "cuda"}
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    return {"n_threads": max(1, int(cpus))}
+    return {"n_threads": cpus}
 
 
 def _checked_components(
@@ -247,9 +256,9 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 
     if isinstance(pipeline, ShippedPipeline):
         # spacy.load reads everything (weights, tokenizer, ONNX export) before the files go.
-        with tempfile.TemporaryDirectory(prefix="korsent-pipeline-") as directory:
-            pipeline.unpack(directory)
-            return _load_saved(directory, settings)
+        with scratch.temporary("korsent-pipeline-") as directory:
+            pipeline.unpack(directory / "pipeline")
+            return _load_saved(directory / "pipeline", settings)
     config = spacy.util.load_config(Path(pipeline) / "config.cfg")
     ours = [
         name for name, component in config["components"].items()
@@ -259,9 +268,10 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
 
 
 def _build(components: Mapping[str, Mapping[str, Any]], settings: dict[str, Any]) -> Any:
-    from spacy_korsent import blank_korean
+    from ..components.blank import blank_korean
 
     nlp = blank_korean(sentences=any(config.get("sentences") for config in components.values()))
     for factory, config in components.items():
-        nlp.add_pipe(factory, config={**config, **settings}).initialize()
+        component = nlp.add_pipe(factory, config={**config, **settings})
+        cast("KoreanClassifier", component).initialize()
     return nlp

@@ -5,8 +5,9 @@ builds a pipeline with ``korean_sentiment`` (or ``korean_emotion``), lets ``init
 the head from the labels, and trains with ``update`` and thinc's Adam (AdamW-style weight decay,
 gradients clipped at 1.0, a linear warmup/decay schedule). What this loop adds is the recipe: epochs
 with early stopping (patience 2 on the validation loss), a seeded validation split (or a file), a
-best checkpoint saved atomically whenever the validation loss improves, Ctrl-C that keeps it, and
-a test file scored once at the end. The card chose its checkpoint on the test set; this does not.
+best checkpoint saved atomically whenever the validation loss improves, Ctrl-C (and SIGTERM on
+the command line) that keeps it, and a test file scored once at the end. The card chose its
+checkpoint on the test set; this does not.
 
 Everything that can be wrong with the input (files, columns, labels, a tokenizer that does not fit
 the model) raises :class:`~spacy_korsent.files.readers.InputError` before the first training step.
@@ -16,21 +17,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
+from .. import scratch
 from ..components.blank import blank_korean
 from ..components.registry import EMOTION, SENTIMENT, resolve_model
 from ..files.readers import InputError
 from ..inference.engine import activate, window_means
 from ..inference.loading import ModelNotFoundError, load_config, save_pretrained
+from ..interrupts import whole
 from ..metrics import NO_PREDICTION, accuracy, macro_f1
 from .batching import similar_length_batches
 from .data import NSMC_LABELS, Labelled
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
     from ..components.classifier import KoreanClassifier
 
+CHECKPOINT_PREFIX = ".checkpoint-"
 LOG_FILE = "training_log.jsonl"
 ARGS_FILE = "training_args.json"
 TEST_FILE = "test_metrics.json"
@@ -71,7 +75,8 @@ class Outcome:
     log: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
     best_val_loss: float = float("inf")
-    interrupted: bool = False
+    interrupted: Optional[KeyboardInterrupt] = None
+    """What stopped the run early (Ctrl-C, or :class:`~spacy_korsent.interrupts.Terminated`)."""
 
     @property
     def best(self) -> dict[str, float] | None:
@@ -266,6 +271,7 @@ def _fit(
     outcome = Outcome()
     stale = 0
     output.mkdir(parents=True, exist_ok=True)
+    scratch.remove_stale(output, CHECKPOINT_PREFIX, unowned=True)  # from a killed run
     log_path = output / LOG_FILE
     log_path.write_text("", encoding="utf-8")
     try:
@@ -281,20 +287,22 @@ def _fit(
                 "val_accuracy": val["accuracy"],
                 "seconds": round(time.perf_counter() - started, 2),
             }
-            outcome.log.append(entry)
-            with log_path.open("a", encoding="utf-8") as log:
-                log.write(json.dumps(entry) + "\n")
+            improved = val["loss"] < outcome.best_val_loss
+            # The log names an epoch as the best only once its checkpoint is in place.
+            with saving_checkpoint(component, output) if improved else nullcontext():
+                outcome.log.append(entry)
+                with log_path.open("a", encoding="utf-8") as log:
+                    log.write(json.dumps(entry) + "\n")
+                if improved:
+                    outcome.best_val_loss, outcome.best_epoch, stale = val["loss"], epoch, 0
             if not settings.quiet:
                 print(_describe(entry), file=sys.stderr)
-            if val["loss"] < outcome.best_val_loss:
-                outcome.best_val_loss, outcome.best_epoch, stale = val["loss"], epoch, 0
-                save_checkpoint(component, output)
-            else:
+            if not improved:
                 stale += 1
                 if stale >= settings.patience:
                     break
-    except KeyboardInterrupt:
-        outcome.interrupted = True
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM on the command line
+        outcome.interrupted = interrupt
     return outcome
 
 
@@ -377,30 +385,38 @@ def evaluate(component: KoreanClassifier, data: list[Example], batch_size: int) 
     }
 
 
-def save_checkpoint(component: KoreanClassifier, output: Path) -> None:
-    """Write the model (a Hugging Face directory) next to ``output`` first, then move it in.
+@contextmanager
+def saving_checkpoint(component: KoreanClassifier, output: Path) -> Iterator[None]:
+    """Write the model (a Hugging Face directory) in a staging directory in ``output``, then move
+    its files in, the weights last, and run the block that records it.
 
-    An interruption while writing thus leaves the previous checkpoint whole.
+    Ctrl-C and SIGTERM wait for the move and the block, and only the weights change from one
+    epoch to the next, so an interruption (even SIGKILL) leaves the previous checkpoint whole and
+    the log naming it; a killed run's staging directory is removed by the next run in ``output``.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=output))
-    try:
-        component.save_model(staging)
-        for file in staging.iterdir():
-            os.replace(file, output / file.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with scratch.temporary(CHECKPOINT_PREFIX, output) as staging:
+        saved = staging / "model"
+        component.save_model(saved)
+        with whole():
+            for file in sorted(saved.iterdir(), key=_is_weights):
+                os.replace(file, output / file.name)
+            yield
+
+
+def _is_weights(file: Path) -> bool:
+    return file.suffix in (".safetensors", ".bin") or file.name.endswith(".index.json")
 
 
 def test_report(output: Path, test_data: Labelled, settings: Settings) -> dict[str, Any]:
     """Score the best checkpoint in ``output`` on the test set and write :data:`TEST_FILE`."""
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch.temporary("korsent-test-") as work:
         nlp, component = build_pipeline(
             test_data.names,
             model=str(output),
             init_config=None,
             tokenizer=None,
             settings=settings,
-            scratch=Path(scratch),
+            scratch=work,
         )
         component.initialize(labels=test_data.names)
         metrics = evaluate(component, examples(nlp, test_data), settings.batch_size * 2)

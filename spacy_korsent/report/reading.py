@@ -1,0 +1,71 @@
+"""Read ``korsent analyze``'s output with the project's readers, whatever format it was written in.
+
+JSON Lines, CSV and TSV (and every format the shared reader learns later) go through
+:func:`~spacy_korsent.files.readers.read_records`, so encodings, CSV repairs and their warnings
+are those of the other commands; Parquet through :mod:`spacy_korsent.files.parquet`. Plain text
+cannot be analysed output, so a suffix the shared reader reads as plain text is refused with what
+to give instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..files.parquet import read_parquet_records
+from ..files.readers import (
+    FORMATS,
+    InputError,
+    Layout,
+    Record,
+    Warn,
+    guess_format,
+    read_records,
+    source_name,
+)
+from ..files.writers import SUFFIXES
+
+PARQUET = "parquet"
+INPUT_FORMATS = (*(fmt for fmt in FORMATS if fmt != "text"), PARQUET)
+"""What ``korsent report`` reads: the shared reader's tables, and Parquet."""
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def report_format(path: str, fmt: str | None) -> str:
+    """The format to read ``path`` in: ``fmt``, else the one its suffix names."""
+    if fmt:
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if SUFFIXES.get(suffix) == PARQUET:
+        return PARQUET
+    guessed = guess_format(path)
+    if guessed in INPUT_FORMATS:
+        return guessed
+    if suffix in SPREADSHEETS:
+        raise InputError(
+            f"{path}: spreadsheets cannot be read yet; save the sheet as CSV UTF-8 (Excel: "
+            "Save As > CSV UTF-8) or give the .jsonl, .csv or .parquet file korsent analyze "
+            "wrote."
+        )
+    raise InputError(
+        f"{source_name(path)}: give the output of korsent analyze as .jsonl, .csv, .tsv or "
+        f".parquet, or name its format with --input-format ({', '.join(INPUT_FORMATS)})."
+    )
+
+
+def read_analysed(
+    path: str,
+    fmt: str,
+    layout: Layout,
+    *,
+    text_column: str,
+    warn: Warn | None = None,
+    note: Warn | None = None,
+) -> Iterator[Record]:
+    """Stream the rows of an analysed file (``-``: standard input, not for Parquet)."""
+    if fmt == PARQUET:
+        if path == "-":
+            raise InputError("Parquet cannot be read from standard input: give -i FILE.parquet.")
+        return read_parquet_records(path, text_column=text_column)
+    chosen = Layout(fmt, layout.columns, layout.quoting, layout.encoding)
+    return read_records(path, chosen, text_column=text_column, warn=warn, note=note)
