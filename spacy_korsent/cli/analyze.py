@@ -25,6 +25,7 @@ from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
     EMOTION,
     SENTIMENT,
+    TASKS,
     CommandError,
     PipelineOptions,
     Warnings,
@@ -52,7 +53,6 @@ one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Par
 Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
-TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 ENGINES: dict[str, Callable[[AnalysisRequest, Warnings], int]] = {
     "local": local_engine.run,
     "ray": ray_engine.run,

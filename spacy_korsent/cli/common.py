@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 SENTIMENT = "korean_sentiment"
 EMOTION = "korean_emotion"
+TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
+"""The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
 
 
 class CommandError(Exception):
