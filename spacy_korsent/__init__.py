@@ -18,6 +18,7 @@ _LAZY = {
     "ModelNotFoundError": "inference.loading",
     "blank_korean": "components.blank",
     "render": "explain.render",
+    "analyze_frame": "integrations.pandas",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -360,6 +361,8 @@ def test_command_line_reads_an_export_as_the_local_run_does_and_makes_its_page(
     assert_same(ray_rows, local_rows)
     assert ray_page == local_page
     assert f"The first 5 of {len(lines)} documents" in ray_page
+    ids = re.findall(r'<div class="korsent-doc-id">([^<]*)</div>', ray_page)
+    assert ids == [f"#{n} · id {row['id']}" for n, row in enumerate(local_rows[:5], 1)]
 
 
 def in_cp949(text: str) -> bool:

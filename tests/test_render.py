@@ -117,3 +117,30 @@ def test_analyze_html_shows_the_first_rows_and_counts_the_rest(tmp_path: Path, c
     assert "재밌어요</span>" in html and "그래요" not in html
     assert len(shaded(html)) == 4  # the two tokens of each of the first two rows
     assert build_parser().parse_args(["analyze", "--html", "x.html"]).html_limit == 1000
+
+
+def doc_ids(html: str) -> list[str]:
+    return re.findall(r'<div class="korsent-doc-id">([^<]*)</div>', html)
+
+
+def test_analyze_html_heads_each_row_with_its_id_column(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "reviews.jsonl"
+    rows = [{"id": "r-17", "text": "정말 재밌어요"}, {"text": "시간 낭비"},
+            {"id": "<b>9</b>", "text": "또 볼래요"}]  # fmt: skip
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    page, output = tmp_path / "page.html", tmp_path / "out.jsonl"
+    argv = ["analyze", "--sentiment-model", MODEL, "-i", str(source), "-o", str(output), "-q"]
+
+    assert main([*argv, "--html", str(page)]) == 0
+    escaped = "#3 · id &lt;b&gt;9&lt;/b&gt;"
+    assert doc_ids(page.read_text("utf-8")) == ["#1 · id r-17", "#2", escaped]
+    assert main([*argv, "--html", str(page), "--id-column", "text"]) == 0
+    assert doc_ids(page.read_text("utf-8"))[1] == "#2 · text 시간 낭비"
+    assert main(["analyze", "--sentiment-model", MODEL, "--html", str(page), "재밌다"]) == 0
+    assert doc_ids(page.read_text("utf-8")) == ["#1"]  # texts as arguments have no ids
+    capsys.readouterr()
+
+    assert main([*argv, "--html", str(page), "--id-column", "review_id"]) == 2
+    assert "no column 'review_id' for --id-column in the first row" in capsys.readouterr().err
+    assert main([*argv, "--id-column", "id"]) == 2
+    assert "give --html too" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, TypeVar
 
 from ..files.fields import ResultFields
-from ..files.readers import Layout, source_name
+from ..files.readers import Layout, Record, source_name
 from ..files.sources import InputFile, InputRows
 from ..files.writers import Writer, check_output, open_writer, refuse_input_as_output, same_file
 from .common import CommandError, PipelineOptions, Warnings, build_pipeline
@@ -60,6 +60,8 @@ class AnalysisRequest:
     output_format: str = "jsonl"
     html: Optional[str] = None
     html_limit: int = HTML_LIMIT
+    id_column: Optional[str] = None
+    """The column whose value heads each document on the --html page (None: ``id`` if any)."""
     escape_formulas: bool = False
     """Neutralise cells a spreadsheet would run as a formula (CSV and TSV output only)."""
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
@@ -86,6 +88,19 @@ def first_row(rows: Iterator[T], source: str) -> T:
     if first is None:
         raise CommandError(f"{source}: no rows to analyze.")
     return first
+
+
+def html_report(request: AnalysisRequest, nlp: Language, first: Record) -> HtmlReport:
+    """The --html page's report; an --id-column that the first row lacks is refused."""
+    from ..explain.report import HtmlReport
+
+    column = request.id_column
+    if column is not None and column not in first.row:
+        raise CommandError(
+            f"{request.source}: no column {column!r} for --id-column in the first row "
+            f"(its columns: {list(first.row)})."
+        )
+    return HtmlReport(nlp, limit=request.html_limit, id_column=column or "id")
 
 
 def analysis_pipeline(request: AnalysisRequest, warn: Warnings) -> Language:

@@ -25,6 +25,7 @@ from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
     EMOTION,
     SENTIMENT,
+    TASKS,
     CommandError,
     PipelineOptions,
     Warnings,
@@ -52,7 +53,6 @@ one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Par
 Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
-TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 ENGINES: dict[str, Callable[[AnalysisRequest, Warnings], int]] = {
     "local": local_engine.run,
     "ray": ray_engine.run,
@@ -102,6 +102,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=HTML_LIMIT,
         help=f"rows shown on the --html page (default: {HTML_LIMIT:,}); the rest are counted",
+    )
+    source.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="the column or field whose value heads each row on the --html page, next to its "
+        "number (default: id, where the rows have one)",
     )
     models = parser.add_argument_group("analyses")
     models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
@@ -172,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.output, args.format)
     _take_file_argument(args, warn)
     _check_engine_options(args)
+    if args.id_column and not args.html:
+        raise CommandError("--id-column names the ids shown on the --html page: give --html too.")
     text_column = args.text_column or "text"
     files = _input_files(args, text_column, warn)
     for file in files:
@@ -189,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         output_format=fmt,
         html=args.html,
         html_limit=args.html_limit,
+        id_column=args.id_column,
         escape_formulas=args.escape_formulas,
         pipeline=PipelineOptions.from_args(args),
         quiet=args.quiet,

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 from ..components.registry import EMOTION, SENTIMENT
 
+TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
+"""The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
+
 
 class CommandError(Exception):
     """A problem the command reports in one line and exits with code 2 for (no traceback)."""

@@ -20,6 +20,7 @@ from .analysis import (
     analysis_pipeline,
     check_outputs,
     first_row,
+    html_report,
     no_text_error,
     result_writer,
     write_page,
@@ -40,9 +41,7 @@ def run(request: AnalysisRequest, warn: Warnings) -> int:
     analysis = Analysis(nlp, request.text_column, warn)
     report = None
     if request.html:
-        from ..explain.report import HtmlReport
-
-        report = HtmlReport(nlp, limit=request.html_limit)
+        report = html_report(request, nlp, first[1])
         analysis.on_docs = report.add
     writer = result_writer(request, analysis.fields, warn)
     batch_size = request.pipeline.batch_size
@@ -87,8 +86,8 @@ class Analysis:
         self.warn = warn
         self.fields = ResultFields(nlp)
         self.with_text = 0
-        self.on_docs: Callable[[list[Doc]], None] | None = None
-        """Called with each batch's docs while they are alive (``--html``)."""
+        self.on_docs: Callable[[list[Doc], list[dict]], None] | None = None
+        """Called with each batch's docs, while they are alive, and rows (``--html``)."""
 
     def batches(
         self, records: Iterable[tuple[str, Record]], batch_size: int
@@ -105,7 +104,7 @@ class Analysis:
             with self.nlp.memory_zone():
                 docs = list(self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size))
                 if self.on_docs is not None:
-                    self.on_docs([doc for doc, _ in docs])
+                    self.on_docs([doc for doc, _ in docs], [row for _, row in docs])
                 batch = [{**row, **self.fields.of(doc)} for doc, row in docs]
             yield batch
 

@@ -43,6 +43,7 @@ from .analysis import (
     analysis_pipeline,
     check_outputs,
     first_row,
+    html_report,
     no_text_error,
     result_writer,
     write_page,
@@ -51,6 +52,8 @@ from .common import CommandError, Warnings, progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from ..explain.report import HtmlReport
 
 ROW = "_korsent_row"  # a block's global row numbers, to check that each row comes back once
 PROBLEM = "_korsent_problem"  # why a worker could not analyse a row
@@ -77,7 +80,7 @@ def run(request: AnalysisRequest, warn: Warnings) -> int:
     first = first_row(records, request.source)
     nlp = analysis_pipeline(request, warn)
     fields = ResultFields(nlp)
-    page = Page(nlp, request.html_limit) if request.html else None
+    page = Page(nlp, html_report(request, nlp, first[1])) if request.html else None
     writer = result_writer(request, fields, warn)
     column = request.text_column
     try:
@@ -150,19 +153,16 @@ class Page:
     that hold the shown rows are analysed again here (in the same batches as a local run) and
     their first rows explained; the rest are counted."""
 
-    def __init__(self, nlp: Language, limit: int) -> None:
-        from ..explain.report import HtmlReport
-
+    def __init__(self, nlp: Language, report: HtmlReport) -> None:
         self.nlp = nlp
-        self.limit = limit
-        self.report = HtmlReport(nlp, limit=limit)
+        self.report = report
 
-    def add(self, texts: list[str]) -> None:
-        if len(self.report.fragments) >= self.limit:
+    def add(self, texts: list[str], rows: list[dict]) -> None:
+        if len(self.report.fragments) >= self.report.limit:
             self.report.count(len(texts))
             return
         with self.nlp.memory_zone():
-            self.report.add(list(self.nlp.pipe(texts, batch_size=len(texts))))
+            self.report.add(list(self.nlp.pipe(texts, batch_size=len(texts))), rows)
 
 
 @contextmanager
@@ -319,7 +319,10 @@ def _write(
                 if result[PROBLEM]:
                     warn(f"{where}: {result[PROBLEM]}")
             if page is not None:
-                page.add([checked_text(record.row.get(column), column)[0] for _, record in chunk])
+                page.add(
+                    [checked_text(record.row.get(column), column)[0] for _, record in chunk],
+                    [record.row for _, record in chunk],
+                )
             writer.write(
                 [
                     {**record.row, **{name: result[name] for name in names}}

@@ -150,7 +150,8 @@ make_emotion = register_component(EmotionClassifier)
 
 
 @registry.scorers("spacy_korsent.emotion_scorer.v1")
-def make_emotion_scorer() -> Callable[..., dict[str, Any]]:
+def make_emotion_scorer(textcat_keys: bool = False) -> Callable[..., dict[str, Any]]:
     """Cats scores under ``emotion_*``: macro F1 over the labels as ``emotion_score``, or for a
-    multi-label model the F1s at ``threshold``."""
-    return prefixed_cats_scorer("emotion")
+    multi-label model the F1s at ``threshold``. With ``textcat_keys`` also under ``cats_*``,
+    which ``spacy evaluate`` prints."""
+    return prefixed_cats_scorer("emotion", textcat_keys)

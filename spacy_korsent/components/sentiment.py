@@ -92,6 +92,7 @@ make_sentiment = register_component(SentimentClassifier)
 
 
 @registry.scorers("spacy_korsent.sentiment_scorer.v1")
-def make_sentiment_scorer() -> Callable[..., dict[str, Any]]:
-    """Cats scores under ``sentiment_*``; ``sentiment_score`` is the positive class's F1."""
-    return prefixed_cats_scorer("sentiment")
+def make_sentiment_scorer(textcat_keys: bool = False) -> Callable[..., dict[str, Any]]:
+    """Cats scores under ``sentiment_*``; ``sentiment_score`` is the positive class's F1. With
+    ``textcat_keys`` also under ``cats_*``, which ``spacy evaluate`` prints."""
+    return prefixed_cats_scorer("sentiment", textcat_keys)

@@ -132,9 +132,15 @@ def _legend() -> str:
 
 
 def doc_html(
-    doc: Doc, *, tasks: Sequence[str] = tuple(TASKS), level: str = "doc", number: int = 1
+    doc: Doc,
+    *,
+    tasks: Sequence[str] = tuple(TASKS),
+    level: str = "doc",
+    number: int = 1,
+    name: str | None = None,
 ) -> str:
-    """One doc: a row per task it has a result for (label, score, shaded text)."""
+    """One doc: a row per task it has a result for (label, score, shaded text), headed by its
+    number and, if given, its ``name`` (the input row's id)."""
     rows = [
         _row(doc, prediction, attribution, level)
         for prediction, attribution in (TASKS[task] for task in tasks)
@@ -143,7 +149,9 @@ def doc_html(
     if not rows:
         rows = [f'<div class="korsent-row"><p class="korsent-text">{escape(doc.text)}</p></div>']
     return (
-        f'<article class="korsent-doc"><div class="korsent-doc-id">#{number}</div>\n'
+        f'<article class="korsent-doc"><div class="korsent-doc-id">#{number}'
+        + (f" · {escape(name)}" if name else "")
+        + "</div>\n"
         + "\n".join(rows)
         + "\n</article>\n"
     )

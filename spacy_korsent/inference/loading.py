@@ -10,6 +10,8 @@ in the process. Whoever loads or exports holds :data:`LOAD_LOCK`.
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import socket
 import threading
@@ -55,6 +57,13 @@ def resolve_source(name: str | Path) -> str:
     if path.is_dir():
         return str(path)
     name = str(name)
+    if path.exists():
+        raise ModelNotFoundError(
+            f"{name!r} is a file, not a model directory: give the directory that holds "
+            "config.json, the weights and the tokenizer files (as save_pretrained() writes them)."
+        )
+    if looks_like_path(name):
+        raise ModelNotFoundError(_no_directory_message(name, path))
     if _in_hub_cache(name):
         return name
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
@@ -62,6 +71,28 @@ def resolve_source(name: str | Path) -> str:
     if problem is not None:
         raise ModelNotFoundError(_not_found_message(name, problem))
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` is written as a path, not as a hub id (``org/name`` or ``name``): it
+    starts with ``.``, ``/`` or ``~``, ends with a separator, or has more than one."""
+    separators = "/\\" if os.sep == "\\" else "/"
+    if name.startswith((".", "~", *separators)) or name.endswith(tuple(separators)):
+        return True
+    return sum(name.count(sep) for sep in separators) > 1 or (os.sep == "\\" and ":" in name)
+
+
+def _no_directory_message(name: str, path: Path) -> str:
+    """One line saying that the directory does not exist, with the nearest names beside it."""
+    message = f"Could not load the model {name!r}: the directory {str(path)!r} does not exist"
+    parent = path.parent
+    if parent.is_dir():
+        entries = sorted(entry.name for entry in parent.iterdir() if entry.is_dir())
+        close = difflib.get_close_matches(path.name, entries, n=3)
+        if close:
+            return f"{message}; {str(parent)!r} has {', '.join(map(repr, close))}."
+        return f"{message} ({str(parent)!r} exists)."
+    return f"{message}, nor does {str(parent)!r}."
 
 
 def _in_hub_cache(name: str) -> bool:
@@ -141,10 +172,14 @@ def _not_found_message(name: str, err: Exception) -> str:
     reason = " ".join(str(err).split())
     local = Path(name).expanduser()
     if local.exists():
+        missing = _missing_in_model_dir(local)
+        if missing is None and len(reason) > REASON_LIMIT:  # transformers' list of model types
+            reason = reason[:REASON_LIMIT] + "..."
         return (
-            f"Could not load the model from the local directory {str(local)!r}: {reason}. "
-            "The directory needs config.json, the weights (model.safetensors or pytorch_model.bin) "
-            "and the tokenizer files, as written by save_pretrained()."
+            f"Could not load the model from the local directory {str(local)!r}: "
+            f"{missing or reason}. The directory needs config.json (with model_type), the "
+            "weights (model.safetensors or pytorch_model.bin) and the tokenizer files, as "
+            "written by save_pretrained()."
         )
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     where = "the hub is switched off (HF_HUB_OFFLINE)" if offline else "no such local directory"
@@ -156,6 +191,24 @@ def _not_found_message(name: str, err: Exception) -> str:
         f"--local-dir ./{short}) and pass that directory as the component's model: "
         f"nlp.add_pipe(..., config={{'model': './{short}'}})."
     )
+
+
+REASON_LIMIT = 300
+"""Characters of a loader's message kept in ours (transformers' can list every model type)."""
+
+
+def _missing_in_model_dir(path: Path) -> Optional[str]:
+    """What keeps ``path`` from being a model directory, in a few words (None: nothing seen)."""
+    config = path / "config.json"
+    if not config.is_file():
+        return "it has no config.json"
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"its config.json cannot be read as JSON ({type(err).__name__}: {err})"
+    if not isinstance(settings, dict) or not settings.get("model_type"):
+        return "its config.json has no model_type"
+    return None
 
 
 def resolve_device(device: Optional[str]) -> torch.device:
