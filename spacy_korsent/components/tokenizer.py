@@ -20,6 +20,7 @@ such as ``\\.\\.+`` reach the window's edge, and the window then grows until the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, Optional
@@ -32,8 +33,8 @@ from spacy.tokens import Doc
 from spacy.util import registry
 
 LONG_CHUNK = 64
-"""Chunks longer than this many characters are tokenized by ``KoreanTokenizer`` itself; spaCy's
-code costs about 2e-7 * length**2 seconds per chunk of affixes, a millisecond at this length."""
+"""Chunks longer than this many characters are split by ``KoreanTokenizer`` itself: spaCy's code
+costs up to about 2e-7 * length**2 seconds per chunk, a millisecond at this length."""
 
 WINDOW = 16
 """Characters an affix expression sees at first."""
@@ -42,7 +43,8 @@ WINDOW_MARGIN = 8
 """A match that ends (prefix) or starts (suffix) closer than this to the window's inner edge is
 looked for again in a window twice the size."""
 
-_LONG_CHUNK = re.compile(rf"\S{{{LONG_CHUNK + 1},}}")
+TOKENIZER = "spacy_korsent.KoreanTokenizer.v1"
+"""Its name in spaCy's registry (``@tokenizers``); importing this module registers it."""
 
 
 Word = tuple[str, Optional[str]]
@@ -53,8 +55,11 @@ class KoreanTokenizer(Tokenizer):
     """spaCy's ``Tokenizer`` (same rules, serialization and pickling) in linear time; see the
     module's docstring for how."""
 
+    long_chunk: int = LONG_CHUNK
+    """Whitespace-free chunks longer than this are split here rather than by spaCy's code."""
+
     def __call__(self, text: str) -> Doc:
-        long_chunks = list(_LONG_CHUNK.finditer(text))
+        long_chunks = list(_chunks_longer_than(self.long_chunk).finditer(text))
         if not long_chunks:
             return super().__call__(text)
         docs: list[Doc] = []
@@ -72,12 +77,17 @@ class KoreanTokenizer(Tokenizer):
             docs.append(super().__call__(text[start:]))
         return Doc.from_docs(docs, ensure_whitespace=False) if len(docs) > 1 else docs[0]
 
+    def add_special_case(self, string: str, substrings: Any) -> None:
+        # spaCy adds every special case through here, also when rules or expressions change.
+        super().add_special_case(string, substrings)
+        self._special_cases_version = getattr(self, "_special_cases_version", 0) + 1
+
     def _long_chunk_doc(self, chunk: str, spaced: bool) -> Doc:
         """The doc spaCy makes of ``chunk``: affixes split, then special cases applied."""
-        rules = {text: _rule_words(tokens) for text, tokens in self.rules.items()}
+        rules, matcher = self._special_cases()
         words = self._split(chunk, rules)
         doc = self._doc(words, spaced)
-        applied = self._apply_special_cases(doc, words, rules)
+        applied = self._apply_special_cases(doc, words, rules, matcher)
         return doc if applied is words else self._doc(applied, spaced)
 
     def _doc(self, words: list[Word], spaced: bool) -> Doc:
@@ -178,16 +188,13 @@ class KoreanTokenizer(Tokenizer):
             width *= 2
 
     def _apply_special_cases(
-        self, doc: Doc, words: list[Word], rules: dict[str, list[Word]]
+        self, doc: Doc, words: list[Word], rules: dict[str, list[Word]], matcher: PhraseMatcher
     ) -> list[Word]:
         """spaCy's ``_apply_special_cases``: special cases that the affix rules split into
         several tokens (``:)`` into ``:`` and ``)``) are put back, longest and then leftmost
         first, where neither their first nor their last token is taken yet."""
         matches = sorted(
-            (
-                (start, end, self.vocab.strings[key])
-                for key, start, end in self._special_matcher_for(rules)(doc)
-            ),
+            ((start, end, self.vocab.strings[key]) for key, start, end in matcher(doc)),
             key=lambda match: (match[0] - match[1], match[0]),
         )
         taken: set[int] = set()
@@ -210,37 +217,46 @@ class KoreanTokenizer(Tokenizer):
                 i += 1
         return applied
 
-    def _special_matcher_for(self, rules: dict[str, list[Word]]) -> PhraseMatcher:
-        """The phrase matcher of the special cases the affix rules split (spaCy's
-        ``_special_matcher``, which is not reachable from Python), kept while the rules and
-        expressions stay the same."""
+    def _special_cases(self) -> tuple[dict[str, list[Word]], PhraseMatcher]:
+        """The special cases as words, and the phrase matcher of those the affix rules split
+        (spaCy's ``_special_matcher``, which Python cannot reach); built again after any change
+        to the rules or expressions."""
         key = (
-            tuple(rules), self.prefix_search, self.suffix_search, self.infix_finditer,
-            self.token_match, self.url_match, self.faster_heuristics,
+            getattr(self, "_special_cases_version", 0), len(self.rules), self.prefix_search,
+            self.suffix_search, self.infix_finditer, self.token_match, self.url_match,
+            self.faster_heuristics,
         )  # fmt: skip
-        cached = getattr(self, "_special_matcher_cache", None)
+        cached = getattr(self, "_special_cases_cache", None)
         if cached is not None and cached[0] == key:
-            return cached[1]
+            return cached[1], cached[2]
+        rules = {text: _rule_words(tokens) for text, tokens in self.rules.items()}
         matcher = PhraseMatcher(self.vocab)
         for text in rules:
             if not self.faster_heuristics or (
-                self.find_prefix(text) or self.find_infix(text) or self.find_suffix(text)
+                self.find_prefix(text)
+                or self.find_infix(text)
+                or self.find_suffix(text)
                 or " " in text
             ):
                 split = [word for word, _ in self._split(text, {})]
                 matcher.add(text, [Doc(self.vocab, words=split)])
-        self._special_matcher_cache = (key, matcher)
-        return matcher
+        self._special_cases_cache = (key, rules, matcher)
+        return rules, matcher
+
+
+@functools.lru_cache(maxsize=None)
+def _chunks_longer_than(length: int) -> re.Pattern[str]:
+    """Runs of more than ``length`` characters without whitespace (``\\s`` is ``str.isspace``,
+    what spaCy splits at)."""
+    return re.compile(rf"\S{{{length + 1},}}")
 
 
 def _rule_words(tokens: list[dict]) -> list[Word]:
     """A special case's tokens (attributes by name or by ID) as texts and norms."""
-    return [
-        (attrs[ORTH], attrs.get(NORM)) for attrs in (intify_attrs(token) for token in tokens)
-    ]
+    return [(attrs[ORTH], attrs.get(NORM)) for attrs in (intify_attrs(token) for token in tokens)]
 
 
-@registry.tokenizers("spacy_korsent.KoreanTokenizer.v1")
+@registry.tokenizers(TOKENIZER)
 def create_korean_tokenizer() -> Callable[[Language], KoreanTokenizer]:
     """``spacy.Tokenizer.v1``'s tokenizer (the language's rules), in linear time."""
 
@@ -257,4 +273,3 @@ def create_korean_tokenizer() -> Callable[[Language], KoreanTokenizer]:
         )
 
     return make
-
