@@ -68,11 +68,16 @@ def measure(
             results[length] = (previous[1] * (length / previous[0]) ** 2, False)
             previous = (length, results[length][0])
             continue
-        seconds = median_seconds(lambda: run(text), repeats if not previous or
-                                 previous[1] < budget / 10 else 1)  # fmt: skip
+        fast = not previous or previous[1] < budget / 10
+        seconds = median_seconds(lambda text=text: run(text), repeats if fast else 1)
         results[length] = (seconds, True)
         previous = (length, seconds)
     return results
+
+
+def docs_run(component: Callable[[object], object], docs: dict[str, object]) -> Callable:
+    """Runs ``component`` on the doc made beforehand of a text."""
+    return lambda text: component(docs[text])
 
 
 def cell(result: tuple[float, bool]) -> str:
@@ -140,6 +145,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         nlp("모델을 불러온다")
     texts = {kind: {n: texts_of(kind, n, reviews) for n in args.lengths} for kind in KINDS}
 
+    component = after.get_pipe("korean_sentiment")
     tokenization, analysis, components = {}, {}, {}
     for kind in KINDS:
         print(f"{kind} ...", file=sys.stderr, flush=True)
@@ -152,11 +158,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             for label, nlp in (("before", before), ("after", after))
         }
         docs = {text: after.make_doc(text) for text in texts[kind].values()}
-        component = after.get_pipe("korean_sentiment")
         components[kind] = {
-            "both": measure(
-                lambda text: component(docs[text]), texts[kind], args.repeats, args.budget
-            )  # fmt: skip
+            "both": measure(docs_run(component, docs), texts[kind], args.repeats, args.budget)
         }
     print(table("Tokenization (nlp.make_doc), median", tokenization))
     print(table("Whole analysis (nlp(text), test sentiment model), median", analysis))

@@ -25,8 +25,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Optional
 
-from spacy.language import Language, create_tokenizer
 from spacy.attrs import NORM, ORTH, intify_attrs
+from spacy.language import Language, create_tokenizer
 from spacy.matcher import PhraseMatcher
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
@@ -244,7 +244,7 @@ class KoreanTokenizer(Tokenizer):
         return rules, matcher
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chunks_longer_than(length: int) -> re.Pattern[str]:
     """Runs of more than ``length`` characters without whitespace (``\\s`` is ``str.isspace``,
     what spaCy splits at)."""
