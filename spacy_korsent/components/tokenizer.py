@@ -15,7 +15,9 @@ rules would be simpler but would change tokens: a run of ``.`` is one token, and
 
 The window is exact for affix rules that decide within ``WINDOW_MARGIN`` characters past what they
 match, as spaCy's punctuation rules do (their lookarounds read one character; open-ended ones
-such as ``\\.\\.+`` reach the window's edge, and the window then grows until they do not).
+such as ``\\.\\.+`` reach the window's edge, and the window then grows until they do not). A
+``token_match`` (Korean has none) is still called on the rest of the chunk at every step, as spaCy
+does, since a window could change its answer.
 """
 
 from __future__ import annotations
