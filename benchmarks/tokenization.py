@@ -60,18 +60,18 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
 def measure(
     run: Callable[[str], object], texts: dict[int, str], repeats: int, budget: float
 ) -> dict[int, tuple[float, bool]]:
-    """Seconds per length, and whether it was measured (False: a quadratic estimate)."""
+    """Seconds per length, and whether it was measured (False: a quadratic estimate). One run
+    instead of ``repeats`` where the estimate exceeds a tenth of the budget."""
     results: dict[int, tuple[float, bool]] = {}
     previous: Optional[tuple[int, float]] = None
     for length, text in texts.items():
-        if previous and previous[1] * (length / previous[0]) ** 2 > budget:
-            results[length] = (previous[1] * (length / previous[0]) ** 2, False)
-            previous = (length, results[length][0])
-            continue
-        fast = not previous or previous[1] < budget / 10
-        seconds = median_seconds(lambda text=text: run(text), repeats if fast else 1)
-        results[length] = (seconds, True)
-        previous = (length, seconds)
+        estimate = previous[1] * (length / previous[0]) ** 2 if previous else 0.0
+        if estimate > budget:
+            results[length] = (estimate, False)
+        else:
+            runs = repeats if estimate < budget / 10 else 1
+            results[length] = (median_seconds(lambda text=text: run(text), runs), True)
+        previous = (length, results[length][0])
     return results
 
 
