@@ -9,8 +9,8 @@ Three kinds of text of each length: ordinary text (NSMC reviews joined by spaces
 tests/fixtures/nsmc-koelectra-tiny), and the analysis after tokenization (the component alone,
 the same for both tokenizers: Hugging Face tokenizer, subword windows, the model). "before" is
 ``spacy.Tokenizer.v1``, quadratic on the runs: a measurement that would take longer than
-``--budget`` seconds, extrapolated from the previous length as length**2, is skipped and shown
-as its estimate in brackets.
+``--budget`` seconds, extrapolated from the previous lengths, is skipped and shown as its
+estimate in brackets.
 
 Then it checks that both tokenizers give the same tokens (text, whitespace, norm) on every review
 of the NSMC file, and how long each takes over all of them.
@@ -19,6 +19,7 @@ of the NSMC file, and how long each takes over all of them.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -60,18 +61,26 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
 def measure(
     run: Callable[[str], object], texts: dict[int, str], repeats: int, budget: float
 ) -> dict[int, tuple[float, bool]]:
-    """Seconds per length, and whether it was measured (False: a quadratic estimate). One run
-    instead of ``repeats`` where the estimate exceeds a tenth of the budget."""
+    """Seconds per length, and whether it was measured (False: an estimate). A length is
+    estimated from the previous one as length**k, k the growth between the last two lengths
+    measured (between 1 and 2; 2 after the first); over the budget it is not run, over a tenth
+    of it it is run once instead of ``repeats`` times."""
     results: dict[int, tuple[float, bool]] = {}
-    previous: Optional[tuple[int, float]] = None
+    points: list[tuple[int, float]] = []
     for length, text in texts.items():
-        estimate = previous[1] * (length / previous[0]) ** 2 if previous else 0.0
+        estimate, exponent = 0.0, 2.0
+        if len(points) >= 2 and points[-1][1] > 0 and points[-2][1] > 0:
+            (n1, t1), (n2, t2) = points[-2:]
+            exponent = min(2.0, max(1.0, math.log(t2 / t1) / math.log(n2 / n1)))
+        if points:
+            estimate = points[-1][1] * (length / points[-1][0]) ** exponent
         if estimate > budget:
             results[length] = (estimate, False)
-        else:
-            runs = repeats if estimate < budget / 10 else 1
-            results[length] = (median_seconds(lambda text=text: run(text), runs), True)
-        previous = (length, results[length][0])
+            points.append((length, estimate))
+            continue
+        runs = repeats if estimate < budget / 10 else 1
+        results[length] = (median_seconds(lambda text=text: run(text), runs), True)
+        points.append((length, results[length][0]))
     return results
 
 
