@@ -17,6 +17,7 @@ _LAZY = {
     "EmotionClassifier": "components.emotion",
     "ModelNotFoundError": "inference.loading",
     "blank_korean": "components.blank",
+    "KoreanTokenizer": "components.tokenizer",
     "render": "explain.render",
     "analyze_frame": "integrations.pandas",
 }
