@@ -21,6 +21,7 @@ from ..files.labelled import (
     LABELLED_FORMATS,
     LabelledLayout,
     LabelledRows,
+    LabelMap,
     parse_label_map,
     read_labelled,
     sentiment_labels,
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(
-    nlp: Language, data: LabelledRows, label_map: dict[str, str], args: argparse.Namespace
+    nlp: Language, data: LabelledRows, label_map: LabelMap, args: argparse.Namespace
 ) -> Report:
     """The library's evaluation of the pipeline's component, with a progress bar."""
     from ..evaluation import evaluate_emotions, evaluate_sentiment
@@ -193,7 +194,7 @@ def _json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
-def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -> LabelledRows:
+def _read(args: argparse.Namespace, label_map: LabelMap, warn: Warnings) -> LabelledRows:
     """The gold data, through the shared labelled reader; options that cannot apply are errors."""
     sentiment = args.task == "sentiment"
     layout = LabelledLayout(
@@ -220,7 +221,7 @@ def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -
     if not data.texts:
         raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
     if sentiment:  # sentiment labels are known before the model loads: fail in seconds
-        sentiment_labels(label_map).encode_single(data)
+        sentiment_labels(label_map, neutral=True).encode_single(data)
     return data
 
 
@@ -248,6 +249,9 @@ def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     if scores.table is None:
         yield from _per_label_lines(report)
     else:
+        if "per_class" in report:
+            yield from _per_class_lines(report["per_class"], "class")
+            yield ""
         yield f"{scores.heading} (rows: gold, columns: predicted)"
         yield from _matrix_lines(*scores.table)
     yield ""
@@ -269,6 +273,8 @@ METRIC_NAMES = {
     "exact_match": "exact match",
     "top3_accuracy": "top-3 accuracy",
     "group_accuracy": "group accuracy",
+    "ece": "ECE",
+    "brier": "Brier score",
 }
 
 
@@ -281,11 +287,15 @@ def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
         f"{report['mean_predicted_labels']:.2f} predicted{at}"
     )
     yield ""
+    yield from _per_class_lines(report["per_label"], "label")
+
+
+def _per_class_lines(per_label: dict[str, Any], what: str) -> Iterator[str]:
+    """Each label's (or class's) F1, precision, recall and support, most frequent first."""
     from ..files.writers import display_width, fit
 
-    per_label = report["per_label"]
     width = max(8, *map(display_width, per_label))
-    yield f"  {fit('label', width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
+    yield f"  {fit(what, width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
     for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
         yield (
             f"  {fit(name, width)}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
