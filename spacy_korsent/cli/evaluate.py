@@ -54,9 +54,10 @@ Evaluate a model on a labelled file and print the metrics.
 sentiment (default): an NSMC-format file (.txt: id<TAB>document<TAB>label with a header, label 1 =
 positive), cleaned as the model card did: empty documents dropped, then duplicate documents
 dropped keeping the first (also when their labels conflict); or a CSV/TSV/JSONL file with
---text-column and --label-column, whose labels are negative/positive or 0/1 (--label-map maps
-others, e.g. 1=negative,5=positive). Reports the counts, accuracy, precision/recall/F1 of the
-positive class, the confusion matrix and documents per second.
+--text-column and --label-column, whose labels are negative/positive (or neutral) or 0/1
+(--label-map maps others, e.g. 1=negative,5=positive, or ranges: 1-4=negative,9-10=positive).
+Reports the counts, accuracy, precision/recall/F1 of the positive class, the confusion matrix and
+documents per second.
 
 emotion: JSON Lines (.jsonl), CSV (.csv) or TSV (otherwise) with a text and a label column; a
 label is one of the model's labels (for the default model also its English gloss) or its class
@@ -66,8 +67,16 @@ major groups with the 6x6 group confusion matrix. A multi-label model (or gold c
 labels, --label-separator): micro and macro F1 of the labels at or above --threshold, per-label
 F1, exact match and labels per text.
 
+Every report also says how far the probabilities can be trusted: the expected calibration error
+(ECE: the gap between confidence and accuracy over 15 bins; 0 is perfect) and the Brier score,
+of each text's top class (multi-label: of every (text, label) score); --plot draws the
+reliability diagram beside the confusion matrix. Sentiment gold with neutral texts (e.g.
+--label-map 1-4=negative,5-8=neutral,9-10=positive on ratings) is scored three ways, with
+per-class and macro F1: a negative/positive model that never answers neutral gets 0 for it.
+
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
-group_confusion, documents, unscored, seconds, docs_per_second).
+group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability; three-way
+sentiment adds macro_f1 and per_class).
 """
 
 
@@ -92,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="draw the confusion matrix (multi-label: the per-label F1)",
+        help="draw the confusion matrix (multi-label: the per-label F1) and the reliability "
+        "diagram of the probabilities",
     )
     parser.add_argument(
         "--threshold",
@@ -174,6 +184,8 @@ def _plot(path: str, report: Report, source: str) -> None:
 
     figure = report_figure(report, source, warn=_print_note)
     what = "the per-label F1" if isinstance(report, MultiLabelReport) else "the confusion matrix"
+    if report.calibration_scores is not None:
+        what += " and the reliability diagram"
     _write(path, lambda target: figure.savefig(target, dpi=120))
     print(f"korsent evaluate: wrote {what} to {path}", file=sys.stderr)
 
