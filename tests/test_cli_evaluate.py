@@ -90,7 +90,8 @@ def test_nsmc_end_to_end(capsys, request, nsmc_slice: Path, tmp_path: Path, mode
         capsys, str(nsmc_slice), "--model", str(model_dir), "--json", str(report_path),
         "--plot", str(plot_path), "--batch-size", "64",
     )  # fmt: skip
-    assert (code, err) == (0, f"korsent evaluate: wrote the confusion matrix to {plot_path}\n")
+    wrote = "the confusion matrix and the reliability diagram"
+    assert (code, err) == (0, f"korsent evaluate: wrote {wrote} to {plot_path}\n")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["counts"] == {
         "rows": 204,
@@ -153,7 +154,8 @@ def test_emotion_metrics_match_the_library(capsys, emotion_model_dir: Path, tmp_
         "--plot",
         str(plot_path),
     )
-    assert (code, err) == (0, f"korsent evaluate: wrote the confusion matrix to {plot_path}\n")
+    wrote = "the confusion matrix and the reliability diagram"
+    assert (code, err) == (0, f"korsent evaluate: wrote {wrote} to {plot_path}\n")
     report = json.loads(out)
     assert report["counts"] == {"rows": 81, "empty": 1, "skipped": 0, "kept": 80}
 
@@ -204,7 +206,7 @@ def test_emotion_text_report(capsys, emotion_model_dir: Path, tmp_path: Path) ->
             "a.txt",
             "id\tdocument\tlabel\n1\t좋다\t5\n",
             [],
-            "['negative', 'positive']: '5' (line 2)",
+            "['negative', 'neutral', 'positive']: '5' (line 2)",
         ),
         ("a.txt", "id\tdocument\tlabel\n1\t\t1\n", [], "no documents are left to evaluate"),
         (
@@ -247,13 +249,13 @@ def test_unusable_files_exit_2(
     assert len(err.splitlines()) == 1
 
 
-def test_a_sentiment_model_with_three_classes_is_refused_not_scored_as_two(
+def test_a_sentiment_model_with_other_classes_is_refused_not_scored_as_two(
     capsys, nsmc_slice: Path, tmp_path: Path
 ) -> None:
     from conftest import build_model_dir
 
-    three = dict(enumerate(["negative", "neutral", "positive"]))
-    model = build_model_dir(tmp_path / "three", arch="electra", num_labels=3, id2label=three)
+    four = dict(enumerate(["bad", "meh", "good", "great"]))
+    model = build_model_dir(tmp_path / "four", arch="electra", num_labels=4, id2label=four)
     code, out, err = run(capsys, str(nsmc_slice), "--model", str(model))
     assert (code, out) == (2, "")
-    assert "has 3 classes (negative, neutral, positive)" in err and len(err.splitlines()) == 1
+    assert "has 4 classes (bad, meh, good, great)" in err and len(err.splitlines()) == 1

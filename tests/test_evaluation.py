@@ -107,7 +107,12 @@ def test_reports_draw(sentiment_model_dir, emotion_model_dir) -> None:
         (["좋다", "싫다"], [1], {}, "2 texts but 1 labels"),
         ([], [], {}, "no texts to evaluate"),
         ("좋다", "1", {}, "as sequences, not single strings"),
-        (["좋다"], ["5"], {}, "not one of the classes ['negative', 'positive']: '5' (line 1)"),
+        (
+            ["좋다"],
+            ["5"],
+            {},
+            "not one of the classes ['negative', 'neutral', 'positive']: '5' (line 1)",
+        ),
         (["좋다"], [["0", "1"]], {}, "2 labels (0, 1) where one is expected"),
         (["좋다"], [None], {}, "a label must be a string, an integer or a list"),
         ([7], ["1"], {}, "the texts must be strings, not int"),

@@ -85,7 +85,8 @@ def add_file_options(
         group.add_argument(
             "--label-map",
             metavar="V=CLASS,...",
-            help="map label values to classes, e.g. 1=negative,2=negative,4=positive,5=positive",
+            help="map label values to classes, one by one (1=negative,5=positive) or by ranges of "
+            "numbers, both ends included (1-4=negative,5-8=neutral,9-10=positive); 4.0 reads as 4",
         )
 
 

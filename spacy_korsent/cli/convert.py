@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..files.labelled import LABELLED_FORMATS
+from ..files.labelled import LABELLED_FORMATS, SENTIMENT_NAMES, binary_as_sentiment
 from ..files.writers import refuse_input_as_output, same_file
 from ..interrupts import whole
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
@@ -19,8 +19,10 @@ DESCRIPTION = """\
 Turn a labelled file (NSMC .txt, or CSV/TSV/JSONL with a text and a label column) into a .spacy
 file of docs whose gold doc.cats give every label 1.0 or 0.0, for spacy train (--paths.train,
 --paths.dev). The file is read as korsent train reads it (the same reader and options; --labels
-fixes the names and their order, --label-map maps values to them). --dev FILE also writes a
-seeded held-out part (--dev-fraction) there.
+fixes the names and their order, --label-map maps values to them, also by ranges of ratings such
+as 1-4=negative,5-8=neutral,9-10=positive). Labels 0/1 are written as LABEL_0/LABEL_1, which
+korean_sentiment reads as negative/positive when it fine-tunes a negative/positive model (keeping
+its head). --dev FILE also writes a seeded held-out part (--dev-fraction) there.
 """
 
 
@@ -73,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--dev {args.dev} is OUTPUT: give the held-out part its own file.")
     warn = Warnings("convert")
     data = read_labelled(source, warn=warn, note=warn.note)
+    if binary_as_sentiment(data.names, SENTIMENT_NAMES):
+        warn.note(
+            f"the labels 0/1 are written as {', '.join(data.names)}; korean_sentiment reads them "
+            "as negative/positive (1 = positive) when spacy train fine-tunes a negative/positive "
+            "model, whose head is then kept. Name other classes with --labels (e.g. spam,ham)."
+        )
     warn.summarize()
     parts = [(args.output, data)]
     if args.dev is not None:

@@ -21,6 +21,7 @@ from ..files.labelled import (
     LABELLED_FORMATS,
     LabelledLayout,
     LabelledRows,
+    LabelMap,
     parse_label_map,
     read_labelled,
     sentiment_labels,
@@ -53,9 +54,10 @@ Evaluate a model on a labelled file and print the metrics.
 sentiment (default): an NSMC-format file (.txt: id<TAB>document<TAB>label with a header, label 1 =
 positive), cleaned as the model card did: empty documents dropped, then duplicate documents
 dropped keeping the first (also when their labels conflict); or a CSV/TSV/JSONL file with
---text-column and --label-column, whose labels are negative/positive or 0/1 (--label-map maps
-others, e.g. 1=negative,5=positive). Reports the counts, accuracy, precision/recall/F1 of the
-positive class, the confusion matrix and documents per second.
+--text-column and --label-column, whose labels are negative/positive (or neutral) or 0/1
+(--label-map maps others, e.g. 1=negative,5=positive, or ranges: 1-4=negative,9-10=positive).
+Reports the counts, accuracy, precision/recall/F1 of the positive class, the confusion matrix and
+documents per second.
 
 emotion: JSON Lines (.jsonl), CSV (.csv) or TSV (otherwise) with a text and a label column; a
 label is one of the model's labels (for the default model also its English gloss) or its class
@@ -65,8 +67,16 @@ major groups with the 6x6 group confusion matrix. A multi-label model (or gold c
 labels, --label-separator): micro and macro F1 of the labels at or above --threshold, per-label
 F1, exact match and labels per text.
 
+Every report also says how far the probabilities can be trusted: the expected calibration error
+(ECE: the gap between confidence and accuracy over 15 bins; 0 is perfect) and the Brier score,
+of each text's top class (multi-label: of every (text, label) score); --plot draws the
+reliability diagram beside the confusion matrix. Sentiment gold with neutral texts (e.g.
+--label-map 1-4=negative,5-8=neutral,9-10=positive on ratings) is scored three ways, with
+per-class and macro F1: a negative/positive model that never answers neutral gets 0 for it.
+
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
-group_confusion, documents, unscored, seconds, docs_per_second).
+group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability; three-way
+sentiment adds macro_f1 and per_class).
 """
 
 
@@ -91,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="draw the confusion matrix (multi-label: the per-label F1)",
+        help="draw the confusion matrix (multi-label: the per-label F1) and the reliability "
+        "diagram of the probabilities",
     )
     parser.add_argument(
         "--threshold",
@@ -138,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(
-    nlp: Language, data: LabelledRows, label_map: dict[str, str], args: argparse.Namespace
+    nlp: Language, data: LabelledRows, label_map: LabelMap, args: argparse.Namespace
 ) -> Report:
     """The library's evaluation of the pipeline's component, with a progress bar."""
     from ..evaluation import evaluate_emotions, evaluate_sentiment
@@ -173,6 +184,8 @@ def _plot(path: str, report: Report, source: str) -> None:
 
     figure = report_figure(report, source, warn=_print_note)
     what = "the per-label F1" if isinstance(report, MultiLabelReport) else "the confusion matrix"
+    if report.calibration_scores is not None:
+        what += " and the reliability diagram"
     _write(path, lambda target: figure.savefig(target, dpi=120))
     print(f"korsent evaluate: wrote {what} to {path}", file=sys.stderr)
 
@@ -193,7 +206,7 @@ def _json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
-def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -> LabelledRows:
+def _read(args: argparse.Namespace, label_map: LabelMap, warn: Warnings) -> LabelledRows:
     """The gold data, through the shared labelled reader; options that cannot apply are errors."""
     sentiment = args.task == "sentiment"
     layout = LabelledLayout(
@@ -220,7 +233,7 @@ def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -
     if not data.texts:
         raise InputError(f"{args.file}: no documents are left to evaluate after cleaning.")
     if sentiment:  # sentiment labels are known before the model loads: fail in seconds
-        sentiment_labels(label_map).encode_single(data)
+        sentiment_labels(label_map, neutral=True).encode_single(data)
     return data
 
 
@@ -248,6 +261,9 @@ def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     if scores.table is None:
         yield from _per_label_lines(report)
     else:
+        if "per_class" in report:
+            yield from _per_class_lines(report["per_class"], "class")
+            yield ""
         yield f"{scores.heading} (rows: gold, columns: predicted)"
         yield from _matrix_lines(*scores.table)
     yield ""
@@ -269,6 +285,8 @@ METRIC_NAMES = {
     "exact_match": "exact match",
     "top3_accuracy": "top-3 accuracy",
     "group_accuracy": "group accuracy",
+    "ece": "ECE",
+    "brier": "Brier score",
 }
 
 
@@ -281,11 +299,15 @@ def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
         f"{report['mean_predicted_labels']:.2f} predicted{at}"
     )
     yield ""
+    yield from _per_class_lines(report["per_label"], "label")
+
+
+def _per_class_lines(per_label: dict[str, Any], what: str) -> Iterator[str]:
+    """Each label's (or class's) F1, precision, recall and support, most frequent first."""
     from ..files.writers import display_width, fit
 
-    per_label = report["per_label"]
     width = max(8, *map(display_width, per_label))
-    yield f"  {fit('label', width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
+    yield f"  {fit(what, width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
     for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
         yield (
             f"  {fit(name, width)}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "

@@ -19,6 +19,11 @@ write a model directory that korean_sentiment / korean_emotion load directly. Th
 sentiment model card's recipe (up to 10 epochs, early stopping with patience 2 on the validation
 loss, batch 32, lr 2e-5, 128 tokens); the validation set is a seeded split of the training data
 (or --val), and --test is only scored once, on the best checkpoint, after training.
+
+A --model keeps its trained classification head when the training labels are its classes (0/1
+are negative/positive for a negative/positive model, as korsent evaluate reads them); other
+labels get a new head, and the command says so before it trains. --label-map takes ranges of
+ratings: --label-map 1-4=negative,5-8=neutral,9-10=positive trains a three-way model.
 """
 
 
@@ -55,8 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--labels",
         metavar="NAMES",
         help="class names in index order (a,b,c, or a file with one per line), or 'sentiment' or "
-        "'emotion' for the components' label sets (default: negative,positive for NSMC, the "
-        "--label-map classes, LABEL_i for integer labels 0..N-1, else the sorted label values)",
+        "'emotion' for the components' label sets (default: negative,positive for NSMC and for "
+        "0/1 labels on a negative/positive --model, whose head is then kept; the --label-map "
+        "classes; LABEL_i for other integer labels 0..N-1; else the sorted label values)",
     )
     data.add_argument(
         "--val", metavar="FILE", type=Path, help="validation file (default: split from training)"
@@ -139,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
     if tokenizer is not None and not Path(tokenizer).is_file():  # a vocab.txt is used as it is
         tokenizer = resolve_model(tokenizer)
     train_data, val_data, test_data = data.load_data(
-        source, settings.seed, warn=warn, note=warn.note
+        source,
+        settings.seed,
+        model_classes=loop.model_classes(checkpoint) if checkpoint else (),
+        warn=warn,
+        note=warn.note,
     )
     warn.summarize()
     with temporary("korsent-train-") as scratch:
@@ -153,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         )
         args.output.mkdir(parents=True, exist_ok=True)
         loop.write_args(args.output, _recorded(args), train_data.names)
+        if checkpoint:
+            print(loop.head_plan(component, train_data.names), file=sys.stderr)
         print(
             f"training on {len(train_data.texts):,} texts, validating on "
             f"{len(val_data.texts):,}; labels {', '.join(train_data.names)}",

@@ -38,6 +38,7 @@ from ..explain.docs import (
     register_attribution_extension,
     store_attributions,
 )
+from ..files.labelled import binary_as_sentiment
 from ..files.packing import pack_directory, unpack_files
 from ..inference import loading
 from ..inference.backends import backend_kind
@@ -245,7 +246,14 @@ class KoreanClassifier(TrainablePipe):
     def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         """Score ``doc.cats`` against gold cats, under keys prefixed with the extension name."""
         self.stages.loaded()  # the labels
+        if self.cfg.get("gold_names"):  # gold 0/1 read as negative/positive (see initialize)
+            examples = [self._renamed(example) for example in examples]
         return super().score(examples, **kwargs)
+
+    def _renamed(self, example: Example) -> Example:
+        reference = example.reference.copy()
+        reference.cats = self._gold_cats(example)
+        return Example(example.predicted, reference)
 
     # --- training: spaCy's trainable pipe protocol -------------------------------------------
 
@@ -259,9 +267,12 @@ class KoreanClassifier(TrainablePipe):
         """Load the model and take the labels from the training examples' gold ``cats``.
 
         Labels (from ``labels``, else every cat in the examples) equal to the checkpoint's keep its
-        classification head; other labels get a new head on the same encoder. Several gold labels
-        at 1.0 in one doc make the component multi-label (a sigmoid per label). Without gold cats
-        (``nlp.initialize()`` alone, or no examples) the checkpoint stays as it is.
+        classification head; other labels get a new head on the same encoder. Gold cats ``0``/``1``
+        (or ``LABEL_0``/``LABEL_1``, as ``korsent convert`` writes 0/1 labels) on a
+        negative/positive checkpoint are its negative/positive, as ``korsent evaluate`` reads
+        them: the head is kept. Several gold labels at 1.0 in one doc make the component
+        multi-label (a sigmoid per label). Without gold cats (``nlp.initialize()`` alone, or no
+        examples) the checkpoint stays as it is.
         """
         examples: Callable[[], Iterable[Example]] = get_examples or list
         if get_examples is not None:
@@ -272,8 +283,22 @@ class KoreanClassifier(TrainablePipe):
             wanted = list(labels) if labels is not None else found
             if wanted:
                 several = any(len(positive & set(wanted)) > 1 for positive in multi_sets)
+                wanted = self._read_gold_names(wanted)
                 self._fit_labels(wanted, several)
             self.stages.ready()
+
+    def _read_gold_names(self, wanted: list[str]) -> list[str]:
+        """The classes that gold cats named ``wanted`` stand for; how to read them is kept in
+        ``cfg["gold_names"]`` (class: gold cat) for :meth:`gold` and :meth:`score`."""
+        aliases = binary_as_sentiment(wanted, self.labels) or {}
+        self.cfg["gold_names"] = {name: value for value, name in aliases.items()}
+        if aliases:
+            util.logger.info(
+                "%s: the gold labels %s are read as %s, the classes of %s (1 = positive, as "
+                "korsent evaluate reads them).",
+                self.name, ", ".join(aliases), ", ".join(aliases.values()), self.cfg["source"],
+            )  # fmt: skip
+        return [aliases.get(value, value) for value in wanted]
 
     def _fit_labels(self, wanted: list[str], several: bool) -> None:
         if len(set(wanted)) != len(wanted) or len(wanted) < 2:
@@ -362,11 +387,19 @@ class KoreanClassifier(TrainablePipe):
         truth = np.zeros((len(examples), len(self.labels)), dtype=np.float32)
         known = np.zeros(truth.shape, dtype=bool)
         for row, example in enumerate(examples):
+            cats = self._gold_cats(example)
             for column, label in enumerate(self.labels):
-                value = example.reference.cats.get(label)
+                value = cats.get(label)
                 if value is not None:
                     truth[row, column], known[row, column] = value, True
         return truth, known
+
+    def _gold_cats(self, example: Example) -> dict[str, float]:
+        """The example's gold cats under the component's class names (see :meth:`initialize`)."""
+        cats = example.reference.cats
+        names = self.cfg.get("gold_names") or {}
+        renamed = {name: cats[value] for name, value in names.items() if value in cats}
+        return {**cats, **renamed} if renamed else dict(cats)
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the gradients; an ONNX export of the old weights is then stale."""

@@ -2,9 +2,9 @@
 
 A report holds the scores, the model's name and the speed of one evaluation. :meth:`Report.to_dict`
 gives the keys of ``korsent evaluate --json``: every field in the order declared, the fields of a
-nested :class:`Speed` in its place, and a field that is None left out (unless its metadata says
-``"null": True``). A new metric is a new field with a default of None: it shows up in the JSON
-where it is set, and older reports stay as they were.
+nested :class:`Speed` or :class:`Calibration` in its place, and a field that is None left out
+(unless its metadata says ``"null": True``). A new metric is a new field with a default of None:
+it shows up in the JSON where it is set, and older reports stay as they were.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
+from ..metrics import ReliabilityBin
 from ..taxonomy import GROUPS
 
 
@@ -32,6 +33,23 @@ class Speed:
     @classmethod
     def of(cls, documents: int, unscored: int, seconds: float) -> Speed:
         return cls(documents, unscored, seconds, documents / seconds if seconds else 0.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How far the probabilities can be trusted: 0 is perfect for both scores.
+
+    ``ece`` is the expected calibration error (the count-weighted gap between confidence and
+    accuracy over ``reliability``, 15 equal-width bins); ``brier`` the Brier score (summed over
+    the classes of a text for a single-label model, 0 to 2; the mean over (text, label) pairs
+    for a multi-label one). A single-label model is judged on each text's top probability and
+    whether that class is gold, a multi-label model on every (text, label) score. Texts without
+    a prediction are left out.
+    """
+
+    ece: float
+    brier: float
+    reliability: list[ReliabilityBin]
 
 
 @dataclass(frozen=True)
@@ -56,11 +74,16 @@ class Report:
         out: dict[str, Any] = {"task": self.task}
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, Speed):
-                out.update(asdict(value))
+            if isinstance(value, (Speed, Calibration)):
+                out.update({key: _plain(item) for key, item in vars(value).items()})
             elif value is not None or item.metadata.get("null"):
                 out[item.name] = _plain(value)
         return out
+
+    @property
+    def calibration_scores(self) -> Optional[Calibration]:
+        """The calibration of the probabilities (None where it was not measured)."""
+        return getattr(self, "calibration", None)
 
     @property
     def heading(self) -> str:
@@ -82,7 +105,10 @@ class Report:
 class SentimentReport(Report):
     """Negative/positive scores: accuracy, and precision/recall/F1 of the positive class.
 
-    ``confusion`` is ``[[tn, fp], [fn, tp]]`` (rows: gold, columns: predicted).
+    ``confusion`` is ``[[tn, fp], [fn, tp]]`` (rows: gold, columns: predicted). Three-way
+    scores (``labels`` negative, neutral, positive: neutral gold texts, or a model that answers
+    neutral) add ``macro_f1`` over the three classes and ``per_class`` scores; ``confusion`` is
+    then 3x3.
     """
 
     task: ClassVar[str] = "sentiment"
@@ -93,6 +119,9 @@ class SentimentReport(Report):
     confusion: list[list[int]]
     labels: list[str]
     speed: Speed
+    macro_f1: Optional[float] = None
+    per_class: Optional[dict[str, LabelScores]] = None
+    calibration: Optional[Calibration] = None
 
     @property
     def heading(self) -> str:
@@ -125,6 +154,7 @@ class EmotionReport(Report):
     group_accuracy: Optional[float] = None
     group_confusion: Optional[list[list[int]]] = None
     groups: Optional[list[str]] = None
+    calibration: Optional[Calibration] = None
 
     @property
     def heading(self) -> str:
@@ -165,6 +195,7 @@ class MultiLabelReport(Report):
     per_label: dict[str, LabelScores]
     threshold: Optional[float] = field(metadata={"null": True})
     speed: Speed
+    calibration: Optional[Calibration] = None
 
     @property
     def heading(self) -> str:
@@ -179,8 +210,12 @@ def _plain(value: Any) -> Any:
     """A value JSON can hold: dataclasses as dicts, arrays as lists."""
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
+    if isinstance(value, ReliabilityBin):
+        return value._asdict()
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value

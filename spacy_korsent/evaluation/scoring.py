@@ -22,21 +22,31 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union, cast
 
 import numpy as np
 
-from ..files.labelled import LabelledRows, LabelSet, sentiment_labels
+from ..files.labelled import THREE_WAY_NAMES, LabelledRows, LabelMap, LabelSet, sentiment_labels
 from ..metrics import (
     NO_PREDICTION,
     accuracy,
+    brier_score,
     confusion_matrix,
+    expected_calibration_error,
     group_accuracy,
     group_predictions,
     macro_f1,
     multilabel_scores,
     precision_recall_f1,
     predictions,
+    reliability_bins,
     top_k_accuracy,
 )
 from ..taxonomy import EMOTIONS, GROUP_SIZE, GROUPS, LABELS
-from .reports import EmotionReport, LabelScores, MultiLabelReport, SentimentReport, Speed
+from .reports import (
+    Calibration,
+    EmotionReport,
+    LabelScores,
+    MultiLabelReport,
+    SentimentReport,
+    Speed,
+)
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -47,6 +57,9 @@ if TYPE_CHECKING:
 SENTIMENT = "korean_sentiment"
 EMOTION = "korean_emotion"
 SENTIMENT_CLASSES = ["negative", "positive"]
+THREE_WAY = list(THREE_WAY_NAMES)
+NEUTRAL_NAME = "neutral"
+NEUTRAL = THREE_WAY.index(NEUTRAL_NAME)
 
 Label = Union[str, int]
 Gold = Union[Label, Sequence[Label]]
@@ -60,45 +73,117 @@ def evaluate_sentiment(
     texts: Sequence[str],
     labels: Sequence[Gold],
     *,
-    label_map: Optional[Mapping[str, str]] = None,
+    label_map: Union[LabelMap, Mapping[str, str], None] = None,
     pipe: Optional[str] = None,
     batch_size: Optional[int] = None,
     progress: Optional[Progress] = None,
     source: str = "labels",
     lines: Optional[Sequence[int]] = None,
 ) -> SentimentReport:
-    """Accuracy, precision/recall/F1 of the positive class and the confusion matrix.
+    """Accuracy, precision/recall/F1 of the positive class, the confusion matrix, and how well
+    the probabilities are calibrated (expected calibration error, Brier score, reliability bins).
 
-    ``labels``: negative/positive (or 0/1, or values that ``label_map`` maps to them), one per
-    text. ``pipe`` names the component (default: the pipeline's ``korean_sentiment``); it must
-    have two classes. ``source`` and ``lines`` name the texts in error messages (a file and its
-    line numbers; default: "labels" and positions from 1).
+    ``labels``: negative/positive (or 0/1, or values that ``label_map`` maps to them; its keys
+    may be ranges of ratings such as ``"1-4"``), one per text; with neutral gold texts, the
+    scores are three-way (negative/neutral/positive: per-class and macro F1), as they are for a
+    model that answers neutral (a three-class model, or a neutral band). A two-class model that
+    never says neutral is scored three-way too: its neutral F1 is 0. ``pipe`` names the
+    component (default: the pipeline's ``korean_sentiment``). ``source`` and ``lines`` name the
+    texts in error messages (a file and its line numbers; default: "labels" and positions
+    from 1).
+
+    Predictions are the component's answers (``doc._.sentiment["label"]``); calibration is that
+    of its probabilities (``doc._.sentiment["scores"]``, neutral 0 when the model gives none):
+    each text's top probability against whether that class is gold.
     """
     rows = _rows(texts, labels, source, lines)
-    gold = sentiment_labels(dict(label_map or {})).encode_single(rows)
+    gold = np.asarray(sentiment_labels(label_map, neutral=True).encode_single(rows))
     component = _component(nlp, pipe, SENTIMENT)
-    names = list(component.labels)
-    if len(names) != 2:
-        raise ValueError(
-            f"{component.model_name} has {len(names)} classes ({', '.join(names)}); sentiment "
-            "evaluation scores negative/positive models. Score other classes with -t emotion "
-            "(korean_emotion takes any classes), or give a two-class model."
+    classes = _sentiment_classes(component)
+
+    def answer(doc: Doc) -> tuple[int, list[float]]:
+        result = doc._.sentiment
+        if result["label"] is None:
+            return NO_PREDICTION, [float("nan")] * len(THREE_WAY)
+        row = [0.0] * len(THREE_WAY)
+        for label, p in result["scores"].items():
+            row[THREE_WAY.index(classes[label])] = p
+        return THREE_WAY.index(classes.get(result["label"], result["label"])), row
+
+    out, speed = _classify(nlp, rows.texts, answer, batch_size, progress)
+    pred = np.array([label for label, _ in out], dtype=np.int64)
+    probs = np.array([row for _, row in out], dtype=np.float64).reshape(len(out), len(THREE_WAY))
+    three_way = NEUTRAL in gold or NEUTRAL in pred or NEUTRAL_NAME in classes.values()
+    if not three_way:  # negative/positive: class 1 is positive, as in NSMC
+        binary = np.array([0, NO_PREDICTION, 1])
+        gold, pred = binary[gold], np.where(pred >= 0, binary[np.maximum(pred, 0)], pred)
+        probs = probs[:, [0, 2]]
+    names = list(THREE_WAY if three_way else SENTIMENT_CLASSES)
+    positive = len(names) - 1
+    precision, recall, f1 = precision_recall_f1(gold, pred, positive=positive)
+    per_class = {
+        name: LabelScores(
+            *precision_recall_f1(gold, pred, positive=c), support=int((gold == c).sum())
         )
-
-    def predicted_class(doc: Doc) -> int:
-        return _sentiment_class(doc, names)
-
-    pred, speed = _classify(nlp, rows.texts, predicted_class, batch_size, progress)
-    precision, recall, f1 = precision_recall_f1(gold, pred, positive=1)
+        for c, name in enumerate(names)
+    }
     return SentimentReport(
         model=str(component.model_name),
         accuracy=accuracy(gold, pred),
         precision=precision,
         recall=recall,
         f1=f1,
-        confusion=confusion_matrix(gold, pred, 2).tolist(),
-        labels=list(SENTIMENT_CLASSES),
+        confusion=confusion_matrix(gold, pred, len(names)).tolist(),
+        labels=names,
         speed=speed,
+        macro_f1=macro_f1(gold, pred, labels=range(len(names))) if three_way else None,
+        per_class=per_class if three_way else None,
+        calibration=_calibration(probs, _one_hot(gold, len(names)), multi_label=False),
+    )
+
+
+def _sentiment_classes(component: KoreanClassifier) -> dict[str, str]:
+    """The three-way class (negative, neutral, positive) of each of the component's labels.
+
+    Labels with those names are themselves; the two labels of another two-class model are
+    negative and positive by index (class 1 is positive, as in the model card).
+    """
+    names = list(component.labels)
+    if set(names) <= set(THREE_WAY):
+        return {name: name for name in names}
+    if len(names) == 2:
+        return dict(zip(names, SENTIMENT_CLASSES))
+    raise ValueError(
+        f"{component.model_name} has {len(names)} classes ({', '.join(names)}); sentiment "
+        "evaluation scores negative/positive and negative/neutral/positive models. Score other "
+        "classes with -t emotion (korean_emotion takes any classes), or name them (the "
+        "component's labels option)."
+    )
+
+
+def _one_hot(gold: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes)[gold]
+
+
+def _calibration(probs: np.ndarray, truth: np.ndarray, *, multi_label: bool) -> Calibration:
+    """Expected calibration error, Brier score and the reliability bins of ``probs`` against
+    the 0/1 ``truth`` (the same shape), over the texts that got a prediction.
+
+    A single-label model is judged on each text's top probability and whether that class is
+    gold (top-label calibration); a multi-label model on every (text, label) score.
+    """
+    scored = ~np.isnan(probs).any(axis=1)
+    probs, truth = probs[scored], truth[scored]
+    if multi_label:
+        confidence, correct = probs.ravel(), truth.ravel()
+    else:
+        top = probs.argmax(axis=1)
+        confidence = probs.max(axis=1)
+        correct = truth[np.arange(len(truth)), top]
+    return Calibration(
+        ece=expected_calibration_error(confidence, correct),
+        brier=brier_score(probs, truth, multi_label=multi_label),
+        reliability=reliability_bins(confidence, correct),
     )
 
 
@@ -108,7 +193,7 @@ def evaluate_emotions(
     labels: Sequence[Gold],
     *,
     threshold: Optional[float] = None,
-    label_map: Optional[Mapping[str, str]] = None,
+    label_map: Union[LabelMap, Mapping[str, str], None] = None,
     pipe: Optional[str] = None,
     batch_size: Optional[int] = None,
     progress: Optional[Progress] = None,
@@ -136,7 +221,7 @@ def evaluate_emotions(
     label_set = LabelSet(
         names,
         aliases=glosses if tuple(names) == LABELS else {},
-        label_map=dict(label_map or {}),
+        label_map=label_map,
     )
     gold = label_set.encode(rows)
 
@@ -176,7 +261,12 @@ def _label_sets(
     scores = multilabel_scores(gold_matrix, chosen, names)
     per_label = {name: LabelScores(**values) for name, values in scores.pop("per_label").items()}
     return MultiLabelReport(
-        model=model, **scores, per_label=per_label, threshold=threshold, speed=speed
+        model=model,
+        **scores,
+        per_label=per_label,
+        threshold=threshold,
+        speed=speed,
+        calibration=_calibration(probs, gold_matrix, multi_label=threshold is not None),
     )
 
 
@@ -189,6 +279,9 @@ def _single_label(
         "accuracy": accuracy(gold, pred),
         "macro_f1": macro_f1(gold, pred),
         "top3_accuracy": top_k_accuracy(gold, probs, 3),
+        "calibration": _calibration(
+            probs.astype(np.float64), _one_hot(np.asarray(gold), len(names)), multi_label=False
+        ),
     }
     if tuple(names) != LABELS:
         confusion = confusion_matrix(gold, pred, len(names)).tolist()
@@ -203,16 +296,6 @@ def _single_label(
         group_confusion=groups.tolist(),
         groups=[name for name, _ in GROUPS],
     )
-
-
-def _sentiment_class(doc: Doc, labels: list[str]) -> int:
-    """NSMC's class (1 = positive) of the predicted label; -1 when there is none."""
-    label = doc._.sentiment["label"]
-    if label is None:
-        return NO_PREDICTION
-    if set(SENTIMENT_CLASSES) <= set(labels):
-        return int(label == "positive")
-    return labels.index(label)  # other names: class 1 is positive, as in the model card
 
 
 def _classify(

@@ -4,7 +4,8 @@
 without a header, with or without quoting, in any encoding :mod:`.encoding` reads). A label cell
 may hold several labels (``0,6,10`` in KOTE) with ``label_separator``, so every row carries a list
 of label values. :class:`LabelSet` turns those values into class indices: names, extra spellings
-(English glosses, NSMC's 0/1), ``--label-map`` entries such as ``1=negative``, or class indices.
+(English glosses, NSMC's 0/1), ``--label-map`` entries (:func:`parse_label_map`: ``1=negative`` or
+ranges of ratings such as ``1-4=negative,5-8=neutral,9-10=positive``), or class indices.
 
 NSMC is cleaned as the sentiment model card did: drop empty documents, then duplicate documents
 keeping the first (also when their labels conflict, which is counted).
@@ -12,7 +13,8 @@ keeping the first (also when their labels conflict, which is counted).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from .readers import InputError, Layout, Warn, guess_format, read_records, sourc
 LABELLED_FORMATS = ("nsmc", "csv", "tsv", "jsonl")
 NSMC_COLUMNS = ("document", "label")
 SENTIMENT_NAMES = ("negative", "positive")
+THREE_WAY_NAMES = ("negative", "neutral", "positive")
+SENTIMENT_ALIASES = {"0": "negative", "1": "positive", "LABEL_0": "negative", "LABEL_1": "positive"}
+"""NSMC's 0/1 (1 = positive), and the same classes as Hugging Face names them without names."""
 
 
 @dataclass(frozen=True)
@@ -168,14 +173,36 @@ def read_nsmc(path: Path | str, *, warn: Warn | None = None) -> Nsmc:
     return Nsmc(data.texts, sentiment_labels().encode_single(data), data.ids, data.counts)
 
 
-def sentiment_labels(label_map: dict[str, str] | None = None) -> LabelSet:
-    """negative and positive, also written 0 and 1 (NSMC's convention), plus ``label_map``."""
+def sentiment_labels(
+    label_map: LabelMap | Mapping[str, str] | None = None, *, neutral: bool = False
+) -> LabelSet:
+    """negative and positive (with ``neutral``: negative, neutral, positive), also written 0 and 1
+    (NSMC's convention) or LABEL_0 and LABEL_1, plus ``label_map``.
+
+    ``korsent evaluate`` and ``korsent train`` read sentiment labels through this one set.
+    """
     return LabelSet(
-        SENTIMENT_NAMES,
-        aliases={"0": "negative", "1": "positive"},
+        THREE_WAY_NAMES if neutral else SENTIMENT_NAMES,
+        aliases=SENTIMENT_ALIASES,
         label_map=label_map,
         indices=False,
     )
+
+
+def binary_as_sentiment(values: Iterable[str], classes: Sequence[str]) -> dict[str, str] | None:
+    """How 0/1 (or LABEL_0/LABEL_1) labels read on a model whose ``classes`` are negative and
+    positive: ``{"0": "negative", "1": "positive"}`` (those of the values given), else None.
+
+    Fine-tuning a negative/positive model on NSMC-style 0/1 labels keeps its trained head: the
+    labels mean what ``korsent evaluate`` reads them as (:data:`SENTIMENT_ALIASES`).
+    """
+    found = set(values)
+    if sorted(classes) != list(SENTIMENT_NAMES) or len(found) < 2:
+        return None
+    for spelling in (("0", "1"), ("LABEL_0", "LABEL_1")):
+        if found <= set(spelling):
+            return {value: SENTIMENT_ALIASES[value] for value in spelling if value in found}
+    return None
 
 
 def _label_values(value: object, separator: str | None) -> list[str]:
@@ -194,38 +221,41 @@ def _label_values(value: object, separator: str | None) -> list[str]:
 class LabelSet:
     """Class names in index order and every spelling of them a file may use.
 
-    A value is looked up as a name, then as an alias (``aliases`` and ``label_map``), then, with
-    ``indices``, as an integer class index. With a ``label_map``, integers are only read through
-    it (neither integer aliases nor class indices apply).
+    A value is looked up in ``label_map``, then as a name, then as an alias (``aliases``), then,
+    with ``indices``, as an integer class index. With a ``label_map``, integers are only read
+    through it (neither integer aliases nor class indices apply).
     """
 
     def __init__(
         self,
         names: Sequence[str],
         *,
-        aliases: dict[str, str] | None = None,
-        label_map: dict[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        label_map: LabelMap | Mapping[str, str] | None = None,
         indices: bool = True,
     ) -> None:
         self.names = list(names)
         if len(set(self.names)) != len(self.names) or "" in self.names:
             raise InputError(f"the class names {self.names} must be distinct and non-empty.")
-        self.index = {name: i for i, name in enumerate(self.names)}
-        # With a map, numbers are read only through it: NSMC's 1 = positive must not catch a
-        # star rating of 1 that the map forgot.
-        for value, name in (aliases or {}).items():
-            if not (label_map and _is_integer(value)):
-                self.index.setdefault(value, self.index[name])
-        for value, name in (label_map or {}).items():
+        self.label_map = label_map if isinstance(label_map, LabelMap) else LabelMap.of(label_map)
+        for value, name in self.label_map.entries():
             if name not in self.names:
                 raise InputError(
                     f"--label-map {value}={name}: {name!r} is not one of the classes {self.names}."
                 )
-            self.index[value] = self.index[name]
-        self.indices = indices and not label_map
+        self.index = {name: i for i, name in enumerate(self.names)}
+        # With a map, numbers are read only through it: NSMC's 1 = positive must not catch a
+        # star rating of 1 that the map forgot.
+        for value, name in (aliases or {}).items():
+            if name in self.index and not (self.label_map and _is_integer(value)):
+                self.index.setdefault(value, self.index[name])
+        self.indices = indices and not self.label_map
 
     def lookup(self, value: str) -> int | None:
         """The class index of a label value, or None when it is none of the known spellings."""
+        mapped = self.label_map.lookup(value)
+        if mapped is not None:
+            return self.index[mapped]
         if value in self.index:
             return self.index[value]
         if self.indices and _is_integer(value) and int(value) < len(self.names):
@@ -284,20 +314,127 @@ def _short(names: list[str]) -> str:
     return str(names) if len(names) <= 8 else f"[{', '.join(names[:6])}, ... ({len(names)} in all)]"
 
 
-def parse_label_map(spec: str | None) -> dict[str, str]:
-    """``1=negative,2=negative,4=positive`` as a dict; an InputError for a malformed entry."""
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_RANGE = re.compile(rf"\s*({_NUMBER})\s*-\s*({_NUMBER})\s*")
+
+
+def _number(value: str) -> float | None:
+    """``value`` as a number when written as one (``4``, ``4.0``, ``-1``, ``.5``), else None."""
+    text = value.strip()
+    return float(text) if text.isascii() and re.fullmatch(_NUMBER, text) else None
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """The numbers from ``low`` to ``high``, both included, as the spec wrote them."""
+
+    low: float
+    high: float
+    spec: str
+
+    def __contains__(self, number: float) -> bool:
+        return self.low <= number <= self.high
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """``--label-map``: label values to class names, one by one or by ranges of numbers.
+
+    A key written as a number (``4``) or a range (``1-4``, ``0.5-2.5``; both ends included)
+    catches every value that reads as a number in it: ``4.0`` and ``04`` are ``4``. Other keys
+    match their value exactly. Empty when no map was given (``bool(label_map)`` is False).
+    """
+
+    exact: dict[str, str] = field(default_factory=dict)
+    ranges: tuple[tuple[NumberRange, str], ...] = ()
+
+    @classmethod
+    def of(cls, pairs: LabelMap | Mapping[str, str] | None, spec: str | None = None) -> LabelMap:
+        """A map from ``{key: class}`` (a key may be a number or a range), checked: a value that
+        two entries send to different classes (overlapping ranges) is an InputError."""
+        if isinstance(pairs, LabelMap):
+            return pairs
+        exact: dict[str, str] = {}
+        ranges: list[tuple[NumberRange, str]] = []
+        for key, name in (pairs or {}).items():
+            key, name = str(key).strip(), str(name).strip()
+            span = _range(key)
+            if span is None:
+                exact[key] = name
+                continue
+            for other, other_name in ranges:
+                if other_name != name and span.low <= other.high and other.low <= span.high:
+                    raise InputError(
+                        f"--label-map {spec or key}: {span.spec}={name} and "
+                        f"{other.spec}={other_name} overlap (ranges include both ends); a value "
+                        "must map to one class."
+                    )
+            ranges.append((span, name))
+        return cls(exact, tuple(ranges))
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.ranges)
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """Every ``(key, class)`` as written."""
+        yield from self.exact.items()
+        for span, name in self.ranges:
+            yield span.spec, name
+
+    @property
+    def classes(self) -> list[str]:
+        """The classes the map names, in the order it first names them."""
+        return list(dict.fromkeys(name for _, name in self.entries()))
+
+    def lookup(self, value: str) -> str | None:
+        """The class of ``value``, or None when no entry catches it."""
+        if value in self.exact:
+            return self.exact[value]
+        number = _number(value)
+        if number is not None:
+            for span, name in self.ranges:
+                if number in span:
+                    return name
+        return None
+
+
+def _range(key: str) -> NumberRange | None:
+    """A numeric key as a range (``4`` is ``4-4``); None for a key that is no number."""
+    number = _number(key)
+    if number is not None:
+        return NumberRange(number, number, key)
+    match = _RANGE.fullmatch(key)
+    if match is None:
+        return None
+    low, high = float(match[1]), float(match[2])
+    if low > high:
+        raise InputError(
+            f"--label-map {key}: the range runs from high to low; write {match[2]}-{match[1]}."
+        )
+    return NumberRange(low, high, key)
+
+
+def parse_label_map(spec: str | None) -> LabelMap:
+    """``--label-map`` of every command: ``1=negative,2=negative,4=positive`` or ranges such as
+    ``1-4=negative,5-8=neutral,9-10=positive`` (see :class:`LabelMap`); an InputError for a
+    malformed entry, a value given two classes, or overlapping ranges."""
     if not spec:
-        return {}
-    mapping: dict[str, str] = {}
+        return LabelMap()
+    pairs: dict[str, str] = {}
     for entry in spec.split(","):
         value, sep, name = (part.strip() for part in entry.partition("="))
         if not sep or not value or not name:
             raise InputError(
                 f"--label-map {spec!r}: write VALUE=CLASS pairs separated by commas, e.g. "
-                "1=negative,5=positive."
+                "1=negative,5=positive, or ranges of numbers, e.g. 1-4=negative,5-8=neutral,"
+                "9-10=positive."
             )
-        mapping[value] = name
-    return mapping
+        if pairs.get(value, name) != name:
+            raise InputError(
+                f"--label-map {spec!r}: {value} is mapped to both {pairs[value]} and {name}."
+            )
+        pairs[value] = name
+    return LabelMap.of(pairs, spec)
 
 
 def infer_names(values: Iterable[str]) -> list[str]:

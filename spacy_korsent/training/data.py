@@ -6,7 +6,7 @@ Files are read with the shared labelled reader (:mod:`spacy_korsent.files.labell
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +18,9 @@ from ..files.labelled import (
     SENTIMENT_NAMES,
     LabelledLayout,
     LabelledRows,
+    LabelMap,
     LabelSet,
+    binary_as_sentiment,
     infer_names,
     parse_label_map,
     sentiment_labels,
@@ -69,10 +71,18 @@ class Source:
 
 
 def load_data(
-    source: Source, seed: int, *, warn: Warn | None = None, note: Warn | None = None
+    source: Source,
+    seed: int,
+    *,
+    model_classes: Sequence[str] = (),
+    warn: Warn | None = None,
+    note: Warn | None = None,
 ) -> tuple[Labelled, Labelled, Labelled | None]:
-    """Training, validation and (optional) test sets, every file read and checked up front."""
-    train_data, label_set = _training_set(source, warn, note)
+    """Training, validation and (optional) test sets, every file read and checked up front.
+
+    ``model_classes`` are the classes of the checkpoint to fine-tune (see :func:`label_names`).
+    """
+    train_data, label_set = _training_set(source, model_classes, warn, note)
     names = train_data.names
     extra = {}
     for role in ("val", "test"):
@@ -90,11 +100,11 @@ def read_labelled(
     source: Source, *, warn: Warn | None = None, note: Warn | None = None
 ) -> Labelled:
     """The training file of ``source``: its texts, and label indices into the label names."""
-    return _training_set(source, warn, note)[0]
+    return _training_set(source, (), warn, note)[0]
 
 
 def _training_set(
-    source: Source, warn: Warn | None, note: Warn | None
+    source: Source, model_classes: Sequence[str], warn: Warn | None, note: Warn | None
 ) -> tuple[Labelled, LabelSet]:
     """The training data and the label set that the validation and test files must fit."""
     rows = _read(source.train, source, warn, note)
@@ -103,7 +113,14 @@ def _training_set(
     label_map = parse_label_map(source.label_map)
     values = [value for labels in rows.labels for value in labels]
     nsmc = source.layout.format_of(source.train) == "nsmc"
-    names = label_names(source.labels, values, nsmc=nsmc, label_map=label_map)
+    names = label_names(
+        source.labels,
+        values,
+        nsmc=nsmc,
+        label_map=label_map,
+        model_classes=model_classes,
+        note=note,
+    )
     label_set = _label_set(names, label_map)
     return Labelled(rows.texts, _gold(label_set, rows), names), label_set
 
@@ -124,22 +141,31 @@ def _read(path: Path, source: Source, warn: Warn | None, note: Warn | None) -> L
     return rows
 
 
-def _label_set(names: list[str], label_map: dict[str, str]) -> LabelSet:
-    """The classes ``names``, with NSMC's 0/1 for negative/positive and the ``label_map``."""
+def _label_set(names: list[str], label_map: LabelMap) -> LabelSet:
+    """The classes ``names``, with NSMC's 0/1 for negative/positive and the ``label_map``:
+    the label set ``korsent evaluate`` reads sentiment with."""
     if names == list(SENTIMENT_NAMES):
         return sentiment_labels(label_map)
     return LabelSet(names, label_map=label_map)
 
 
 def label_names(
-    spec: str | None, values: list[str], *, nsmc: bool, label_map: dict[str, str] | None = None
+    spec: str | None,
+    values: list[str],
+    *,
+    nsmc: bool,
+    label_map: LabelMap | None = None,
+    model_classes: Sequence[str] = (),
+    note: Warn | None = None,
 ) -> list[str]:
     """The class names in index order.
 
     ``spec`` is ``sentiment`` (negative,positive), ``emotion`` (the 60-label taxonomy), a file
     with one name per line, or a comma list. Without it: NSMC is negative,positive; a
-    ``label_map`` gives its classes, sorted; integers 0..N-1 are class indices (named
-    ``LABEL_i``, which both components read); other integers are refused (see
+    ``label_map`` gives its classes, sorted; 0/1 on a checkpoint whose ``model_classes`` are
+    negative/positive mean negative/positive (as ``korsent evaluate`` reads them; ``note``
+    hears so), which keeps the checkpoint's head; other integers 0..N-1 are class indices
+    (named ``LABEL_i``, which both components read); other integers are refused (see
     :func:`infer_names`); other values are sorted.
     """
     if spec:
@@ -159,7 +185,16 @@ def label_names(
     elif nsmc:
         names = list(SENTIMENT_NAMES)
     elif label_map:
-        names = sorted(set(label_map.values()))
+        names = sorted(label_map.classes)
+    elif binary_as_sentiment(values, model_classes):
+        names = list(SENTIMENT_NAMES)
+        if note is not None:
+            found = ", ".join(sorted(set(values)))
+            note(
+                f"the labels {found} are read as negative, positive (1 = positive, as NSMC and "
+                "korsent evaluate read them), the classes of the model, whose head is kept; to "
+                "train new classes, name them (e.g. --labels spam,ham: 0 is the first)."
+            )
     else:
         names = infer_names(values)
     if len(names) < 2:

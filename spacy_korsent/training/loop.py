@@ -137,6 +137,31 @@ def build_pipeline(
     return nlp, component
 
 
+def model_classes(model: str) -> list[str]:
+    """The class names of a checkpoint, negative/positive however it spells them (부정/긍정, ...):
+    what fine-tuning keeps the head for."""
+    from ..components.sentiment import canonical_sentiment
+
+    try:
+        config = load_config(resolve_model(model))
+    except ModelNotFoundError as err:
+        raise InputError(str(err)) from err
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    return canonical_sentiment(names) or names
+
+
+def head_plan(component: KoreanClassifier, names: list[str]) -> str:
+    """One line saying whether training keeps the checkpoint's head for ``names`` or replaces
+    it (what ``initialize`` will do: it keeps it exactly when the classes are the same)."""
+    model, classes = component.model_name, ", ".join(component.labels)
+    if set(component.labels) == set(names):
+        return f"fine-tuning {model} with its classification head ({classes})"
+    return (
+        f"replacing the classification head of {model} (classes {classes}) with a new, "
+        f"untrained one for {', '.join(names)}"
+    )
+
+
 def write_random_model(
     names: list[str], init_config: Path, tokenizer: str | None, seed: int, scratch: Path
 ) -> Path:
