@@ -217,7 +217,7 @@ def read_output(path: Path) -> list[dict]:
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
     if path.suffix in (".csv", ".tsv"):
-        with open(path, encoding="utf-8", newline="") as stream:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
             return list(csv.DictReader(stream, delimiter="," if path.suffix == ".csv" else "\t"))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

@@ -204,6 +204,7 @@ def _read(args: argparse.Namespace, label_map: dict[str, str], warn: Warnings) -
         quoting=args.quoting,
         encoding=args.encoding,
         label_separator=args.label_separator,
+        sheet=args.sheet,
         default_fmt="nsmc" if sentiment else "tsv",
     )
     fmt = layout.format_of(args.file)
