@@ -227,6 +227,7 @@ def _text_stream(path: str | None, encoding: str) -> TextIO:
     if path is None:
         if encoding == "utf-8" or encoding == (sys.stdout.encoding or "").lower():
             return sys.stdout
+        sys.stdout.flush()  # what was written before goes first
         return io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="")
     try:
         return open(path, "w", encoding=encoding, newline="")  # noqa: SIM115
