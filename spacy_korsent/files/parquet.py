@@ -122,6 +122,7 @@ class ParquetWriter(Writer):
         self.result_types = result_types
         self.fixed = FixedColumns(warn, "Parquet schema")
         self.types: dict[str, pa.DataType] = {}
+        self.results: dict[str, pa.DataType] = {}
         self.writer: Any = None
         self.rows = 0
 
@@ -129,9 +130,9 @@ class ParquetWriter(Writer):
         import pyarrow as pa
 
         if self.fixed.fix(rows):
-            known = dict(self.result_types())
+            self.results = dict(self.result_types())
             self.types = {
-                column: known.get(column) or _inferred([row.get(column) for row in rows])
+                column: self.results.get(column) or _inferred([row.get(column) for row in rows])
                 for column in self.fixed.columns
             }
             self._open()
@@ -151,7 +152,11 @@ class ParquetWriter(Writer):
 
     def _array(self, column: str, rows: list[dict]) -> pa.Array:
         """The batch's values of ``column`` in its type, widened first if they do not fit."""
+        import pyarrow as pa
+
         values = [row.get(column) for row in rows]
+        if column in self.results:  # made by the components in this type: nothing to check
+            return pa.array(values, type=self.results[column])
         for _ in range(3):  # null -> a type -> float64 -> text at most
             array = _converted(values, self.types[column])
             if array is not None:
