@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -14,6 +15,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 FIXTURES = Path(__file__).parent / "fixtures"
 KOELECTRA_VOCAB = FIXTURES / "koelectra-v1-vocab.txt"
 KLUE_VOCAB = FIXTURES / "klue-bert-base-vocab.txt"
+TINY_MODEL = FIXTURES / "nsmc-koelectra-tiny"
+"""The committed tiny sentiment model (see the README)."""
+
+Analyze = Callable[..., tuple[int, str, str]]
 
 
 def build_model_dir(
@@ -101,3 +106,40 @@ def make_nlp() -> Callable[..., object]:
         return nlp
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline() -> Any:
+    """The pipeline ``korsent analyze --sentiment-model MODEL`` builds, built once."""
+    from spacy_korsent.cli import build_parser
+    from spacy_korsent.cli.common import SENTIMENT, PipelineOptions, build_pipeline
+
+    args = build_parser().parse_args(["analyze", "--sentiment-model", str(TINY_MODEL)])
+    return build_pipeline({SENTIMENT: str(TINY_MODEL)}, PipelineOptions.from_args(args))
+
+
+@pytest.fixture
+def analyze(tiny_pipeline: Any, monkeypatch: pytest.MonkeyPatch, capsys) -> Analyze:
+    """Run ``korsent analyze --sentiment-model MODEL -q ARGS``: (exit code, stdout, stderr).
+
+    The command's pipeline builder hands out the pipeline built once (for the sentiment model
+    only, without --sentences, which is all these tests ask for), and its parser is built once.
+    """
+    import spacy_korsent.cli as cli
+    import spacy_korsent.cli.analysis as analysis_steps
+    from spacy_korsent.cli import build_parser, main
+    from spacy_korsent.cli.common import SENTIMENT
+
+    def cached(models: dict, args: Any, *, sentences: bool = False, note: Any = None) -> Any:
+        assert models == {SENTIMENT: str(TINY_MODEL)} and not sentences
+        return tiny_pipeline
+
+    monkeypatch.setattr(analysis_steps, "build_pipeline", cached)
+    monkeypatch.setattr(cli, "build_parser", functools.cache(build_parser))  # one parser is enough
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        code = main(["analyze", "--sentiment-model", str(TINY_MODEL), "-q", *map(str, argv)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -105,7 +105,7 @@ def test_csv_in_csv_out_keeps_every_column(capsys, models, library, tmp_path: Pa
         capsys, *models, "-t", "both", "-i", str(source), "-f", "csv", "-o", str(target)
     )
     assert (code, out, err) == (0, "", "")
-    with open(target, encoding="utf-8", newline="") as stream:
+    with open(target, encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0])[:3] == ["id", "text", "stars"]
     assert [(r["id"], r["text"], r["stars"]) for r in rows] == [

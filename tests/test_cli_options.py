@@ -74,7 +74,7 @@ def test_unwritable_outputs_fail_before_the_models_load(
     model = ["--sentiment-model", tmp_path / "not-a-model", "-i", reviews]
     code, _, err = run(capsys, "analyze", *model, "-f", "parquet")
     assert code == 2 and "Parquet output needs a file" in err
-    page = tmp_path / "out.html"
+    page = tmp_path / "out.jsonl"
     code, _, err = run(capsys, "analyze", *model, "-o", page, "--html", page)
     assert code == 2 and "give the page its own file" in err and not page.exists()
     monkeypatch.setitem(sys.modules, "pyarrow", None)

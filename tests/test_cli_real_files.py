@@ -64,7 +64,8 @@ def test_cp949_excel_export_is_read_and_written_as_csv_by_its_suffix(tmp_path: P
     assert text(done.stderr) == (
         f"korsent analyze: note: {source}: read as CP949 (EUC-KR); --encoding overrides this.\n"
     )
-    with open(output, encoding="utf-8", newline="") as stream:
+    assert output.read_bytes().startswith(b"\xef\xbb\xbfid,text")  # UTF-8 as Excel reads it
+    with open(output, encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [row["text"] for row in rows] == ["연출도 좋고, 음악도 좋았다", "돈이 아깝다", ""]
     assert [row["sentiment"] for row in rows] == ["positive", "negative", ""]

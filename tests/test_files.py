@@ -243,7 +243,6 @@ def test_outputs_keep_every_column_of_the_first_batch(tmp_path: Path, fmt: str) 
         warn=messages.append,
         text_column="text",
         hidden=set(),
-        float_columns=lambda column: False,
     )
     writer.write(rows)
     writer.write([{"text": "또", "extra": 1}])  # a later batch's new column is reported
@@ -253,7 +252,7 @@ def test_outputs_keep_every_column_of_the_first_batch(tmp_path: Path, fmt: str) 
 
         assert pq.read_table(path).column_names == ["text", "sentiment", "id"]
     else:
-        header = path.read_text(encoding="utf-8").splitlines()[0]
+        header = path.read_text(encoding="utf-8-sig").splitlines()[0]
         cells = header.split() if fmt == "table" else header.split(",\t"[fmt == "tsv"])
         assert cells == ["text", "sentiment", "id"]
         assert "7" in path.read_text(encoding="utf-8")

@@ -10,69 +10,30 @@ command's own reading, checking and writing.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
 import random
 import re
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+from conftest import Analyze
 
-import spacy_korsent.cli as cli
-import spacy_korsent.cli.analysis as analysis_steps
-from spacy_korsent.cli import build_parser, main
-from spacy_korsent.cli.common import SENTIMENT, PipelineOptions, build_pipeline
 from spacy_korsent.files.readers import pandas_names
 
-MODEL = FIXTURES / "nsmc-koelectra-tiny"
 RESULTS = ["sentiment", "sentiment_score", "sentiment_negative", "sentiment_positive"]
-
-Analyze = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture(scope="module")
-def tiny_pipeline() -> Any:
-    """The pipeline ``korsent analyze --sentiment-model MODEL`` builds, built once."""
-    args = build_parser().parse_args(["analyze", "--sentiment-model", str(MODEL)])
-    return build_pipeline({SENTIMENT: str(MODEL)}, PipelineOptions.from_args(args))
-
-
-@pytest.fixture
-def analyze(tiny_pipeline: Any, monkeypatch: pytest.MonkeyPatch, capsys) -> Analyze:
-    """Run ``korsent analyze --sentiment-model MODEL -q ARGS``: (exit code, stdout, stderr).
-
-    The command's pipeline builder hands out the pipeline built once (for the sentiment model
-    only, without --sentences, which is all these tests ask for), and its parser is built once.
-    """
-
-    def cached(models: dict, args: Any, *, sentences: bool = False, note: Any = None) -> Any:
-        assert models == {SENTIMENT: str(MODEL)} and not sentences
-        return tiny_pipeline
-
-    monkeypatch.setattr(analysis_steps, "build_pipeline", cached)
-    monkeypatch.setattr(cli, "build_parser", functools.cache(build_parser))  # one parser is enough
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        code = main(["analyze", "--sentiment-model", str(MODEL), "-q", *map(str, argv)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def read_table(path: Path, delimiter: str = ",") -> list[list[str]]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:  # CSV files have a BOM
         return list(csv.reader(stream, delimiter=delimiter))
 
 
 def read_dicts(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:  # CSV files have a BOM
         return list(csv.DictReader(stream, delimiter=delimiter))
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
+import xlsxwriter
 from conftest import FIXTURES
 from spacy.language import Language
 
@@ -207,6 +208,13 @@ def write_input(path: Path, fmt: str, rows: list[dict]) -> None:
         path.write_text("".join(lines), encoding="utf-8")
     elif fmt == "parquet":
         pq.write_table(pa.Table.from_pylist(rows), path)
+    elif fmt == "xlsx":
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet()
+        for r, row in enumerate([dict(zip(COLUMNS, COLUMNS)), *rows]):
+            for c, column in enumerate(COLUMNS):
+                sheet.write(r, c, row[column])
+        book.close()
     else:
         with open(path, "w", encoding="utf-8", newline="") as stream:
             writer = csv.DictWriter(stream, COLUMNS, delimiter="," if fmt == "csv" else "\t")
@@ -218,7 +226,7 @@ def read_output(path: Path) -> list[dict]:
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
     if path.suffix in (".csv", ".tsv"):
-        with open(path, encoding="utf-8", newline="") as stream:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
             return list(csv.DictReader(stream, delimiter="," if path.suffix == ".csv" else "\t"))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -251,7 +259,7 @@ def _number(value: Any) -> float | None:
 CASES = [  # input format, a directory of two files (else one file), output format
     # (one JSON Lines file to JSON Lines: the test of joining a cluster below)
     ("jsonl", True, "csv"),
-    ("csv", False, "parquet"),
+    ("xlsx", False, "parquet"),  # the cells' types: ints stay int64
     ("csv", True, "jsonl"),
     ("tsv", False, "tsv"),
     ("tsv", True, "jsonl"),
@@ -288,8 +296,15 @@ def test_command_line_reads_each_format_and_writes_what_the_local_run_writes(
     assert main(["analyze", *on_ray, *options]) == 0, capsys.readouterr().err
 
     assert_same(read_output(ray_output), read_output(local_output))
-    if output == "parquet":  # the same columns and types: probabilities as numbers
-        assert pq.read_schema(ray_output) == pq.read_schema(local_output)
+    if output == "parquet":  # the same columns and native types: numbers, lists, structs
+        schema = pq.read_schema(ray_output)
+        assert schema == pq.read_schema(local_output)
+        assert schema.field("sentiment_score").type == pa.float64()
+        if fmt == "xlsx":
+            assert schema.field("id").type == pa.int64()
+        if directory:
+            assert schema.field("emotion_labels").type == pa.list_(pa.string())
+            assert pa.types.is_struct(schema.field("emotions_top").type.value_type)
 
 
 def test_command_line_joins_a_cluster_and_reports_rows_as_the_local_run_does(
@@ -455,6 +470,7 @@ def test_a_worker_that_cannot_start_ends_the_run_with_one_line(capsys, tmp_path,
 BROKEN_WORKERS = """
 import sys
 import ray
+import xlsxwriter
 import spacy_korsent.integrations.ray as korsent_ray
 from spacy_korsent.cli import main
 

@@ -67,7 +67,7 @@ def written_rows(path: Path, fmt: str) -> list[dict]:
     """The output's rows; text outputs must end with a whole line."""
     if fmt == "parquet":
         return pq.read_table(path).to_pylist()  # raises without the footer
-    text = path.read_text("utf-8")
+    text = path.read_text("utf-8-sig")
     assert text.endswith("\n")
     if fmt == "jsonl":
         return [json.loads(line) for line in text.splitlines()]

@@ -64,6 +64,8 @@ class AnalysisRequest:
     """The column whose value heads each document on the --html page (None: ``id`` if any)."""
     escape_formulas: bool = False
     """Neutralise cells a spreadsheet would run as a formula (CSV and TSV output only)."""
+    output_encoding: Optional[str] = None
+    """The text encoding of CSV/TSV output (None: the writers' default, see files/writers.py)."""
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
     quiet: bool = False
     ray: RayOptions = field(default_factory=RayOptions)
@@ -119,8 +121,9 @@ def result_writer(request: AnalysisRequest, fields: ResultFields, warn: Warnings
         warn=warn,
         text_column=request.text_column,
         hidden=fields.details,
-        float_columns=fields.is_float,
+        result_types=fields.arrow_types,
         escape_formulas=request.escape_formulas,
+        encoding=request.output_encoding,
     )
 
 
@@ -136,7 +139,12 @@ def check_outputs(request: AnalysisRequest, inputs: Sequence[str | Path]) -> Non
     destroy an input or the other output."""
     output, html = request.output, request.html
     refuse_input_as_output(output, inputs, "-o")
-    check_output(request.output_format, output, escape_formulas=request.escape_formulas)
+    check_output(
+        request.output_format,
+        output,
+        escape_formulas=request.escape_formulas,
+        encoding=request.output_encoding,
+    )
     if not html:
         return
     refuse_input_as_output(html, inputs, "--html")

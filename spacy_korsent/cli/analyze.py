@@ -19,7 +19,7 @@ from typing import Callable
 
 from ..files.readers import FORMATS, Layout, source_name
 from ..files.sources import InputFile, input_files
-from ..files.writers import OUTPUT_FORMATS, output_format
+from ..files.writers import OUTPUT_ENCODINGS, OUTPUT_FORMATS, output_format
 from . import local_engine, ray_engine
 from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
@@ -37,8 +37,8 @@ from .common import (
 
 DESCRIPTION = """\
 Analyze texts given as arguments, lines of standard input, or a file: plain text (one document
-per line), CSV/TSV with a header (or --columns), or JSON Lines; --text-column names the text's
-column. The output keeps every input column and adds, per task:
+per line), CSV/TSV or an Excel sheet (.xlsx, --sheet) with a header (or --columns), or JSON Lines;
+--text-column names the text's column. The output keeps every input column and adds, per task:
 
   sentiment        sentiment (label), sentiment_score (its probability),
                    sentiment_<label> (the probability of each label, e.g. sentiment_positive)
@@ -48,8 +48,10 @@ column. The output keeps every input column and adds, per task:
                    top 3: label, gloss, group, score)
 
 --sentences adds "sentences": a list of {text, start, end, <the same fields>} per sentence.
-The output format comes from the -o file's suffix (.jsonl, .csv, .tsv, .parquet) unless -f names
-one; standard output gets JSON Lines. Lists are JSON strings in CSV, TSV and Parquet output.
+The output format comes from the -o file's suffix (.jsonl, .csv, .tsv, .parquet, .xlsx) unless -f
+names one; standard output gets JSON Lines. CSV and TSV files are UTF-8 with a byte order mark, as
+Excel needs (--output-encoding). Lists are JSON text in CSV, TSV and .xlsx cells and native lists
+in Parquet, where input columns keep their types.
 Empty texts get empty results. Added fields replace input columns of the same name.
 """
 
@@ -81,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format",
         choices=OUTPUT_FORMATS,
         help="output format (default: from the -o suffix, else jsonl)",
+    )
+    source.add_argument(
+        "--output-encoding",
+        choices=OUTPUT_ENCODINGS,
+        help="of CSV/TSV output (default: utf-8-sig for files, which Excel reads as UTF-8 only "
+        "with this byte order mark; utf-8 for standard output); cp949 writes characters it "
+        "lacks as ? with a warning",
     )
     source.add_argument(
         "--escape-formulas",
@@ -142,7 +151,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         choices=tuple(ENGINES),
         default="local",
         help="local: in this process (default); ray: on the workers of a Ray cluster, or of a "
-        "local Ray instance (both read -i FILE or DIRECTORY: JSONL, CSV, TSV, text, Parquet)",
+        "local Ray instance (both read -i FILE or DIRECTORY: JSONL, CSV, TSV, XLSX, text, "
+        "Parquet)",
     )
     group.add_argument(
         "--workers",
@@ -190,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         texts=tuple(args.texts),
         files=tuple(files),
         input=args.input,
-        layout=Layout(None, args.columns, args.quoting, args.encoding),
+        layout=Layout(None, args.columns, args.quoting, args.encoding, args.sheet),
         text_column=text_column,
         sentences=args.sentences,
         output=args.output,
@@ -199,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         html_limit=args.html_limit,
         id_column=args.id_column,
         escape_formulas=args.escape_formulas,
+        output_encoding=args.output_encoding,
         pipeline=PipelineOptions.from_args(args),
         quiet=args.quiet,
         ray=RayOptions(args.workers, args.cpus_per_worker, args.gpus_per_worker, args.address),
@@ -264,6 +275,9 @@ def _sniff_stdin(fmt: str | None, text_column: str, warn: Warnings) -> tuple[Ite
     stream = chain(head, lines)
     if fmt is not None or not head:
         return stream, fmt or "text"
+    if head[0].startswith(ZIP):
+        warn.note("standard input is a ZIP archive: read as an Excel workbook (.xlsx).")
+        return stream, "xlsx"
     first = _LINE_END.split(head[0].decode("utf-8", "replace"))[0].lstrip("\ufeff").strip()
     if first.startswith("{") and _is_json_object(first):
         warn.note("standard input holds JSON Lines: read as such (--input-format overrides).")
@@ -292,6 +306,8 @@ def _sniff_stdin(fmt: str | None, text_column: str, warn: Warnings) -> tuple[Ite
 
 
 _NAME = re.compile(r"[\w.-]{1,40}")
+ZIP = b"PK\x03\x04"
+"""How a ZIP archive, and so an .xlsx workbook, starts."""
 _LINE_END = re.compile(r"\r\n?|\n")
 
 

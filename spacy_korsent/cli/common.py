@@ -47,7 +47,7 @@ def add_file_options(
         format_flag,
         dest="fmt",
         choices=formats,
-        help="default: from the suffix (.csv, .tsv, .jsonl)",
+        help="default: from the suffix (.csv, .tsv, .jsonl, .xlsx)",
     )
     group.add_argument(
         "--text-column", metavar="NAME", help="column or field with the text (default: text)"
@@ -60,8 +60,8 @@ def add_file_options(
         "--columns",
         metavar="A,B,C",
         type=_names,
-        help="names of the columns of a CSV/TSV file without a header line (its first line is "
-        "data), e.g. id,text,label",
+        help="names of the columns of a CSV/TSV file or an Excel sheet without a header line "
+        "(its first line is data), e.g. id,text,label",
     )
     group.add_argument(
         "--no-quoting",
@@ -74,6 +74,12 @@ def add_file_options(
         metavar="NAME",
         help="the file's encoding (default: detected: UTF-8 with or without BOM, UTF-16 with BOM, "
         "CP949/EUC-KR)",
+    )
+    group.add_argument(
+        "--sheet",
+        metavar="NAME|N",
+        help="the sheet of an Excel workbook (.xlsx) to read, by name or number from 1 "
+        "(default: the first; needs pip install 'spacy-korsent[excel]')",
     )
     if labelled:
         group.add_argument(
@@ -92,6 +98,7 @@ def add_file_options(
 
 def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None:
     """A CommandError for file options given that the file's format cannot use."""
+    sheet = ["--sheet"] if getattr(args, "sheet", None) and fmt != "xlsx" else []
     if fmt == "nsmc":
         names = ("text_column", "label_column", "columns")
         given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name, None)]
@@ -101,13 +108,17 @@ def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None
         given = ["--columns"] if args.columns else []
         why = f"it is read as {'JSON Lines' if fmt == 'jsonl' else 'plain text'}"
         hint = "--columns names the columns of a CSV/TSV file without a header line"
-    elif fmt == "parquet":  # korsent analyze --engine ray
+    elif fmt == "parquet":
         given = [f"--{name}" for name in ("columns", "encoding") if getattr(args, name, None)]
         why = "it is read as Parquet, which holds its own column names, types and encoding"
         hint = "leave them out for Parquet files"
-    else:
-        return
-    given += [] if args.quoting else ["--no-quoting"]
+    elif fmt == "xlsx":
+        given = ["--encoding"] if getattr(args, "encoding", None) else []
+        why = "it is read as an Excel workbook, whose cells hold text, not encoded bytes"
+        hint = "leave them out for .xlsx files"
+    else:  # CSV and TSV take every option but --sheet
+        given, why, hint = [], "only Excel workbooks (.xlsx) have sheets", "leave --sheet out"
+    given += sheet + ([] if args.quoting or fmt in ("csv", "tsv") else ["--no-quoting"])
     if given:
         raise CommandError(f"{', '.join(given)} cannot apply to {path}: {why}; {hint}.")
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..training.data import Labelled
 
 DESCRIPTION = """\
-Turn a labelled file (NSMC .txt, or CSV/TSV/JSONL with a text and a label column) into a .spacy
+Turn a labelled file (NSMC .txt, or CSV/TSV/JSONL/XLSX with a text and a label column) into a .spacy
 file of docs whose gold doc.cats give every label 1.0 or 0.0, for spacy train (--paths.train,
 --paths.dev). The file is read as korsent train reads it (the same reader and options; --labels
 fixes the names and their order, --label-map maps values to them, also by ranges of ratings such
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         columns=args.columns,
         quoting=args.quoting,
         encoding=args.encoding,
+        sheet=args.sheet,
         labels=args.labels,
         label_map=args.label_map,
         label_separator=args.label_separator,

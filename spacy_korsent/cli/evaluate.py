@@ -217,6 +217,7 @@ def _read(args: argparse.Namespace, label_map: LabelMap, warn: Warnings) -> Labe
         quoting=args.quoting,
         encoding=args.encoding,
         label_separator=args.label_separator,
+        sheet=args.sheet,
         default_fmt="nsmc" if sentiment else "tsv",
     )
     fmt = layout.format_of(args.file)

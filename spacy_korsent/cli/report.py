@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Iterable, Iterator
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
+from ..files.parquet import parquet_columns
 from ..files.readers import Layout, Record, source_name
 from ..files.sources import count_lines
 from ..files.writers import refuse_input_as_output
@@ -27,7 +29,8 @@ from .common import (
 )
 
 DESCRIPTION = """\
-Write one HTML page about a file that korsent analyze wrote (JSON Lines, CSV, TSV or Parquet):
+Write one HTML page about a file that korsent analyze wrote (JSON Lines, CSV, TSV, XLSX or
+Parquet):
 the sentiment labels and a score histogram; the emotions, emotion groups and (multi-label models)
 predicted emotions; the same by a group column (--group-by) and over time (--date-column); the
 words that most distinguish each label; the most confident and most uncertain rows per label
@@ -89,25 +92,37 @@ def run(args: argparse.Namespace) -> int:
     fmt = report_format(args.input, args.fmt)
     check_file_options(source, fmt, args)
     _check_output(args)
-    layout = Layout(fmt, args.columns, args.quoting, args.encoding)
-    records = _kept(
-        read_analysed(args.input, fmt, layout, text_column=text_column, warn=warn, note=warn.note),
-        warn,
-    )
-    first = next(records, None)
-    if first is None:
-        raise CommandError(f"{source}: no rows to report on.")
-    columns = find_columns(
-        first.row,
-        source,
+    layout = Layout(fmt, args.columns, args.quoting, args.encoding, args.sheet)
+    find = partial(
+        find_columns,
+        source=source,
         text=text_column,
         id_column=args.id_column,
         group=args.group_by,
         date=args.date_column,
     )
+    wanted = None
+    if fmt == "parquet" and args.input != "-":  # read only what the report needs
+        wanted = find(dict.fromkeys(parquet_columns(args.input))).read
+    records = _kept(
+        read_analysed(
+            args.input,
+            fmt,
+            layout,
+            text_column=text_column,
+            warn=warn,
+            note=warn.note,
+            columns=wanted,
+        ),
+        warn,
+    )
+    first = next(records, None)
+    if first is None:
+        raise CommandError(f"{source}: no rows to report on.")
+    columns = find(first.row)
     settings = Settings(examples=args.examples, words=args.words, min_count=args.min_count)
     corpus = Corpus(columns, source, settings)
-    counted = args.input != "-" and fmt != "parquet"
+    counted = args.input != "-" and fmt in ("jsonl", "csv", "tsv")
     with progress(args.quiet, (lambda: count_lines(Path(args.input))) if counted else None) as bar:
         for record in chain([first], records):
             corpus.add(record)

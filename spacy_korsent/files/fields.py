@@ -60,10 +60,6 @@ class ResultFields:
         labels = self.sentiment_labels or ()
         return {*(f"sentiment_{label}" for label in labels), "emotions_top", "sentences"}
 
-    def is_float(self, name: str) -> bool:
-        """Whether a field holds probabilities (numbers, not text, in Parquet output)."""
-        return self.kinds.get(name) == "score"
-
     def of(self, doc: Doc) -> dict[str, Any]:
         """A doc's fields: its results and, with sentences, a list of each sentence's results."""
         fields = self._results(doc)

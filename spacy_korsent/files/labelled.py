@@ -1,7 +1,8 @@
 """Labelled files for ``korsent train`` and ``korsent evaluate``: one reader, one label mapping.
 
-:func:`read_labelled` reads texts and their label values from NSMC, CSV, TSV or JSON Lines (with or
-without a header, with or without quoting, in any encoding :mod:`.encoding` reads). A label cell
+:func:`read_labelled` reads texts and their label values from NSMC, CSV, TSV, JSON Lines or an
+Excel sheet (with or without a header, with or without quoting, in any encoding :mod:`.encoding`
+reads). A label cell
 may hold several labels (``0,6,10`` in KOTE) with ``label_separator``, so every row carries a list
 of label values. :class:`LabelSet` turns those values into class indices: names, extra spellings
 (English glosses, NSMC's 0/1), ``--label-map`` entries (:func:`parse_label_map`: ``1=negative`` or
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .readers import InputError, Layout, Warn, guess_format, read_records, source_name
 
-LABELLED_FORMATS = ("nsmc", "csv", "tsv", "jsonl")
+LABELLED_FORMATS = ("nsmc", "csv", "tsv", "jsonl", "xlsx")
 NSMC_COLUMNS = ("document", "label")
 SENTIMENT_NAMES = ("negative", "positive")
 THREE_WAY_NAMES = ("negative", "neutral", "positive")
@@ -44,6 +45,7 @@ class LabelledLayout:
     quoting: bool = True
     encoding: str | None = None
     label_separator: str | None = None
+    sheet: str | None = None
     default_fmt: str = "nsmc"
 
     @classmethod
@@ -57,6 +59,7 @@ class LabelledLayout:
             quoting=getattr(options, "quoting", True),
             encoding=getattr(options, "encoding", None),
             label_separator=getattr(options, "label_separator", None),
+            sheet=getattr(options, "sheet", None),
             default_fmt=default_fmt,
         )
 
@@ -119,7 +122,9 @@ def read_labelled(
     fmt = layout.format_of(path)
     nsmc = fmt == "nsmc"
     text_column, label_column = NSMC_COLUMNS if nsmc else (layout.text_column, layout.label_column)
-    reading = Layout("tsv" if nsmc else fmt, layout.columns, layout.quoting, layout.encoding)
+    reading = Layout(
+        "tsv" if nsmc else fmt, layout.columns, layout.quoting, layout.encoding, layout.sheet
+    )
     data = LabelledRows(source_name(path), nsmc=nsmc)
     warn = warn or (lambda message: None)
     first_label: dict[str, list[str]] = {}

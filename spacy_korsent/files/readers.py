@@ -1,4 +1,5 @@
-"""Read the rows of the files the command line works on: plain text, CSV/TSV, JSON Lines.
+"""Read the rows of the files the command line works on: plain text, CSV/TSV, JSON Lines, and
+Excel workbooks (through :mod:`.excel`).
 
 Everything streams: a file of many gigabytes is read one line (or one record) at a time. Bytes are
 decoded by :mod:`.encoding` (UTF-8 with or without a BOM, UTF-16 with a BOM, CP949/EUC-KR, or the
@@ -38,7 +39,8 @@ from typing import Any, BinaryIO, Callable, Literal, NamedTuple
 
 from .encoding import EncodingError, decode_lines
 
-FORMATS = ("text", "csv", "tsv", "jsonl")
+FORMATS = ("text", "csv", "tsv", "jsonl", "xlsx")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 MAX_RECORD_LINES = 1000
 """Lines a quoted CSV/TSV field may span before its opening quote is taken as a stray one."""
@@ -64,13 +66,20 @@ class Layout:
 
     ``columns`` names the columns of a file without a header line (its first line is data).
     ``quoting=False`` reads CSV/TSV without quote handling: a ``"`` is a character of the text,
-    as in TSV files such as KOTE. ``encoding`` overrides the detection.
+    as in TSV files such as KOTE. ``encoding`` overrides the detection. ``sheet`` is the sheet of
+    a workbook to read (a name, or a number from 1; default: the first); ``columns`` names the
+    columns of a sheet without a header row too.
     """
 
     fmt: str | None = None
     columns: tuple[str, ...] | None = None
     quoting: bool = True
     encoding: str | None = None
+    sheet: str | None = None
+
+    def of(self, fmt: str) -> Layout:
+        """This layout for a file of ``fmt``."""
+        return Layout(fmt, self.columns, self.quoting, self.encoding, self.sheet)
 
 
 class Record(NamedTuple):
@@ -87,8 +96,11 @@ class Record(NamedTuple):
 
 
 def guess_format(path: Path | str) -> str:
-    """The format a file's suffix names: .csv, .tsv, .jsonl/.json/.ndjson, else plain text."""
+    """The format a file's suffix names: .csv, .tsv, .jsonl/.json/.ndjson, .xlsx/.xlsm, else
+    plain text."""
     suffix = Path(path).suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return "xlsx"
     if suffix == ".csv":
         return "csv"
     if suffix == ".tsv":
@@ -141,6 +153,13 @@ def read_records(
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     name = source_name(path)
+    if fmt == "xlsx":
+        from .excel import read_sheet_records
+
+        yield from read_sheet_records(
+            path, sheet=layout.sheet, columns=layout.columns, required=required, stream=stream
+        )
+        return
     try:
         with _open(path) if stream is None else nullcontext(stream) as chunks:
             lines = decode_lines(chunks, name, encoding=layout.encoding, warn=warn, note=note)

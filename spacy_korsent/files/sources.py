@@ -2,9 +2,9 @@
 
 Both engines read it through :class:`InputRows`, so a directory of Spark parts or a Parquet file
 gives the same rows, warnings and line numbers wherever it is analysed. In a directory, files are
-chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .txt, .parquet/.pq), or all of them with a
-format given; hidden files and ones starting with ``_`` (such as Spark's ``_SUCCESS``) are left
-out; all must have one format; they are read in the order of their paths.
+chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .txt, .parquet/.pq, .xlsx/.xlsm), or all of
+them with a format given; hidden files and ones starting with ``_`` (such as Spark's
+``_SUCCESS``) are left out; all must have one format; they are read in the order of their paths.
 """
 
 from __future__ import annotations
@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import Optional
 
 from .parquet import read_parquet_records
-from .readers import InputError, Layout, Record, Warn, guess_format, read_records, source_name
+from .readers import (
+    EXCEL_SUFFIXES,
+    InputError,
+    Layout,
+    Record,
+    Warn,
+    guess_format,
+    read_records,
+    source_name,
+)
 
 PARQUET = "parquet"
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", *PARQUET_SUFFIXES)
+TEXT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt")
+DATA_SUFFIXES = (*TEXT_SUFFIXES, *PARQUET_SUFFIXES, *EXCEL_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ def input_files(source: str, fmt: Optional[str] = None) -> list[InputFile]:
     formats = sorted({file.fmt for file in found})
     if not found:
         raise InputError(
-            f"{path}: no data files (.jsonl, .csv, .tsv, .parquet, .txt) in the directory."
+            f"{path}: no data files (.jsonl, .csv, .tsv, .parquet, .xlsx, .txt) in the directory."
         )
     if len(formats) > 1:
         raise InputError(
@@ -113,6 +123,10 @@ class InputRows:
                 import pyarrow.parquet as pq
 
                 total += pq.ParquetFile(path).metadata.num_rows
+            elif file.fmt == "xlsx":
+                from .excel import sheet_rows
+
+                total += sheet_rows(path, self.layout.sheet) - (not self.layout.columns)
             else:
                 header = file.fmt in ("csv", "tsv") and not self.layout.columns
                 total += count_lines(path) - header
@@ -125,9 +139,9 @@ class InputRows:
             return read_parquet_records(file.path, text_column=self.column, text_only=text_only)
         return read_records(
             file.path,
-            Layout(file.fmt, self.layout.columns, self.layout.quoting, self.layout.encoding),
+            self.layout.of(file.fmt),
             text_column=self.column,
-            required=(self.column,) if file.fmt in ("csv", "tsv") else (),
+            required=(self.column,) if file.fmt in ("csv", "tsv", "xlsx") else (),
             warn=warn or _silent,
             note=note,
             stream=file.stream,

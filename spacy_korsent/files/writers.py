@@ -2,7 +2,14 @@
 
 Each writer's ``write(rows)`` writes (and flushes) one batch, so an interrupted run leaves complete
 rows behind (Ctrl-C and SIGTERM wait for the batch); ``close()`` finishes the file (Parquet writes
-its footer there). The format comes from the output file's suffix unless one is named.
+its footer there). The format comes from the output file's suffix unless one is named; a suffix
+no writer writes is refused before anything runs.
+
+CSV and TSV files are written as UTF-8 with a byte order mark by default (``utf-8-sig``): without
+one, Excel on Korean Windows reads them as CP949 and shows garbage; Python, pandas and this
+package's readers skip the mark. Standard output and JSON Lines are plain UTF-8. ``cp949`` is for
+older tools that read nothing else: a character it cannot encode (an emoji, rare hanja) is written
+as ``?`` with a warning naming the line and column.
 
 Text from the input never steers what reads the output: a CSV/TSV cell (or column name) with a
 line break is quoted, so the file parses again; the table escapes control characters (ESC, BEL,
@@ -20,16 +27,20 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from ..interrupts import whole
 from .readers import InputError
 
-OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "table")
+OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "xlsx", "table")
 SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
-SUFFIXES.update({".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"})
+SUFFIXES.update({".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"})
+OUTPUT_ENCODINGS = ("utf-8", "utf-8-sig", "cp949")
+SPREADSHEET_ENCODING = "utf-8-sig"
+"""The default for CSV and TSV files: Excel reads UTF-8 only with a byte order mark."""
+BINARY_FORMATS = ("parquet", "xlsx")
 SPREADSHEET_FORMATS = ("csv", "tsv")
 """The outputs an analyst opens in Excel or LibreOffice: where formulas are neutralised."""
 
@@ -42,10 +53,47 @@ _LINE_BREAK = re.compile(r"\s*[\r\n\t\u2028\u2029]\s*")
 
 
 def output_format(path: str | None, fmt: str | None) -> str:
-    """``fmt``, else the format the output file's suffix names, else JSON Lines."""
+    """``fmt``, else the format the output file's suffix names (JSON Lines for standard output);
+    an InputError for a suffix that names no format written here."""
     if fmt:
         return fmt
-    return SUFFIXES.get(Path(path).suffix.lower(), "jsonl") if path and path != "-" else "jsonl"
+    if not path or path == "-":
+        return "jsonl"
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        known = ", ".join(sorted(SUFFIXES))
+        hint = " (.xls and .ods: write .xlsx, which both Excel and LibreOffice open)"
+        raise InputError(
+            f"-o {path}: {'no suffix' if not suffix else f'{suffix!r} is no format'} that korsent "
+            f"writes; give the file one of {known}, or name the format with -f"
+            f"{hint if suffix in ('.xls', '.ods') else ''}."
+        )
+    return SUFFIXES[suffix]
+
+
+def output_encoding(fmt: str, path: str | None, encoding: str | None) -> str | None:
+    """The text encoding to write ``fmt`` in (None for Parquet and .xlsx, which have none):
+    ``encoding`` if the format can have it, else the default (module docstring)."""
+    to_file = path not in (None, "-")
+    if fmt in BINARY_FORMATS:
+        if encoding is not None:
+            raise InputError(
+                f"--output-encoding does not apply to {fmt} output, which has no text encoding "
+                "to choose (Excel opens .xlsx as it is)."
+            )
+        return None
+    if encoding is None:
+        return SPREADSHEET_ENCODING if fmt in SPREADSHEET_FORMATS and to_file else "utf-8"
+    if encoding not in OUTPUT_ENCODINGS:
+        raise InputError(
+            f"--output-encoding {encoding!r}: use one of {', '.join(OUTPUT_ENCODINGS)}."
+        )
+    if encoding != "utf-8" and fmt not in SPREADSHEET_FORMATS:
+        what = "JSON Lines is UTF-8 (RFC 8259)" if fmt == "jsonl" else "the table is for a terminal"
+        raise InputError(
+            f"--output-encoding {encoding} applies to CSV and TSV output; {what}: leave it out."
+        )
+    return encoding
 
 
 def same_file(first: str | Path, second: str | Path) -> bool:
@@ -94,26 +142,36 @@ class Writer:
         """Nothing to do for line-based formats: each batch is flushed."""
 
 
-def check_output(fmt: str, path: str | None, *, escape_formulas: bool = False) -> None:
+def check_output(
+    fmt: str, path: str | None, *, escape_formulas: bool = False, encoding: str | None = None
+) -> None:
     """An InputError for an output :func:`open_writer` could not open, raised before a run
-    starts: Parquet without a file or without pyarrow, formulas to escape in no spreadsheet."""
+    starts: Parquet or .xlsx without a file or its library, formulas to escape in no
+    spreadsheet text, an encoding the format cannot have."""
+    if escape_formulas and fmt == "xlsx":
+        raise InputError(
+            "--escape-formulas is not needed for .xlsx: its cells are written as text, never as "
+            "formulas. Leave the option out."
+        )
     if escape_formulas and fmt not in SPREADSHEET_FORMATS:
         raise InputError(
             f"--escape-formulas applies to CSV and TSV output (what spreadsheets open), not to "
             f"{fmt}: write -f csv or -f tsv, or leave the option out."
         )
-    if fmt != "parquet":
+    output_encoding(fmt, path, encoding)
+    if fmt not in BINARY_FORMATS:
         return
     if path is None or path == "-":
-        raise InputError("Parquet output needs a file: give -o FILE.parquet.")
-    try:
-        import pyarrow  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
-    except ImportError as err:
-        raise InputError(
-            "Parquet output needs pyarrow: pip install 'spacy-korsent[parquet]' "
-            "(or write .csv or .jsonl)."
-        ) from err
+        name = "Parquet" if fmt == "parquet" else "Excel"
+        raise InputError(f"{name} output needs a file: give -o FILE.{fmt}.")
+    if fmt == "parquet":
+        from .parquet import check_pyarrow
+
+        check_pyarrow()
+    else:
+        from .excel import check_writable
+
+        check_writable()
 
 
 def open_writer(
@@ -123,33 +181,58 @@ def open_writer(
     warn: Callable[[str], None],
     text_column: str,
     hidden: set[str],
-    float_columns: Callable[[str], bool],
+    result_types: Callable[[], Mapping[str, Any]] = dict,
     escape_formulas: bool = False,
+    encoding: str | None = None,
 ) -> Writer:
     """The writer for ``fmt`` on ``path`` (standard output for None or ``-``).
 
-    ``hidden`` columns are left out of the table; ``float_columns`` says which columns Parquet
-    stores as numbers (the rest are strings, lists and objects as JSON); ``escape_formulas``
-    neutralises formulas in CSV/TSV cells (see :func:`escape_formula`).
+    ``hidden`` columns are left out of the table; ``result_types`` gives the Arrow types of the
+    result fields for Parquet (:meth:`~.fields.ResultFields.arrow_types`); ``escape_formulas``
+    neutralises formulas in CSV/TSV cells (see :func:`escape_formula`); ``encoding`` is the
+    text encoding (default: see the module docstring).
     """
-    check_output(fmt, path, escape_formulas=escape_formulas)
+    check_output(fmt, path, escape_formulas=escape_formulas, encoding=encoding)
     if path == "-":
         path = None
     if fmt == "parquet":
+        from .parquet import ParquetWriter
+
         assert path is not None
-        return ParquetWriter(path, warn, float_columns)
-    stream: TextIO = sys.stdout
-    if path is not None:
-        try:  # the writer's close() closes the file
-            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as err:
-            raise InputError(f"cannot write {path}: {err.strerror or err}.") from err
+        return ParquetWriter(path, warn, result_types)
+    if fmt == "xlsx":
+        from .excel import SheetWriter
+
+        assert path is not None
+        return SheetWriter(path, warn)
+    codec = output_encoding(fmt, path, encoding) or "utf-8"
+    stream = _text_stream(path, codec)
     if fmt == "jsonl":
         return JsonlWriter(stream)
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
-        return DelimitedWriter(stream, warn, delimiter, escape_formulas=escape_formulas)
+        return DelimitedWriter(
+            stream,
+            warn,
+            delimiter,
+            escape_formulas=escape_formulas,
+            encoding=codec,
+            name=path or "standard output",
+        )
     return TableWriter(stream, text_column, hidden=hidden)
+
+
+def _text_stream(path: str | None, encoding: str) -> TextIO:
+    """The file to write (standard output for None) in ``encoding``; the writer closes it."""
+    if path is None:
+        if encoding == "utf-8" or encoding == (sys.stdout.encoding or "").lower():
+            return sys.stdout
+        sys.stdout.flush()  # what was written before goes first
+        return io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="")
+    try:
+        return open(path, "w", encoding=encoding, newline="")  # noqa: SIM115
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror or err}.") from err
 
 
 class _StreamWriter(Writer):
@@ -157,19 +240,30 @@ class _StreamWriter(Writer):
         self.stream = stream
 
     def finish(self) -> None:
-        if self.stream is not sys.stdout:
-            self.stream.close()
+        if self.stream is sys.stdout:
+            return
+        if isinstance(self.stream, io.TextIOWrapper) and self.stream.buffer is sys.stdout.buffer:
+            self.stream.flush()
+            self.stream.detach()  # standard output stays open
+            return
+        self.stream.close()
 
 
 class JsonlWriter(_StreamWriter):
-    """One JSON object per line, UTF-8 as it is (no \\u escapes)."""
+    """One JSON object per line, UTF-8 as it is (no \\u escapes; dates in ISO format)."""
 
     def write_rows(self, rows: list[dict]) -> None:
-        self.stream.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        lines = (json.dumps(row, ensure_ascii=False, default=_json_default) for row in rows)
+        self.stream.write("".join(line + "\n" for line in lines))
         self.stream.flush()
 
 
-class _FixedColumns:
+def _json_default(value: Any) -> Any:
+    """What JSON has no type for: dates and times in ISO format, anything else as text."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+class FixedColumns:
     """The columns of the first batch (every column any of its rows has, in order of first
     appearance); later rows with other columns are reported once."""
 
@@ -207,11 +301,17 @@ class DelimitedWriter(_StreamWriter):
         delimiter: str,
         *,
         escape_formulas: bool = False,
+        encoding: str = SPREADSHEET_ENCODING,
+        name: str = "standard output",
     ) -> None:
         super().__init__(stream)
+        self.warn = warn
         self.delimiter = delimiter
-        self.fixed = _FixedColumns(warn, "header")
+        self.fixed = FixedColumns(warn, "header")
         self.escape_formulas = escape_formulas
+        self.encoding = encoding
+        self.name = name
+        self.row = 0
 
     def write_rows(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
@@ -221,13 +321,38 @@ class DelimitedWriter(_StreamWriter):
             buffer, delimiter=self.delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
         )
         header = [self.fixed.columns] if self.fixed.fix(rows) else []
-        body = [[_text_value(row.get(column), "") for column in self.fixed.columns] for row in rows]
+        body = [[text_of(row.get(column), "") for column in self.fixed.columns] for row in rows]
         for cells in header + body:
+            self.row += 1
             if self.escape_formulas:
                 cells = [escape_formula(cell) for cell in cells]
+            if self.encoding == "cp949":
+                cells = [self._encodable(*pair) for pair in zip(cells, self.fixed.columns)]
             (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
         self.stream.write(buffer.getvalue())
         self.stream.flush()
+
+    def _encodable(self, cell: str, column: str) -> str:
+        """``cell`` with each character CP949 lacks as ``?``, reported (never dropped unsaid)."""
+        try:
+            cell.encode(self.encoding)
+            return cell
+        except UnicodeEncodeError:
+            lacking = sorted({char for char in cell if not _encodes(char, self.encoding)})
+            self.warn(
+                f"{self.name}: row {self.row:,} (the header is row 1), column {column!r}: "
+                f"{' '.join(lacking)} cannot be written in CP949; written as '?' "
+                "(--output-encoding utf-8-sig keeps every character)."
+            )
+            return cell.encode(self.encoding, "replace").decode(self.encoding)
+
+
+def _encodes(char: str, encoding: str) -> bool:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def escape_formula(cell: str) -> str:
@@ -239,59 +364,16 @@ def escape_formula(cell: str) -> str:
     return cell
 
 
-class ParquetWriter(Writer):
-    """A Parquet file, one row group per batch (needs pyarrow).
-
-    Result scores are float64; every other column is a string (lists and objects as JSON), so
-    that batches of mixed JSON Lines input keep one schema.
-    """
-
-    def __init__(
-        self, path: str, warn: Callable[[str], None], float_columns: Callable[[str], bool]
-    ) -> None:
-        self.path = path
-        self.is_float = float_columns
-        self.fixed = _FixedColumns(warn, "Parquet schema")
-        self.writer: Any = None
-
-    def write_rows(self, rows: list[dict]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if self.fixed.fix(rows):
-            fields = [
-                pa.field(c, pa.float64() if self.is_float(c) else pa.string())
-                for c in self.fixed.columns
-            ]
-            try:
-                self.writer = pq.ParquetWriter(self.path, pa.schema(fields))
-            except OSError as err:
-                raise InputError(f"cannot write {self.path}: {err}.") from err
-        columns = {
-            column: [
-                _float(row.get(column)) if self.is_float(column) else _text_value(row.get(column))
-                for row in rows
-            ]
-            for column in self.fixed.columns
-        }
-        self.writer.write_table(pa.table(columns, schema=self.writer.schema))
-
-    def finish(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _text_value(value: Any, none: Any = None) -> Any:
-    """A cell as text: lists and objects as JSON, None as ``none``."""
+def text_of(value: Any, none: Any = None) -> Any:
+    """A cell as text: lists and objects as JSON, dates and times in ISO format, None as
+    ``none``."""
     if value is None:
         return none
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 class TableWriter(_StreamWriter):

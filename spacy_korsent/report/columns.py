@@ -2,7 +2,8 @@
 
 ``korsent analyze`` writes ``sentiment``, ``sentiment_score``, ``sentiment_<label>`` and
 ``emotion``, ``emotion_score``, ``emotion_labels``, ``emotion_group``, ``emotions_top``; lists
-are JSON strings in CSV, TSV and Parquet, and every value is a string in CSV and TSV. A file may
+are JSON strings in CSV, TSV and Excel sheets (lists in JSON Lines and Parquet), and every value
+is a string in CSV and TSV. A file may
 hold either task or both, and a single-label emotion model leaves ``emotion_group`` empty for
 models without groups. Attributions are read when a row carries them as
 ``sentiment_attribution`` / ``emotion_attribution``: a list of ``[token, value]`` pairs.
@@ -40,6 +41,16 @@ class Columns:
     date: str | None = None
     missing: tuple[str, ...] = field(default=())
     """One sentence per thing the report cannot show, and why."""
+
+    @property
+    def read(self) -> list[str]:
+        """The columns the report reads (a columnar file need not give the others)."""
+        names = [self.text, *self.tasks, *(SCORE.format(task=task) for task in self.tasks)]
+        names += [f"sentiment_{label}" for label in self.sentiment_labels]
+        names += [ATTRIBUTION.format(task=task) for task in self.attributions]
+        names += ["emotion_group"] * self.emotion_groups + ["emotion_labels"] * self.emotion_labels
+        names += [name for name in (self.id, self.group, self.date) if name is not None]
+        return list(dict.fromkeys(names))
 
 
 def find_columns(
@@ -139,7 +150,7 @@ def score(value: Any, column: str, source: str, line: int) -> float:
 
 
 def json_list(value: Any, column: str, source: str, line: int) -> list:
-    """A list cell (a list, or a JSON string of one, as CSV and Parquet hold it); empty: []."""
+    """A list cell (a list, or a JSON string of one, as CSV and .xlsx hold it); empty: []."""
     if type(value) is list:
         return value
     if value is None or value == "":

@@ -1,16 +1,17 @@
 """Read ``korsent analyze``'s output with the project's readers, whatever format it was written in.
 
-JSON Lines, CSV and TSV (and every format the shared reader learns later) go through
-:func:`~spacy_korsent.files.readers.read_records`, so encodings, CSV repairs and their warnings
-are those of the other commands; Parquet through :mod:`spacy_korsent.files.parquet`. Plain text
-cannot be analysed output, so a suffix the shared reader reads as plain text is refused with what
-to give instead.
+JSON Lines, CSV, TSV and Excel workbooks (and every format the shared reader learns later) go
+through :func:`~spacy_korsent.files.readers.read_records`, so encodings, CSV repairs and their
+warnings are those of the other commands; Parquet through :mod:`spacy_korsent.files.parquet`,
+only the columns the report reads. Plain text cannot be analysed output, so a suffix the shared
+reader reads as plain text is refused with what to give instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Optional
 
 from ..files.parquet import read_parquet_records
 from ..files.readers import (
@@ -28,7 +29,7 @@ from ..files.writers import SUFFIXES
 PARQUET = "parquet"
 INPUT_FORMATS = (*(fmt for fmt in FORMATS if fmt != "text"), PARQUET)
 """What ``korsent report`` reads: the shared reader's tables, and Parquet."""
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+OTHER_SPREADSHEETS = (".xls", ".ods")
 
 
 def report_format(path: str, fmt: str | None) -> str:
@@ -41,15 +42,14 @@ def report_format(path: str, fmt: str | None) -> str:
     guessed = guess_format(path)
     if guessed in INPUT_FORMATS:
         return guessed
-    if suffix in SPREADSHEETS:
+    if suffix in OTHER_SPREADSHEETS:
         raise InputError(
-            f"{path}: spreadsheets cannot be read yet; save the sheet as CSV UTF-8 (Excel: "
-            "Save As > CSV UTF-8) or give the .jsonl, .csv or .parquet file korsent analyze "
-            "wrote."
+            f"{path}: {suffix} workbooks cannot be read; save the sheet as .xlsx (Excel: Save As "
+            "> Excel Workbook) or give the file korsent analyze wrote."
         )
     raise InputError(
-        f"{source_name(path)}: give the output of korsent analyze as .jsonl, .csv, .tsv or "
-        f".parquet, or name its format with --input-format ({', '.join(INPUT_FORMATS)})."
+        f"{source_name(path)}: give the output of korsent analyze as .jsonl, .csv, .tsv, .xlsx "
+        f"or .parquet, or name its format with --input-format ({', '.join(INPUT_FORMATS)})."
     )
 
 
@@ -61,11 +61,12 @@ def read_analysed(
     text_column: str,
     warn: Warn | None = None,
     note: Warn | None = None,
+    columns: Optional[Sequence[str]] = None,
 ) -> Iterator[Record]:
-    """Stream the rows of an analysed file (``-``: standard input, not for Parquet)."""
+    """Stream the rows of an analysed file (``-``: standard input, not for Parquet); of a Parquet
+    file only ``columns`` when given."""
     if fmt == PARQUET:
         if path == "-":
             raise InputError("Parquet cannot be read from standard input: give -i FILE.parquet.")
-        return read_parquet_records(path, text_column=text_column)
-    chosen = Layout(fmt, layout.columns, layout.quoting, layout.encoding)
-    return read_records(path, chosen, text_column=text_column, warn=warn, note=note)
+        return read_parquet_records(path, text_column=text_column, columns=columns)
+    return read_records(path, layout.of(fmt), text_column=text_column, warn=warn, note=note)

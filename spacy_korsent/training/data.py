@@ -59,6 +59,7 @@ class Source:
     columns: tuple[str, ...] | None = None
     quoting: bool = True
     encoding: str | None = None
+    sheet: str | None = None
     labels: str | None = None
     label_map: str | None = None
     label_separator: str | None = None
