@@ -150,7 +150,7 @@ class KoreanClassifier(TrainablePipe):
         positive = "positive" if len(labels) == 2 and "positive" in labels else None
         self.cfg.update(labels=list(labels), multi_label=multi_label, positive_label=positive)
         self.stages.set_labels(list(labels), multi_label)
-        self.check_calibration(self.calibration)
+        self.check_calibration(self.stages.calibration)  # also while the model is installed
 
     def _adopt_labels(self, config: Any) -> None:
         """Labels and activation of a model loaded from the source, read from its ``config``."""
@@ -195,7 +195,9 @@ class KoreanClassifier(TrainablePipe):
     @property
     def calibration(self) -> Calibration:
         """The temperature and decisions applied to the model's probabilities (see
-        :mod:`spacy_korsent.calibration`): the settings' values, else the model directory's."""
+        :mod:`spacy_korsent.calibration`): the settings' values, else the model directory's (read
+        now if the model is not loaded yet)."""
+        self.stages.loaded()
         return self.stages.calibration
 
     def _calibrated(self, probs: list[Optional[np.ndarray]]) -> Iterator[Optional[np.ndarray]]:
