@@ -63,6 +63,12 @@ def test_a_configured_band_answers_neutral_and_keeps_the_model_probabilities():
         assert max(doc.cats, key=doc.cats.__getitem__) == doc._.sentiment["label"]
 
 
+def test_explanations_run_with_a_band_and_a_temperature():
+    docs = list(sentiment(neutral_band=BAND, temperature=1.2, explain=True).pipe(TEXTS[:4]))
+    assert [doc._.sentiment["label"] for doc in docs] == EXPECTED[:4]
+    assert all(len(doc._.sentiment_attribution) == len(doc) for doc in docs)
+
+
 def test_the_model_directory_calibration_applies_and_settings_win(banded):
     nlp = blank_korean()
     nlp.add_pipe("korean_sentiment", config={"model": str(banded)})
