@@ -10,12 +10,18 @@ to the model's logits and applies to any backend):
 - one **threshold per label** for a multi-label model, at the F1-best cut of each label's scores,
   with one shared threshold for labels too rare to fit on their own.
 
-All functions are pure numpy and deterministic.
+The fits are pure numpy and deterministic. :class:`Calibration` holds their results as a model
+applies them: the components read it from ``calibration.json`` in a model directory (written by
+``korsent calibrate``, and with every model a component saves) unless their settings give the
+values (settings > the model directory's file > none).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -23,8 +29,14 @@ EPSILON = 1e-7
 """Probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` before taking logarithms."""
 TEMPERATURE_RANGE = (0.05, 20.0)
 """The temperatures a fit may return: wide enough for any real model, narrow enough to be safe."""
+NEUTRAL = "neutral"
+"""The answer of a two-class sentiment model for a text whose p(positive) lies in its band."""
 MIN_LABEL_SUPPORT = 10
 """Gold occurrences a label needs for a threshold of its own; rarer labels share the global one."""
+THRESHOLD_PRIOR = 50
+"""How many gold occurrences the shared threshold counts as, against a label's own F1-best cut
+(:func:`fit_thresholds`). Chosen on KOTE (``benchmarks/trust.py``), where 20 to 200 all kept
+micro-F1 within 0.02 of the shared cut and raised macro-F1 by 0.02 to 0.05."""
 
 
 def scale_probabilities(probs: np.ndarray, temperature: float, *, multi_label: bool) -> np.ndarray:
@@ -92,7 +104,11 @@ def fit_temperature(probs: np.ndarray, gold: np.ndarray, *, multi_label: bool) -
 
 
 class NeutralBand(NamedTuple):
-    """p(positive) in ``[low, high)`` is neutral, below it negative, above it positive."""
+    """p(positive) in ``[low, high)`` is neutral, below it negative, at or above it positive.
+
+    A band holds 0.5 (``low <= 0.5 <= high``): outside it the answer is the model's own top class,
+    so ``label`` and the probabilities in ``scores`` and ``doc.cats`` never disagree.
+    """
 
     low: float
     high: float
@@ -107,9 +123,10 @@ def fit_neutral_band(p_positive: np.ndarray, gold: np.ndarray, *, cuts: int = 20
     """The band on p(positive) with the best three-way macro-F1 on ``gold``.
 
     ``gold`` holds 0 (negative), 1 (neutral) or 2 (positive). Band edges are tried at up to
-    ``cuts`` quantiles of ``p_positive`` (each pair of them, low <= high), counted with prefix
-    sums, so a fit on tens of thousands of texts takes milliseconds. An edge lies halfway between
-    the two scores it separates, so that the band does not hinge on one text's exact score.
+    ``cuts`` quantiles of ``p_positive`` (each pair of them around 0.5, see :class:`NeutralBand`),
+    counted with prefix sums, so a fit on tens of thousands of texts takes milliseconds. An edge
+    lies halfway between the two scores it separates, so that the band does not hinge on one
+    text's exact score.
     """
     p = np.asarray(p_positive, dtype=np.float64)
     gold = np.asarray(gold, dtype=np.int64)
@@ -130,8 +147,10 @@ def fit_neutral_band(p_positive: np.ndarray, gold: np.ndarray, *, cuts: int = 20
     positions = np.unique(np.concatenate([[0, n], changes]))
     if len(positions) > cuts:
         positions = np.unique(positions[np.linspace(0, len(positions) - 1, cuts).astype(int)])
+    middle = int(np.searchsorted(p, 0.5))  # the model's own decision, always a candidate
+    positions = np.unique(np.append(positions, middle))
     i, j = np.meshgrid(positions, positions, indexing="ij")
-    valid = i <= j
+    valid = (i <= middle) & (middle <= j)
     i, j = i[valid], j[valid]
     totals = before[:, n]
     hits = (before[0, i], before[1, j] - before[1, i], totals[2] - before[2, j])
@@ -144,12 +163,16 @@ def fit_neutral_band(p_positive: np.ndarray, gold: np.ndarray, *, cuts: int = 20
 
 
 def _edge(sorted_scores: np.ndarray, position: int) -> float:
-    """A cut just before ``sorted_scores[position]``: halfway from the score below it."""
+    """A cut just before ``sorted_scores[position]``: halfway from the score below it, but never
+    across 0.5 (a cut at the model's own decision stays there)."""
     if position == 0:
         return 0.0
     if position == len(sorted_scores):
         return 1.0 + EPSILON  # above every probability: nothing is positive
-    return float((sorted_scores[position - 1] + sorted_scores[position]) / 2)
+    below, above = float(sorted_scores[position - 1]), float(sorted_scores[position])
+    if below < 0.5 <= above:
+        return 0.5
+    return (below + above) / 2
 
 
 class LabelThresholds(NamedTuple):
@@ -162,13 +185,21 @@ class LabelThresholds(NamedTuple):
 
 
 def fit_thresholds(
-    probs: np.ndarray, gold: np.ndarray, labels: list[str], *, min_support: int = MIN_LABEL_SUPPORT
+    probs: np.ndarray,
+    gold: np.ndarray,
+    labels: list[str],
+    *,
+    min_support: int = MIN_LABEL_SUPPORT,
+    prior: int = THRESHOLD_PRIOR,
 ) -> LabelThresholds:
-    """Thresholds for a multi-label model: the F1-best one per label, a shared one for the rest.
+    """Thresholds for a multi-label model: each label's F1-best cut drawn towards a shared one.
 
-    The shared threshold maximises micro-F1 over all labels together; a label with fewer than
-    ``min_support`` gold occurrences takes it, since an F1-best cut on a handful of examples
-    mostly fits noise.
+    The shared threshold maximises micro-F1 over all labels together. A label with ``n`` gold
+    occurrences gets ``(n * own + prior * shared) / (n + prior)``, its own F1-best cut weighted by
+    how much evidence backs it; one with fewer than ``min_support`` takes the shared cut, since an
+    F1-best cut on a handful of examples mostly fits noise. (Each label's own F1-best cut, with
+    ``prior=0``, maximises macro-F1 on the fitting data but predicts many more labels: on KOTE it
+    lost more micro-F1 on held-out data than it gained macro-F1; see ``benchmarks/trust.py``.)
     """
     probs = np.asarray(probs, dtype=np.float64)
     truth = np.asarray(gold, dtype=bool)
@@ -179,10 +210,11 @@ def fit_thresholds(
     shared = best_f1_threshold(probs.ravel(), truth.ravel())
     support = truth.sum(axis=0)
     fitted = [label for label, count in zip(labels, support) if count >= min_support]
-    per_label = {
-        label: best_f1_threshold(probs[:, index], truth[:, index]) if label in fitted else shared
-        for index, label in enumerate(labels)
-    }
+    per_label = {}
+    for index, label in enumerate(labels):
+        own = best_f1_threshold(probs[:, index], truth[:, index]) if label in fitted else shared
+        n = float(support[index])
+        per_label[label] = (n * own + prior * shared) / (n + prior) if n + prior else own
     return LabelThresholds(per_label, shared, fitted)
 
 
@@ -207,3 +239,110 @@ def best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
     if position + 1 == len(scores):
         return float(scores[position])
     return float((scores[position] + scores[position + 1]) / 2)
+
+
+CALIBRATION_FILE = "calibration.json"
+"""A model directory's fitted values, beside its ``config.json``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """What a component applies to its model's probabilities (None: nothing of that kind).
+
+    ``temperature`` rescales every probability (``scores``, ``doc.cats`` and the decisions made
+    from them); ``neutral_band`` makes a two-class sentiment model answer ``"neutral"``;
+    ``thresholds`` decides each label of a multi-label emotion model.
+    """
+
+    temperature: Optional[float] = None
+    neutral_band: Optional[NeutralBand] = None
+    thresholds: Optional[dict[str, float]] = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Calibration()
+
+    def scale(self, probs: np.ndarray, *, multi_label: bool) -> np.ndarray:
+        """``probs`` at the temperature (as they are without one), in their own dtype."""
+        if self.temperature is None or self.temperature == 1.0:
+            return probs
+        scaled = scale_probabilities(probs, self.temperature, multi_label=multi_label)
+        return scaled.astype(probs.dtype)
+
+    def overridden(self, values: dict[str, Any]) -> Calibration:
+        """These values where ``values`` (settings) gives them (not None). A setting of 1.0, ``[]``
+        or ``{}`` turns a saved temperature, band or thresholds off."""
+        given = {name: value for name, value in values.items() if value is not None}
+        if "neutral_band" in given:
+            band = given["neutral_band"]
+            given["neutral_band"] = NeutralBand(*band) if band else None
+        if given.get("temperature") == 1.0:
+            given["temperature"] = None
+        if given.get("thresholds") == {}:
+            given["thresholds"] = None
+        return dataclasses.replace(self, **given)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The values that are set, as ``calibration.json`` and a pipeline's config hold them."""
+        values = {
+            "temperature": self.temperature,
+            "neutral_band": list(self.neutral_band) if self.neutral_band else None,
+            "thresholds": self.thresholds,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str) -> Calibration:
+        """A calibration from :meth:`to_dict`'s keys, checked (a ValueError naming ``source``)."""
+        unknown = set(values) - {"temperature", "neutral_band", "thresholds"}
+        if unknown:
+            raise ValueError(f"{source}: unknown keys {sorted(unknown)}.")
+        try:
+            check_values(**values)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
+        return cls().overridden(values)
+
+    @classmethod
+    def read(cls, directory: str | Path) -> Calibration:
+        """The calibration saved in a model directory (none without the file, or for a hub id)."""
+        path = Path(directory) / CALIBRATION_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not a calibration file ({err}).") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: not a calibration file (a JSON object is expected).")
+        return cls.from_dict(values, str(path))
+
+    def write(self, directory: Path) -> None:
+        """Save the values in ``directory`` (an older file is removed when there are none)."""
+        path = directory / CALIBRATION_FILE
+        if self.empty:
+            path.unlink(missing_ok=True)
+        else:
+            text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+            path.write_text(text + "\n", encoding="utf-8")
+
+
+def check_values(
+    temperature: Optional[float] = None,
+    neutral_band: Optional[list[float]] = None,
+    thresholds: Optional[dict[str, float]] = None,
+) -> None:
+    """Refuse calibration values that cannot work (a ValueError that says why)."""
+    if temperature is not None and not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:
+        low, high = TEMPERATURE_RANGE
+        raise ValueError(f"temperature must lie between {low} and {high}, not {temperature}.")
+    band = neutral_band or [0.0, 0.5]  # [] or None: no band
+    if len(band) != 2 or not 0.0 <= band[0] <= 0.5 <= band[1] <= 1.0 + EPSILON:
+        raise ValueError(
+            f"neutral_band must be [low, high] with 0 <= low <= 0.5 <= high <= 1, not "
+            f"{neutral_band} (outside the band the model's own top class answers; [] turns "
+            "a saved band off)."
+        )
+    for label, value in (thresholds or {}).items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"thresholds[{label!r}] must lie between 0 and 1, not {value}.")

@@ -117,3 +117,42 @@ def test_rare_labels_share_the_global_threshold():
     assert thresholds.fitted == ["common"]
     assert thresholds.per_label["rare"] == thresholds.shared
     assert 0.2 < thresholds.per_label["common"] < 0.6
+
+
+def test_a_fitted_band_holds_one_half_even_when_the_data_pulls_it_away():
+    # Negative texts up to 0.58, neutral ones 0.6 to 0.8: the perfect band [0.59, 0.85) would
+    # call texts at 0.52-0.58 negative although the model's top class for them is positive.
+    p = np.array([0.1, 0.2, 0.52, 0.55, 0.58, 0.6, 0.7, 0.8, 0.9, 0.95])
+    gold = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2])
+    band = fit_neutral_band(p, gold)
+    assert band.low <= 0.5 <= band.high
+    assert band.classify(p).tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]
+
+
+def test_thresholds_of_labels_with_little_evidence_stay_near_the_shared_one():
+    rng = np.random.default_rng(1)
+    probs = rng.uniform(size=(400, 2))
+    gold = probs > np.array([0.3, 0.7])  # label a is gold above 0.3, label b above 0.7
+    own = fit_thresholds(probs, gold, ["a", "b"], prior=0)
+    drawn = fit_thresholds(probs, gold, ["a", "b"], prior=50)
+    for label in ("a", "b"):
+        assert own.per_label[label] == pytest.approx({"a": 0.3, "b": 0.7}[label], abs=0.02)
+        between = sorted([own.per_label[label], drawn.shared])
+        assert between[0] <= drawn.per_label[label] <= between[1]
+        assert drawn.per_label[label] != own.per_label[label]
+
+
+def test_a_calibration_round_trips_through_its_file_and_settings_override_it(tmp_path):
+    from spacy_korsent.calibration import Calibration
+
+    saved = Calibration(1.3, NeutralBand(0.2, 0.7), None)
+    saved.write(tmp_path)
+    assert Calibration.read(tmp_path) == saved
+    assert saved.overridden({"temperature": None, "neutral_band": None}) == saved
+    assert saved.overridden({"temperature": 1.0, "neutral_band": []}).empty
+    assert saved.overridden({"neutral_band": [0.4, 0.6]}).neutral_band == NeutralBand(0.4, 0.6)
+    Calibration().write(tmp_path)  # nothing to save: the old file goes
+    assert not (tmp_path / "calibration.json").exists()
+    (tmp_path / "calibration.json").write_text("[1]", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a calibration file"):
+        Calibration.read(tmp_path)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -523,3 +524,17 @@ def test_sigterm_ends_a_ray_run_with_whole_rows(tmp_path, nsmc, ray_instance):
     assert 0 < len(written) < len(rows)
     assert [int(row["id"]) for row in written] == list(range(len(written)))
     assert all(row["sentiment"] in ("negative", "positive") for row in written)
+
+
+def test_workers_apply_the_calibration_saved_with_the_model(tmp_path):
+    from spacy_korsent.calibration import Calibration, NeutralBand
+
+    model = Path(shutil.copytree(NSMC_MODEL, tmp_path / "model"))
+    Calibration(neutral_band=NeutralBand(0.1, 0.5)).write(model)  # p: 0.989, 0.036, 0.33
+    nlp = blank_korean()
+    nlp.add_pipe("korean_sentiment", config={"model": str(model)})
+    nlp.to_disk(tmp_path / "pipeline")
+    texts = ["이 영화 정말 재미있어요! 배우들 연기도 최고!", "그냥 그랬다", "평범한 영화"]
+    dataset = ray.data.from_items([{"text": text} for text in texts])
+    out = in_order(korsent_ray.analyze_dataset(dataset, tmp_path / "pipeline", workers=1))
+    assert [row["sentiment"] for row in out.take_all()] == ["positive", "negative", "neutral"]

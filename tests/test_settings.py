@@ -36,6 +36,7 @@ SHARED_DEFAULTS = {
     "explain": False,
     "explain_method": "occlusion",
     "explain_steps": 32,
+    "temperature": None,
 }
 
 
@@ -60,6 +61,7 @@ def test_factory_default_configs_are_pinned():
     sentiment = nlp.get_factory_meta("korean_sentiment").default_config
     assert sentiment == {
         "model": "cringepnh/koelectra-korean-sentiment",
+        "neutral_band": None,
         **SHARED_DEFAULTS,
         "scorer": {"@scorers": "spacy_korsent.sentiment_scorer.v1"},
     }
@@ -69,6 +71,7 @@ def test_factory_default_configs_are_pinned():
         "top_k": 3,
         "threshold": None,
         "multi_label": None,
+        "thresholds": None,
         "groups": None,
         **SHARED_DEFAULTS,
         "scorer": {"@scorers": "spacy_korsent.emotion_scorer.v1"},

@@ -1,4 +1,4 @@
-"""The ``korsent`` command line: ``analyze``, ``evaluate``, ``train`` and ``export``.
+"""The ``korsent`` command line: ``analyze``, ``evaluate``, ``calibrate``, ``train``, ...
 
 Each subcommand lives in its own module with ``register(subparsers)``; its ``run(args)`` returns
 the exit code. Modules import spaCy, torch and transformers inside ``run``, so ``--help`` is fast.
@@ -20,7 +20,7 @@ from ..inference.loading import ModelNotFoundError
 from ..interrupts import Terminated, exit_code, signals_handled
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "train", "export", "convert", "report")
+COMMANDS = ("analyze", "evaluate", "calibrate", "train", "export", "convert", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

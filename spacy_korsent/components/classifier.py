@@ -32,6 +32,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
+from ..calibration import Calibration
 from ..explain.docs import (
     Attributions,
     attribute_docs,
@@ -150,6 +151,7 @@ class KoreanClassifier(TrainablePipe):
         positive = "positive" if len(labels) == 2 and "positive" in labels else None
         self.cfg.update(labels=list(labels), multi_label=multi_label, positive_label=positive)
         self.stages.set_labels(list(labels), multi_label)
+        self.check_calibration(self.stages.calibration)  # also while the model is installed
 
     def _adopt_labels(self, config: Any) -> None:
         """Labels and activation of a model loaded from the source, read from its ``config``."""
@@ -182,7 +184,7 @@ class KoreanClassifier(TrainablePipe):
         if not texts:
             predictions = [DocPrediction(None, []) for _ in docs]
         else:
-            probs = iter(self.stages.ready().predict(texts))
+            probs = iter(self._calibrated(self.stages.ready().predict(texts)))
             predictions = [
                 DocPrediction(None, [])
                 if count is None
@@ -190,6 +192,35 @@ class KoreanClassifier(TrainablePipe):
                 for count in sentence_counts
             ]
         return self._attributed(docs, predictions) if self.settings.explain else predictions
+
+    @property
+    def calibration(self) -> Calibration:
+        """The temperature and decisions applied to the model's probabilities (see
+        :mod:`spacy_korsent.calibration`): the settings' values, else the model directory's (read
+        now if the model is not loaded yet)."""
+        self.stages.loaded()
+        return self.stages.calibration
+
+    def _calibrated(self, probs: list[Optional[np.ndarray]]) -> Iterator[Optional[np.ndarray]]:
+        """The probabilities at the calibration's temperature."""
+        multi_label = self.multi_label
+        for p in probs:
+            yield None if p is None else self.calibration.scale(p, multi_label=multi_label)
+
+    def check_calibration(self, calibration: Calibration) -> None:
+        """Refuse a calibration that does not fit the model (a ValueError); a subclass passes on
+        what it checked itself."""
+        labels = ", ".join(self.labels)
+        if calibration.thresholds is not None:
+            raise ValueError(
+                f"{self.name}: thresholds apply to multi-label emotion models; "
+                f"{self.model_name!r} is a single-label model ({labels})."
+            )
+        if calibration.neutral_band is not None:
+            raise ValueError(
+                f"{self.name}: neutral_band applies to two-class negative/positive sentiment "
+                f"models; {self.model_name!r} has the labels {labels}."
+            )
 
     def set_annotations(self, docs: Iterable[Doc], scores: list[DocPrediction]) -> None:
         """Write the extension values (and ``doc.cats``) from :meth:`predict`'s probabilities."""
@@ -241,14 +272,22 @@ class KoreanClassifier(TrainablePipe):
         result = self.empty_result() if probs is None else self.make_result(probs)
         target._.set(stored_name(self.spec.extension), result)
         if self.settings.set_cats and probs is not None and isinstance(target, Doc):
-            target.cats.update(zip(self.labels, map(float, probs)))
+            target.cats.update(self.cats(probs, result))
+
+    def cats(self, probs: np.ndarray, result: Result) -> dict[str, float]:
+        """What ``doc.cats`` gets: each label's probability."""
+        return dict(zip(self.labels, map(float, probs)))
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         """Score ``doc.cats`` against gold cats, under keys prefixed with the extension name."""
         self.stages.loaded()  # the labels
         if self.cfg.get("gold_names"):  # gold 0/1 read as negative/positive (see initialize)
             examples = [self._renamed(example) for example in examples]
-        return super().score(examples, **kwargs)
+        return super().score(examples, **{**self.scoring_options(), **kwargs})
+
+    def scoring_options(self) -> dict[str, Any]:
+        """What the scorer needs besides ``cfg`` to score the decisions the component makes."""
+        return {}
 
     def _renamed(self, example: Example) -> Example:
         reference = example.reference.copy()
@@ -325,8 +364,8 @@ class KoreanClassifier(TrainablePipe):
             self.name, "multi-label" if multi_label else "single-label", ", ".join(wanted),
             self.cfg["source"], ", ".join(self.labels),
         )  # fmt: skip
+        self.stages.replace_module(module)  # first: a saved calibration is for the old head
         self._set_labels(wanted, multi_label)
-        self.stages.replace_module(module)
 
     def update(
         self,

@@ -9,11 +9,13 @@ the ``groups`` option maps labels to groups of one's own.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
 from spacy.util import registry
 
+from ..calibration import Calibration
 from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
 from .classifier import KoreanClassifier, Result
 from .factories import ComponentSpec, register_component
@@ -105,7 +107,8 @@ class EmotionClassifier(KoreanClassifier):
         best = int(ranked[0])
         groups = self._group_scores(probs)
         if self.multi_label:
-            chosen = [self.labels[i] for i in ranked if probs[i] >= self.cfg["threshold"]]
+            cuts = self.label_thresholds
+            chosen = [self.labels[i] for i in ranked if probs[i] >= cuts[self.labels[i]]]
         else:
             chosen = [self.labels[best]]
         return {
@@ -120,6 +123,31 @@ class EmotionClassifier(KoreanClassifier):
             ],
             "groups": groups,
         }
+
+    @property
+    def label_thresholds(self) -> dict[str, float]:
+        """Each label's threshold (multi-label models): its own (``thresholds``), else
+        ``threshold``."""
+        own = self.calibration.thresholds or {}
+        return {label: own.get(label, self.cfg["threshold"]) for label in self.labels}
+
+    def check_calibration(self, calibration: Calibration) -> None:
+        own = calibration.thresholds
+        if own is not None and self.multi_label:
+            unknown = sorted(set(own) - set(self.labels))
+            if unknown:
+                raise ValueError(
+                    f"{self.name}: thresholds names labels the model {self.model_name!r} does "
+                    f"not have: {unknown}."
+                )
+            calibration = dataclasses.replace(calibration, thresholds=None)
+        super().check_calibration(calibration)
+
+    def scoring_options(self) -> dict[str, Any]:
+        """With thresholds of its own: each label's, for the scorer."""
+        if not self.multi_label or not self.calibration.thresholds:
+            return {}
+        return {"thresholds": self.label_thresholds}
 
     def _describe(self, index: int, score: float) -> dict[str, Any]:
         """One ``top`` entry; the same four keys for every model (None where not known), so rows

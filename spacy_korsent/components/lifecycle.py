@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional
 from thinc.api import Model
 
 from .. import scratch
+from ..calibration import Calibration
 from ..inference import loading
 from ..inference.backends import backend_kind, open_backend
 from ..inference.engine import WindowClassifier
@@ -70,6 +71,9 @@ class ModelLifecycle:
         """An ONNX export of the current weights, and whether it is int8."""
         self._backend: Any = None
         self._scratch: Optional[tuple[int, Path]] = None  # (process id, directory)
+        self.calibration = Calibration()
+        """What the component applies to the probabilities: the settings' values, else those
+        saved in the model directory (``calibration.json``), else none."""
 
     # --- the stages ------------------------------------------------------------------------------
 
@@ -155,6 +159,7 @@ class ModelLifecycle:
                 f"{self.name}: max_length={settings.max_length} is above the model's limit of "
                 f"{limit} tokens. Longer texts are split into windows anyway; lower max_length."
             )
+        self.calibration = Calibration.read(weights).overridden(settings.calibration_values())
         self._config = config
         self._weights, self._export, self._backend = weights, None, None
         set_module(self.thinc_model, None, tokenizer)
@@ -192,8 +197,10 @@ class ModelLifecycle:
 
     def invalidate(self) -> None:
         """The module's weights changed: the weights on disk and any export no longer match, nor
-        does a backend that runs an export (the torch backend runs the module itself)."""
+        does a backend that runs an export (the torch backend runs the module itself), nor a
+        calibration fitted on the old weights (the settings' values stay)."""
         self._weights = self._export = None
+        self.calibration = Calibration().overridden(self.settings.calibration_values())
         if backend_kind(self.settings.backend).export is not None:
             self._backend = None
 
@@ -213,7 +220,8 @@ class ModelLifecycle:
 
     def save_model(self, path: Path) -> None:
         """Write the model as a Hugging Face directory (weights, config with the labels,
-        tokenizer) that transformers and the components load; weights on disk are copied."""
+        tokenizer, and the calibration in use) that transformers and the components load;
+        weights on disk are copied."""
         engine = self.loaded()
         path.mkdir(parents=True, exist_ok=True)
         in_memory = get_module(self.thinc_model) is not None
@@ -226,6 +234,7 @@ class ModelLifecycle:
             engine.tokenizer.save_pretrained(path)
         else:  # in memory, or not in a local directory (a hub id): written from the module
             loading.save_pretrained(engine.tokenizer, self.module(), path)
+        self.calibration.write(path)
 
     def _weights_on_disk(self) -> str:
         """Where the current weights can be read: the source, or a scratch copy of the module."""

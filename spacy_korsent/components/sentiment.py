@@ -1,17 +1,24 @@
-"""The ``korean_sentiment`` component: binary NSMC sentiment in ``doc._.sentiment``."""
+"""The ``korean_sentiment`` component: sentiment in ``doc._.sentiment``.
+
+A two-class (negative/positive) model answers ``"neutral"`` too when given a neutral band on
+p(positive) (``neutral_band``, or fitted by ``korsent calibrate``); a model trained with a neutral
+class answers it by itself.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Optional
 
 import numpy as np
 from spacy.util import registry
 
+from ..calibration import NEUTRAL, Calibration
 from .classifier import KoreanClassifier, Result
 from .factories import ComponentSpec, register_component
 from .registry import SENTIMENT
 from .scoring import prefixed_cats_scorer
-from .settings import ClassifierSettings
+from .settings import SentimentSettings
 
 DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
 
@@ -19,7 +26,7 @@ SPEC = ComponentSpec(
     factory=SENTIMENT,
     extension="sentiment",
     attribution_extension="sentiment_attribution",
-    settings=ClassifierSettings,
+    settings=SentimentSettings,
     default_model=DEFAULT_MODEL,
     scorer="spacy_korsent.sentiment_scorer.v1",
     score_weight="sentiment_score",
@@ -77,12 +84,39 @@ class SentimentClassifier(KoreanClassifier):
         return canonical_sentiment(names) or names
 
     def make_result(self, probs: np.ndarray) -> Result:
+        """The top class, or ``"neutral"`` with a score of None where p(positive) lies in the
+        band: the model gives no probability of neutral (``scores`` has what it gave)."""
+        scores = {label: float(p) for label, p in zip(self.labels, probs)}
+        band = self.calibration.neutral_band
+        if band is not None and band.low <= scores["positive"] < band.high:
+            return {"label": NEUTRAL, "score": None, "scores": scores}
         best = int(probs.argmax())
-        return {
-            "label": self.labels[best],
-            "score": float(probs[best]),
-            "scores": {label: float(p) for label, p in zip(self.labels, probs)},
-        }
+        return {"label": self.labels[best], "score": float(probs[best]), "scores": scores}
+
+    def cats(self, probs: np.ndarray, result: Result) -> dict[str, float]:
+        """The probabilities and, with a neutral band, ``"neutral"``: 1.0 when the answer is
+        neutral, else 0.0 (a decision, not a probability), so the best cat is the answer."""
+        cats = super().cats(probs, result)
+        if self.calibration.neutral_band is not None:
+            cats[NEUTRAL] = float(result["label"] == NEUTRAL)
+        return cats
+
+    def check_calibration(self, calibration: Calibration) -> None:
+        if sorted(self.labels) == ["negative", "positive"]:  # a band applies
+            calibration = dataclasses.replace(calibration, neutral_band=None)
+        super().check_calibration(calibration)
+
+    @property
+    def decision_labels(self) -> list[str]:
+        """The labels the component answers: the model's, and ``"neutral"`` with a band."""
+        band = self.calibration.neutral_band is not None
+        return [*self.labels, NEUTRAL] if band else list(self.labels)
+
+    def scoring_options(self) -> dict[str, Any]:
+        """With a band: three-way scores (macro-F1 as ``sentiment_score``)."""
+        if self.calibration.neutral_band is None:
+            return {}
+        return {"labels": self.decision_labels, "positive_label": None}
 
     def empty_result(self) -> Result:
         return {"label": None, "score": None, "scores": {}}

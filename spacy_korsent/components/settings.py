@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from ..calibration import check_values
 from ..explain.attribution import METHODS, check_method
 from ..inference.backends import BACKENDS, backend_kind
 from ..inference.precision import check_dtype
@@ -102,6 +103,13 @@ class ClassifierSettings:
     explain_steps: int = setting(
         32, "steps of the integrated-gradients path (ignored by occlusion)"
     )
+    temperature: Optional[float] = setting(
+        None,
+        "divide the model's logits by this (above 1: less sure) before `scores`, `doc.cats` and "
+        "the decisions; `null`: the model directory's `calibration.json` (see "
+        "[Calibration](#calibration-scores-and-decisions-fitted-on-your-data)), else none; `1`: "
+        "none",
+    )
 
     @property
     def forced_multi_label(self) -> Optional[bool]:
@@ -118,6 +126,26 @@ class ClassifierSettings:
         check_method(self.explain_method, self.backend)
         if self.explain_steps < 1:
             raise ValueError(f"explain_steps must be at least 1, not {self.explain_steps}.")
+        check_values(**self.calibration_values())
+
+    def calibration_values(self) -> dict[str, Any]:
+        """The calibration these settings give (None where the model directory's applies)."""
+        return {"temperature": self.temperature}
+
+
+@dataclasses.dataclass
+class SentimentSettings(ClassifierSettings):
+    """``korean_sentiment``'s settings: the shared ones and these."""
+
+    neutral_band: Optional[list[float]] = setting(
+        None,
+        '`[low, high]`: a two-class model answers `"neutral"` when p(positive) is at least '
+        "`low` and below `high` (`0 <= low <= 0.5 <= high <= 1`); `null`: the model directory's "
+        "`calibration.json`, else none; `[]`: none",
+    )
+
+    def calibration_values(self) -> dict[str, Any]:
+        return {**super().calibration_values(), "neutral_band": self.neutral_band}
 
 
 @dataclasses.dataclass
@@ -135,6 +163,12 @@ class EmotionSettings(ClassifierSettings):
         "`true`: a sigmoid per label (several emotions per text); `false`: a softmax; `null`: "
         "the model config's `problem_type`, or the training data",
     )
+    thresholds: Optional[dict[str, float]] = setting(
+        None,
+        "`{label: score}`: a multi-label model predicts a label at or above its own threshold "
+        "(labels not listed: `threshold`); `null`: the model directory's `calibration.json`, "
+        "else none; `{}`: none",
+    )
     groups: Optional[dict[str, str]] = setting(
         None, "`{label: group}` for models other than the default, whose six groups are built in"
     )
@@ -149,6 +183,9 @@ class EmotionSettings(ClassifierSettings):
             raise ValueError(f"top_k must be at least 1, not {self.top_k}.")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must lie between 0 and 1, not {self.threshold}.")
+
+    def calibration_values(self) -> dict[str, Any]:
+        return {**super().calibration_values(), "thresholds": self.thresholds}
 
 
 DEPRECATED: dict[str, str] = {
