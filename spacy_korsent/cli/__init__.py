@@ -18,7 +18,7 @@ from ..files.readers import InputError
 from ..inference.loading import ModelNotFoundError
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "train", "export", "convert")
+COMMANDS = ("analyze", "evaluate", "train", "export", "convert", "distill")
 
 
 def build_parser() -> argparse.ArgumentParser:
