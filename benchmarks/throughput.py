@@ -47,6 +47,7 @@ from typing import Optional
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/cpu.py
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -539,20 +540,15 @@ def _agreement(probs: Optional[list], reference: Optional[list]) -> list[str]:
 
 
 def machine() -> str:
-    """A one-line description of the CPU this ran on."""
+    """A one-line description of the CPU this ran on: model, vector features, load."""
     import platform
 
     import torch
+    from cpu import cpu_description, load_note
 
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
-                 if ln.startswith("model name")]  # fmt: skip
-        model = names[0] if names else model
     return (
-        f"{model}, {os.cpu_count()} cores, {platform.system()}, "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
+        f"{cpu_description()}; {platform.system()}, Python {platform.python_version()}, "
+        f"torch {torch.__version__}; {load_note()}"
     )
 
 
