@@ -64,7 +64,6 @@ BASE_CONFIG = {
 # (name, layers, hidden as a share of the teacher's width, init)
 STUDENTS = [
     ("2 layers", 2, 1.0, "teacher"),
-    ("3 layers, 1/2 width", 3, 0.5, "teacher"),
     ("2 layers, 1/2 width", 2, 0.5, "teacher"),
     ("2 layers, 1/2 width, random start", 2, 0.5, "random"),
     ("1 layer, 1/2 width", 1, 0.5, "teacher"),
@@ -136,7 +135,7 @@ def student_model(
     korsent(
         "distill", "--teacher", teacher, "--texts", texts, "-o", path, "--overwrite",
         "--layers", layers, "--hidden", hidden, "--init", init, "--epochs", args.epochs,
-        "--lr", args.lr, "--eval-every", 500, "--patience", 6, "--val-fraction", 0.05,
+        "--lr", args.lr, "--eval-every", 300, "--patience", 6, "--val-fraction", 0.05,
         "--cache", args.cache / "teacher-labels", "--speed-texts", 0, "--quiet",
     )  # fmt: skip
     return path
@@ -333,8 +332,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--vocab", type=Path, required=True, help="KoELECTRA v1 vocab.txt")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/korsent-distill-bench"))
     parser.add_argument("--train-texts", type=int, default=30_000, help="teacher's training set")
-    parser.add_argument("--distil-texts", type=int, default=30_000, help="unlabelled reviews")
-    parser.add_argument("--epochs", type=int, default=3, help="distillation epochs")
+    parser.add_argument("--distil-texts", type=int, default=20_000, help="unlabelled reviews")
+    parser.add_argument("--epochs", type=int, default=2, help="distillation epochs")
     parser.add_argument("--lr", type=float, default=3e-4, help="distillation learning rate")
     parser.add_argument("--test-texts", type=int, help="score on the first N (default: all)")
     parser.add_argument("--speed-texts", type=int, default=1000, help="texts timed (part 1)")

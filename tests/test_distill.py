@@ -136,6 +136,38 @@ def test_bad_settings_are_one_line_errors_before_any_work(tmp_path, capsys, extr
     assert not list((tmp_path / "c").glob("*/probs-*.npy")), "the teacher labelled nothing"
 
 
+def test_the_output_may_not_be_the_teacher_nor_a_folder_of_other_files(tmp_path, capsys):
+    import shutil
+
+    from spacy_korsent.cli import main
+
+    teacher_copy = tmp_path / "teacher"
+    shutil.copytree(TEACHER, teacher_copy)
+    argv = cli_args(teacher_copy, tmp_path / "c", "--layers", 2, "--overwrite")
+    argv[argv.index("--teacher") + 1] = teacher_copy
+    assert main([str(arg) for arg in argv]) == 2
+    assert "holds the teacher" in capsys.readouterr().err
+    assert (teacher_copy / "model.safetensors").is_file()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("keep me")
+    argv = cli_args(notes, tmp_path / "c", "--layers", 2, "--overwrite")
+    assert main([str(arg) for arg in argv]) == 2
+    assert "not a model" in capsys.readouterr().err
+    assert (notes / "todo.txt").read_text() == "keep me"
+
+
+def test_settings_that_cannot_work_fail_before_the_teacher_labels(tmp_path):
+    spec = teacher.TeacherSpec(str(TEACHER))
+    for bad in (dict(val_fraction=1.0), dict(temperature=0.0), dict(gold_weight=1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            distill.distill(
+                nsmc_corpus(50), spec, tmp_path / "s", quick(layers=2, **bad),
+                cache_root=tmp_path / "c",
+            )  # fmt: skip
+    assert not (tmp_path / "c").exists() and not (tmp_path / "s").exists()
+
+
 # --- teacher labels --------------------------------------------------------------------------
 
 

@@ -140,20 +140,19 @@ def _defaults() -> Settings:
 def run(args: argparse.Namespace) -> int:
     """Distil; 130 when interrupted (the best student so far is kept)."""
     from ..files.readers import Layout, guess_format
-    from ..inference.loading import resolve_source
     from ..training import distill, teacher
 
     warn = Warnings("distill")
     output: Path = args.output
-    if output.is_file():
-        raise CommandError(f"--output {output} is a file; give a directory.")
-    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
-        raise CommandError(f"{output} is not empty; choose another --output or add --overwrite.")
+    _check_output(output, Path(args.teacher).expanduser(), args.overwrite)
     if args.layers is None and args.hidden is None:
         raise CommandError("give the student's size: --layers N and/or --hidden N.")
-    if args.temperature <= 0 or not 0 <= args.gold_weight < 1:
-        raise CommandError("--temperature must be above 0 and --gold-weight in [0, 1).")
-    resolve_source(args.teacher)  # a missing teacher fails before a large file is read
+    if args.speed_texts < 0:
+        raise CommandError(f"--speed-texts must be 0 or more, not {args.speed_texts}.")
+    spec = teacher.TeacherSpec(
+        args.teacher, args.backend, args.max_length, args.device, args.teacher_component
+    )
+    teacher.model_source(spec)  # a missing teacher fails before a large file is read
     sources = []
     for path in args.texts:
         if not path.is_file():
@@ -172,9 +171,6 @@ def run(args: argparse.Namespace) -> int:
     warn.summarize()
     names = [f.name for f in dataclasses.fields(distill.Settings) if f.name != "max_val"]
     settings = distill.Settings(**{name: getattr(args, name) for name in names})
-    spec = teacher.TeacherSpec(
-        args.teacher, args.backend, args.max_length, args.device, args.teacher_component
-    )
     try:
         outcome = distill.distill(
             corpus,
@@ -188,6 +184,29 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a student shape the teacher cannot give, a component's refusal
         raise CommandError(str(err)) from err
     return _summary(outcome.report, outcome.interrupted, output)
+
+
+def _check_output(output: Path, teacher: Path, overwrite: bool) -> None:
+    """Refuse an --output that would destroy the teacher or files that are not a model."""
+    if output.is_file():
+        raise CommandError(f"--output {output} is a file; give a directory.")
+    if teacher.exists():
+        target, source = output.resolve(), teacher.resolve()
+        if target == source or target in source.parents:
+            raise CommandError(
+                f"--output {output} holds the teacher {teacher}: give the student a directory "
+                "of its own."
+            )
+    if output.is_dir() and any(output.iterdir()):
+        if not overwrite:
+            raise CommandError(
+                f"{output} is not empty; choose another --output or add --overwrite."
+            )
+        if not (output / "config.json").is_file():
+            raise CommandError(
+                f"{output} holds files that are not a model; --overwrite only replaces a model "
+                "directory (an earlier student). Choose another --output."
+            )
 
 
 def _summary(report: dict, interrupted: bool, output: Path) -> int:

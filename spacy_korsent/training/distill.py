@@ -39,12 +39,13 @@ from ..inference.loading import load_config
 from ..metrics import multilabel_scores
 from .batching import similar_length_batches
 from .loss import window_loss
-from .student import build_student, parameters, shape_of, student_config
+from .student import INITS, build_student, parameters, shape_of, student_config
 from .teacher import (
     TeacherLabels,
     TeacherSpec,
     classifier,
     label_texts,
+    model_source,
     predict,
     teacher_pipeline,
 )
@@ -200,6 +201,7 @@ def distill(
     """
     import torch
 
+    check_settings(settings)
     say = log or (lambda message: None)
     threads = torch.get_num_threads()
     if settings.threads:
@@ -210,7 +212,8 @@ def distill(
             if any(corpus.gold):  # bad gold labels fail before the teacher labels anything
                 nlp = teacher_pipeline(spec)
                 gold_matrix(corpus, list(classifier(nlp).labels), label_map)
-            student_config(load_config(spec.source), layers=settings.layers, hidden=settings.hidden)
+            source = model_source(spec)
+            student_config(load_config(source), layers=settings.layers, hidden=settings.hidden)
             started = time.perf_counter()
             teacher = label_texts(spec, corpus.texts, cache_root, quiet=settings.quiet, nlp=nlp)
             del nlp
@@ -222,6 +225,26 @@ def distill(
             return _train_and_report(corpus, spec, teacher, output, settings, label_map, say)
     finally:
         torch.set_num_threads(threads)
+
+
+def check_settings(settings: Settings) -> None:
+    """A ValueError for a setting that cannot work, before anything slow starts."""
+    problems = []
+    if settings.temperature <= 0:
+        problems.append(f"temperature must be above 0, not {settings.temperature}")
+    if not 0 <= settings.gold_weight < 1:
+        problems.append(f"gold_weight must be at least 0 and below 1, not {settings.gold_weight}")
+    if not 0 < settings.val_fraction < 1:
+        problems.append(f"val_fraction must lie between 0 and 1, not {settings.val_fraction}")
+    if settings.init not in INITS:
+        problems.append(f"init must be one of {', '.join(INITS)}, not {settings.init!r}")
+    for name in ("epochs", "batch_size", "patience", "max_val"):
+        if getattr(settings, name) < 1:
+            problems.append(f"{name} must be at least 1, not {getattr(settings, name)}")
+    if settings.lr <= 0:
+        problems.append(f"lr must be above 0, not {settings.lr}")
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
 
 
 @contextmanager
@@ -252,12 +275,12 @@ def _train_and_report(
     label_map: str | None,
     say: Callable[[str], None],
 ) -> Outcome:
-    from ..inference.loading import load_model, load_tokenizer, resolve_source
+    from ..inference.loading import load_model, load_tokenizer
 
     gold = gold_matrix(corpus, teacher.labels, label_map)
     usable = np.flatnonzero(~np.isnan(teacher.probs).any(axis=1))
     train_rows, val_rows = _split(usable, settings)
-    source = resolve_source(spec.source)
+    source = model_source(spec)
     tokenizer = load_tokenizer(source)
     teacher_module = load_model(source)
     student, init = build_student(
@@ -319,10 +342,6 @@ def _train_and_report(
 
 def _split(rows: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random held-out part (``val_fraction``, at most ``max_val``) and the rest."""
-    if not 0 < settings.val_fraction < 1:
-        raise InputError(
-            f"the held-out share must be between 0 and 1, not {settings.val_fraction}."
-        )
     n_val = min(settings.max_val, max(1, round(len(rows) * settings.val_fraction)))
     if len(rows) - n_val < 1:
         raise InputError(

@@ -118,6 +118,20 @@ def _saved_pipeline(path: Path, component: str | None, settings: dict[str, Any])
     return nlp
 
 
+def model_source(spec: TeacherSpec) -> str:
+    """The Hugging Face model (directory or hub id) behind the teacher: in a saved pipeline, the
+    chosen component's ``model/``."""
+    path = Path(spec.source).expanduser()
+    if spec.component is not None and (path / "config.cfg").is_file():
+        folder = path / spec.component / "model"
+        if not (folder / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{path} has no saved model for the component {spec.component!r} ({folder})."
+            )
+        return str(folder)
+    return resolve_source(spec.source)
+
+
 def classifier(nlp: Language) -> KoreanClassifier:
     """The teacher's component in a pipeline made by :func:`teacher_pipeline`."""
     from ..components.classifier import KoreanClassifier
