@@ -47,6 +47,7 @@ from typing import Optional
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/cpu.py
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -538,28 +539,16 @@ def _agreement(probs: Optional[list], reference: Optional[list]) -> list[str]:
     return [f"{np.abs(probs_a - ref_a).max():.1e}", f"{same:.1%}"]
 
 
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
-"""The CPU's vector features that matter for torch, ONNX Runtime and OpenVINO on CPU."""
-
-
 def machine() -> str:
-    """A one-line description of the CPU this ran on, with its vector features."""
+    """A one-line description of the CPU this ran on: model, vector features, load."""
     import platform
 
     import torch
+    from cpu import cpu_description, load_note
 
-    model, flags = "unknown CPU", set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        lines = cpuinfo.read_text().splitlines()
-        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
-        model = names[0] if names else model
-        flags = next((set(ln.split(":", 1)[1].split()) for ln in lines
-                      if ln.startswith("flags")), set())  # fmt: skip
-    vector = " ".join(flag for flag in VECTOR_FLAGS if flag in flags) or "unknown"
     return (
-        f"{model} (vector: {vector}), {os.cpu_count()} cores, {platform.system()}, "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
+        f"{cpu_description()}; {platform.system()}, Python {platform.python_version()}, "
+        f"torch {torch.__version__}; {load_note()}"
     )
 
 

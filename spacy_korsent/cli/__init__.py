@@ -20,7 +20,7 @@ from ..inference.loading import ModelNotFoundError
 from ..interrupts import Terminated, exit_code, signals_handled
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "calibrate", "train", "export", "convert", "report")
+COMMANDS = ("analyze", "evaluate", "calibrate", "train", "export", "convert", "report", "distill")
 
 
 def build_parser() -> argparse.ArgumentParser:
