@@ -28,8 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from .readers import InputError, Record, pandas_names, source_name
-from .writers import FixedColumns, Writer, text_of
+from .records import InputError, Record, pandas_names, source_name
+from .writing import FixedColumns, Writer, text_of
 
 SUFFIXES = (".xlsx", ".xlsm")
 MAX_ROWS = 1_048_576

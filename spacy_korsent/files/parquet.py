@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from .readers import InputError, Record
-from .writers import FixedColumns, Writer, text_of
+from .records import InputError, Record
+from .writing import FixedColumns, Writer, text_of
 
 if TYPE_CHECKING:
     import pyarrow as pa

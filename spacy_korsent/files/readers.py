@@ -35,9 +35,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Literal, NamedTuple
+from typing import Any, BinaryIO, Callable, Literal
 
 from .encoding import EncodingError, decode_lines
+from .records import InputError, Record, pandas_names, source_name
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "xlsx")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -54,10 +55,6 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 """The places just after a carriage return that is not part of a CRLF line end."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-class InputError(ValueError):
-    """A file that cannot be used as it is: a missing column, a bad label, no rows."""
 
 
 @dataclass(frozen=True)
@@ -82,19 +79,6 @@ class Layout:
         return Layout(fmt, self.columns, self.quoting, self.encoding, self.sheet)
 
 
-class Record(NamedTuple):
-    """A row, the line of the file it starts on, and what is wrong with it if anything.
-
-    ``problem`` (e.g. "4 fields where the header has 3") marks a CSV/TSV row whose fields do not
-    match the header: the caller reports it and decides whether to keep the row (missing fields
-    are None, extra ones left out).
-    """
-
-    line: int
-    row: dict[str, Any]
-    problem: str | None = None
-
-
 def guess_format(path: Path | str) -> str:
     """The format a file's suffix names: .csv, .tsv, .jsonl/.json/.ndjson, .xlsx/.xlsm, else
     plain text."""
@@ -108,11 +92,6 @@ def guess_format(path: Path | str) -> str:
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
     return "text"
-
-
-def source_name(path: Path | str) -> str:
-    """How messages name a file: its path, or "standard input" for ``-``."""
-    return "standard input" if str(path) == "-" else str(path)
 
 
 def read_rows(
@@ -366,25 +345,6 @@ def _split_at_lone_cr(line: tuple[int, str]) -> list[tuple[int, str]]:
     """A line cut after each lone carriage return; the pieces keep the line's number."""
     number, text = line
     return [(number, piece) for piece in _LONE_CR.split(text) if piece]
-
-
-def pandas_names(names: list[str]) -> list[str]:
-    """Column names as pandas.read_csv makes them: an empty one is ``Unnamed: <index>``, a
-    repeated one gets ``.1``, ``.2`` ... (skipping names the header already has)."""
-    names = [name or f"Unnamed: {index}" for index, name in enumerate(names)]
-    taken = set(names)
-    counts: dict[str, int] = {}
-    unique = []
-    for name in names:
-        count = counts.get(name, 0)
-        new = name
-        while count:
-            counts[name] = count + 1
-            new = f"{name}.{count}"
-            count = count + 1 if new in taken else counts.get(new, 0)
-        unique.append(new)
-        counts[new] = count + 1
-    return unique
 
 
 def _jsonl_records(

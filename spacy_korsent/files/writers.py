@@ -31,8 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..interrupts import whole
-from .readers import InputError
+from .records import InputError
+from .writing import FixedColumns, Writer, json_default, text_of
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv", "parquet", "xlsx", "table")
 SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -120,26 +120,6 @@ def refuse_input_as_output(
                 f"{option} {output} is the input file {path}: writing it would destroy the input. "
                 f"Write to another file."
             )
-
-
-class Writer:
-    """What every writer does: write a batch of rows, then close; neither is cut in two by
-    Ctrl-C or SIGTERM in the command line (the signal takes effect after it)."""
-
-    def write(self, rows: list[dict]) -> None:
-        with whole():
-            self.write_rows(rows)
-
-    def close(self) -> None:
-        """Finish the output; closing twice does nothing more."""
-        with whole():
-            self.finish()
-
-    def write_rows(self, rows: list[dict]) -> None:
-        raise NotImplementedError
-
-    def finish(self) -> None:
-        """Nothing to do for line-based formats: each batch is flushed."""
 
 
 def check_output(
@@ -253,39 +233,9 @@ class JsonlWriter(_StreamWriter):
     """One JSON object per line, UTF-8 as it is (no \\u escapes; dates in ISO format)."""
 
     def write_rows(self, rows: list[dict]) -> None:
-        lines = (json.dumps(row, ensure_ascii=False, default=_json_default) for row in rows)
+        lines = (json.dumps(row, ensure_ascii=False, default=json_default) for row in rows)
         self.stream.write("".join(line + "\n" for line in lines))
         self.stream.flush()
-
-
-def _json_default(value: Any) -> Any:
-    """What JSON has no type for: dates and times in ISO format, anything else as text."""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-class FixedColumns:
-    """The columns of the first batch (every column any of its rows has, in order of first
-    appearance); later rows with other columns are reported once."""
-
-    def __init__(self, warn: Callable[[str], None], what: str) -> None:
-        self.warn = warn
-        self.what = what
-        self.columns: list[str] = []
-        self.warned = False
-
-    def fix(self, rows: list[dict]) -> bool:
-        """Take the columns from the first batch; True the first time."""
-        first = not self.columns
-        if first:
-            self.columns = list(dict.fromkeys(str(column) for row in rows for column in row))
-        for row in rows:
-            if not self.warned and not set(map(str, row)) <= set(self.columns):
-                self.warned = True
-                extra = sorted(map(str, set(map(str, row)) - set(self.columns)))
-                self.warn(
-                    f"columns {extra} are not in the {self.what} (from the first batch); left out."
-                )
-        return first
 
 
 class DelimitedWriter(_StreamWriter):
@@ -362,18 +312,6 @@ def escape_formula(cell: str) -> str:
     if cell.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
-
-
-def text_of(value: Any, none: Any = None) -> Any:
-    """A cell as text: lists and objects as JSON, dates and times in ISO format, None as
-    ``none``."""
-    if value is None:
-        return none
-    if isinstance(value, str):
-        return value
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 class TableWriter(_StreamWriter):
