@@ -106,6 +106,10 @@ def cell(result: tuple[float, bool]) -> str:
     return text if measured else f"[~{text}]"
 
 
+def ratio(value: float) -> str:
+    return f"{value:.1f}x" if value < 10 else f"{value:.0f}x"
+
+
 def table(title: str, rows: dict[str, dict[str, dict[int, tuple[float, bool]]]]) -> str:
     """``rows[kind][label][length]``; a before/after ratio where both are there."""
     lengths = list(next(iter(next(iter(rows.values())).values())))
@@ -117,7 +121,7 @@ def table(title: str, rows: dict[str, dict[str, dict[int, tuple[float, bool]]]])
     for length in lengths:
         cells = [f"{length:,}"] + [cell(rows[k][label][length]) for k in rows for label in labels]
         if labels == ["before", "after"]:
-            cells += [f"{rows[k]['before'][length][0] / rows[k]['after'][length][0]:.0f}x"
+            cells += [ratio(rows[k]['before'][length][0] / rows[k]['after'][length][0])
                       for k in rows]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
