@@ -25,14 +25,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from spacy.attrs import NORM, ORTH, intify_attrs
+import numpy
+from spacy.attrs import NORM, ORTH, SPACY, intify_attrs
 from spacy.language import Language, create_tokenizer
 from spacy.matcher import PhraseMatcher
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import registry
+from thinc.types import Ints2d
 
 LONG_CHUNK = 64
 """Chunks longer than this many characters are split by ``KoreanTokenizer`` itself: spaCy's code
@@ -77,7 +79,20 @@ class KoreanTokenizer(Tokenizer):
             start = end + spaced
         if start < len(text):
             docs.append(super().__call__(text[start:]))
-        return Doc.from_docs(docs, ensure_whitespace=False) if len(docs) > 1 else docs[0]
+        return self._joined(docs) if len(docs) > 1 else docs[0]
+
+    def _joined(self, docs: list[Doc]) -> Doc:
+        """One doc of the pieces' tokens, whitespace and norms (all a tokenizer sets; faster
+        than ``Doc.from_docs``, which costs more per token than the tokenization itself)."""
+        columns = numpy.concatenate([doc.to_array([ORTH, NORM, SPACY]) for doc in docs])
+        strings = self.vocab.strings
+        joined = Doc(
+            self.vocab,
+            words=[strings[orth] for orth in columns[:, 0].tolist()],
+            spaces=columns[:, 2].astype(bool).tolist(),
+        )
+        joined.from_array([NORM], cast(Ints2d, columns[:, 1:2]))
+        return joined
 
     def add_special_case(self, string: str, substrings: Any) -> None:
         # spaCy adds every special case through here, also when rules or expressions change.
