@@ -12,7 +12,7 @@ from ..files.readers import FORMATS
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
-    from ..training.distill import Settings
+    from ..training.recipe import Settings
 
 DESCRIPTION = """\
 Distil a sentiment or emotion model into a smaller student on unlabelled texts. The teacher (a hub
@@ -132,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _defaults() -> Settings:
-    from ..training.distill import Settings
+    from ..training.recipe import Settings
 
     return Settings()
 

@@ -39,6 +39,7 @@ from ..inference.engine import WindowClassifier
 from ..inference.loading import load_config
 from ..metrics import multilabel_scores
 from .batching import similar_length_batches
+from .recipe import Settings
 from .student import INITS, build_student, parameters, shape_of, student_config
 from .teacher import (
     TeacherLabels,
@@ -55,31 +56,6 @@ if TYPE_CHECKING:
 
 REPORT = "distill.json"
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-
-
-@dataclass
-class Settings:
-    """The student's shape and the recipe; the defaults suit a student started from the teacher."""
-
-    layers: int | None = None
-    hidden: int | None = None
-    init: str = "teacher"
-    temperature: float = 2.0
-    gold_weight: float = 0.3
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 1e-4
-    warmup: float = 0.06
-    weight_decay: float = 0.01
-    val_fraction: float = 0.05
-    max_val: int = 10_000
-    patience: int = 3
-    eval_every: int | None = None
-    seed: int = 42
-    device: str | None = None
-    threads: int | None = None
-    speed_texts: int = 1000
-    quiet: bool = False
 
 
 @dataclass
