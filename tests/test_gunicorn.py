@@ -106,6 +106,10 @@ def test_preloaded_workers_answer_and_exit_with_status_0(settings, tolerance, ex
         with ThreadPoolExecutor(4) as pool:  # four requests at a time
             answers = list(pool.map(partial(_ask, port), REQUESTS))
         assert server.poll() is None, "gunicorn exited while serving"
+        # A worker recycled by --max-requests may still be in its own exit (seconds on a busy
+        # machine): stop the server once the master has reaped it and booted its replacement, so
+        # that SIGTERM meets serving workers, which this test is about.
+        wait_for(lambda: _recycling_done(log), server)
         server.send_signal(signal.SIGTERM)
         returncode = server.wait(timeout=GRACEFUL_TIMEOUT + 60)
     finally:
@@ -150,6 +154,15 @@ def _booted(log: Path) -> set[int]:
     """The pids of the workers booted so far."""
     text = log.read_text(encoding="utf-8") if log.exists() else ""
     return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
+
+
+def _recycling_done(log: Path) -> bool:
+    """Whether every worker that is recycling has been reaped, with two workers serving."""
+    text = log.read_text(encoding="utf-8")
+    leaving = set(re.findall(r"\[(\d+)\] \[INFO\] Autorestarting worker", text))
+    leaving |= set(re.findall(r"Worker exiting \(pid: (\d+)\)", text))
+    reaped = set(re.findall(r"Reaped worker \(pid:(\d+)\)", text))
+    return leaving <= reaped and len(_booted(log)) - len(reaped) == 2
 
 
 def _ask(port: int, text: str) -> dict[str, Any]:
