@@ -17,6 +17,7 @@ from spacy.training import Example
 
 from spacy_korsent import blank_korean
 from spacy_korsent.calibration import CALIBRATION_FILE, Calibration, NeutralBand
+from spacy_korsent.evaluation import evaluate_emotions
 
 NSMC_MODEL = FIXTURES / "nsmc-koelectra-tiny"
 KOTE_MODEL = FIXTURES / "kote-koelectra-tiny"
@@ -202,7 +203,15 @@ def test_the_kote_test_model_beats_the_frequency_baseline_at_its_saved_threshold
         predicted[i, [labels.index(label) for label in doc._.emotions["labels"]]] = True
     recorded = json.loads((KOTE_MODEL / "metrics.json").read_text())
     baseline = recorded["baseline_8_most_frequent"]["micro_f1"]
-    assert multilabel_scores(gold, predicted, labels)["micro_f1"] > baseline + 0.05
+    micro_f1 = multilabel_scores(gold, predicted, labels)["micro_f1"]
+    assert micro_f1 > baseline + 0.05
+    # evaluation scores the labels the component gives, at the same saved thresholds
+    texts = [text for _, text, _ in rows]
+    golds = [[labels[int(v)] for v in cell.split(",")] for _, _, cell in rows]
+    report = evaluate_emotions(nlp, texts, golds)
+    assert report.thresholds == component.label_thresholds
+    assert report.micro_f1 == pytest.approx(micro_f1)
+    assert evaluate_emotions(nlp, texts, golds, threshold=0.5).thresholds is None
 
 
 def korsent(*args):

@@ -293,8 +293,16 @@ METRIC_NAMES = {
 
 def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
     """Labels per text, then each label's F1, most frequent gold label first."""
-    threshold = report.get("threshold")
-    at = f", a label counts at {threshold:.2f}" if threshold is not None else ", top-1 predictions"
+    threshold, own = report.get("threshold"), report.get("thresholds")
+    if own:
+        at = (
+            f", a label counts at its own threshold ({min(own.values()):.2f} to "
+            f"{max(own.values()):.2f}, fitted with the model)"
+        )
+    elif threshold is not None:
+        at = f", a label counts at {threshold:.2f}"
+    else:
+        at = ", top-1 predictions"
     yield (
         f"labels per text: {report['mean_gold_labels']:.2f} gold, "
         f"{report['mean_predicted_labels']:.2f} predicted{at}"

@@ -181,7 +181,8 @@ class MultiLabelReport(Report):
     Micro scores pool every (text, label) decision; macro-F1 averages ``per_label`` F1 over all
     the model's labels; exact match is the share of texts whose predicted set is the gold set.
     ``threshold`` is the score at which a label counts as predicted (None: a single-label model,
-    which predicts its top label).
+    which predicts its top label); ``thresholds`` the labels' own, where the model has fitted ones
+    (its ``calibration.json`` or the ``thresholds`` setting; the others count at ``threshold``).
     """
 
     task: ClassVar[str] = "emotion"
@@ -196,6 +197,7 @@ class MultiLabelReport(Report):
     threshold: Optional[float] = field(metadata={"null": True})
     speed: Speed
     calibration: Optional[Calibration] = None
+    thresholds: Optional[dict[str, float]] = None
 
     @property
     def heading(self) -> str:

@@ -205,7 +205,9 @@ def evaluate_emotions(
 
     ``labels``: the component's labels (the default model's also as English glosses), class
     indices or ``label_map`` values; a list per text for several. ``threshold`` (multi-label
-    models only) is the score at which a label counts (default: the component's).
+    models only) is the score at which every label counts; by default each label counts where
+    the component predicts it: at its own threshold where the model has fitted ones, else at the
+    component's ``threshold``.
     """
     rows = _rows(texts, labels, source, lines)
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -233,9 +235,12 @@ def evaluate_emotions(
     model = str(component.model_name)
     if component.multi_label or any(len(indices) != 1 for indices in gold):
         at = None  # a single-label model predicts its top label
+        own: Optional[dict[str, float]] = None
         if component.multi_label:
             at = component.cfg["threshold"] if threshold is None else threshold
-        return _label_sets(model, gold, probs, names, at, speed)
+            if threshold is None and component.calibration.thresholds:
+                own = component.label_thresholds
+        return _label_sets(model, gold, probs, names, at, speed, own)
     return _single_label(model, [indices[0] for indices in gold], probs, names, speed)
 
 
@@ -246,13 +251,17 @@ def _label_sets(
     names: list[str],
     threshold: Optional[float],
     speed: Speed,
+    thresholds: Optional[dict[str, float]] = None,
 ) -> MultiLabelReport:
-    """Scores of label sets: a multi-label model's labels at or above ``threshold``, a
-    single-label model's top label (``threshold`` None)."""
+    """Scores of label sets: a multi-label model's labels at or above their own ``thresholds``
+    (where given) or ``threshold``, a single-label model's top label (``threshold`` None)."""
     gold_matrix = np.zeros(probs.shape, dtype=bool)
     for row, indices in enumerate(gold):
         gold_matrix[row, indices] = True
-    if threshold is not None:
+    if thresholds is not None:
+        cuts = np.asarray([thresholds[name] for name in names], dtype=np.float32)
+        chosen = np.nan_to_num(probs, nan=0.0) >= cuts
+    elif threshold is not None:
         chosen = np.nan_to_num(probs, nan=0.0) >= threshold
     else:
         chosen = np.zeros(probs.shape, dtype=bool)
@@ -265,6 +274,7 @@ def _label_sets(
         **scores,
         per_label=per_label,
         threshold=threshold,
+        thresholds=thresholds,
         speed=speed,
         calibration=_calibration(probs, gold_matrix, multi_label=threshold is not None),
     )
