@@ -23,6 +23,10 @@ which is bfloat16 on CPUs with AVX512-BF16 or AMX, and at fp32).
         --vocab ../shared/vocab/koelectra-base-v1/vocab.txt \\
         --emotion-vocab ../shared/vocab/klue-bert-base/vocab.txt
 
+``--before DIR`` also runs every spacy-korsent method with the package of an earlier checkout
+(``git worktree add DIR COMMIT``) in the same rounds, right after today's, to measure a change:
+rows marked "(before)"; ``× korsent torch`` of a before-row is against today's torch.
+
 Needs the ``bench`` extra (``pip install -e ".[bench]"``: onnx, onnxruntime,
 spacy-huggingface-pipelines, optimum-onnx, openvino). ``--small`` swaps in tiny models to try the
 script out quickly.
@@ -326,10 +330,24 @@ def korsent(
         nlp = blank_korean()
         for component in components:
             kind = component.split("_")[1]
-            nlp.add_pipe(component, config={"model": str(models[kind]), **config})
+            settings = {"model": str(models[kind]), **_spelled(config)}
+            nlp.add_pipe(component, config=settings)
         return _pipeline_runner(nlp, n_process=n_process, batch_size=batch_size)
 
+    prepare.korsent = True  # type: ignore[attr-defined]
     return prepare
+
+
+def _spelled(config: dict[str, object]) -> dict[str, object]:
+    """``config`` as the imported package spells it: versions before the one backend setting
+    (``--before``) wrote int8 as ``backend = "onnx"`` with ``quantize = true`` and OpenVINO as
+    ``backend = "onnx"`` with ``dtype = "bfloat16"``."""
+    import importlib.util
+
+    if importlib.util.find_spec("spacy_korsent.components.settings") is not None:
+        return config
+    old = {"onnx-int8": {"backend": "onnx", "quantize": True}, "openvino": {"backend": "onnx"}}
+    return {**config, **old.get(str(config.get("backend")), {})}
 
 
 def saved_int8(models: dict[str, Path]) -> Runner:
@@ -464,12 +482,28 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_isolated(method: str, args: argparse.Namespace) -> dict:
-    """Run :func:`measure` for one method in a fresh interpreter and read its JSON result."""
+def run_isolated(method: str, args: argparse.Namespace, before: Optional[Path] = None) -> dict:
+    """Run :func:`measure` for one method in a fresh interpreter and read its JSON result;
+    with ``before``, the package is imported from that checkout."""
+    env = dict(os.environ)
+    if before:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(before), env.get("PYTHONPATH")]))
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
         worker = ["--worker", method, "--result", result.name]
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], *worker], check=True)
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], *worker], check=True, env=env)
         return json.loads(Path(result.name).read_text())
+
+
+def is_korsent(method: str) -> bool:
+    """Whether ``method`` runs this package's components (and so has a before-row)."""
+    return getattr(METHODS[method][1], "korsent", False)
+
+
+def _commit(checkout: Path) -> str:
+    run = subprocess.run(
+        ["git", "-C", str(checkout), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    return run.stdout.strip()[:90] or "not a git checkout"
 
 
 def medians(runs: list[dict]) -> dict:
@@ -486,8 +520,10 @@ def medians(runs: list[dict]) -> dict:
 
 def report(results: list[dict], texts: int, rounds: int) -> str:
     """A markdown table of speed, speed ratios, peak memory and agreement with the torch path."""
-    speed = {r["method"]: r["docs_per_s"] for r in results}
-    reference = next((r["probs"] for r in results if r["method"] == "torch"), None)
+    speed = {r["method"]: r["docs_per_s"] for r in results if not r.get("before")}
+    reference = next(
+        (r["probs"] for r in results if r["method"] == "torch" and not r.get("before")), None
+    )
     lines = [
         "| method | docs/s | × pipeline | × card loop | × korsent torch | docs/CPU-s "
         "| peak MB | child MB | setup s | max \\|Δp\\| | same label |",
@@ -495,7 +531,7 @@ def report(results: list[dict], texts: int, rounds: int) -> str:
     ]
     for r in results:
         cells = [
-            METHODS[r["method"]][0],
+            METHODS[r["method"]][0] + (" (before)" if r.get("before") else ""),
             f"{r['docs_per_s']:.1f}",
             _ratio(r["docs_per_s"], speed.get("pipeline")),
             _ratio(r["docs_per_s"], speed.get("card")),
@@ -572,6 +608,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "korsent-bench",
         help="where the random models are kept between runs",
     )  # fmt: skip
+    parser.add_argument(
+        "--before", type=Path, help="an earlier checkout whose package every korsent method "
+        "also runs, in the same rounds (a before/after comparison)",
+    )  # fmt: skip
     parser.add_argument("--worker", choices=list(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -591,13 +631,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.result.write_text(json.dumps(result))
         return 0
     methods = [m for m in args.methods if args.emotion_vocab or m not in NEEDS_EMOTION]
-    runs: dict[str, list[dict]] = {method: [] for method in methods}
+    rows = [(method, None) for method in methods]
+    if args.before:
+        rows = [
+            row
+            for method in methods
+            for row in [(method, None)] + [(method, args.before)] * is_korsent(method)
+        ]
+    runs: dict[tuple[str, Optional[Path]], list[dict]] = {row: [] for row in rows}
     for round_number in range(1, args.rounds + 1):
-        for method in methods:
-            print(f"round {round_number}: {method} ...", file=sys.stderr, flush=True)
-            runs[method].append(run_isolated(method, args))
-            print(f"  {runs[method][-1]['docs_per_s']:.1f} docs/s", file=sys.stderr, flush=True)
-    print(report([medians(runs[method]) for method in methods], len(texts), args.rounds))
+        for method, before in rows:
+            which = " (before)" if before else ""
+            print(f"round {round_number}: {method}{which} ...", file=sys.stderr, flush=True)
+            result = run_isolated(method, args, before)
+            runs[method, before].append({**result, "before": bool(before)})
+            print(f"  {result['docs_per_s']:.1f} docs/s", file=sys.stderr, flush=True)
+    print(report([medians(runs[row]) for row in rows], len(texts), args.rounds))
+    if args.before:
+        print(f"\nBefore: the package at {args.before} ({_commit(args.before)}).")
     print(f"\nMachine: {machine()}")
     return 0
 
