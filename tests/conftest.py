@@ -12,7 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parent.parent
+"""The repository root."""
+FIXTURES = ROOT / "tests" / "fixtures"
 KOELECTRA_VOCAB = FIXTURES / "koelectra-v1-vocab.txt"
 KLUE_VOCAB = FIXTURES / "klue-bert-base-vocab.txt"
 TINY_MODEL = FIXTURES / "nsmc-koelectra-tiny"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 from spacy_korsent.files.readers import InputError, Layout
 from spacy_korsent.training import distill, teacher
@@ -27,7 +27,6 @@ KOTE_TEACHER = FIXTURES / "kote-koelectra-tiny"
 NSMC = FIXTURES / "nsmc_train_600.txt"
 NSMC_LAYOUT = Layout("tsv")
 KOTE_LAYOUT = Layout("tsv", ("id", "text", "labels"), quoting=False)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def nsmc_corpus(limit: int = 300, gold: bool = True) -> distill.Corpus:

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import spacy
+from conftest import FIXTURES
 
 from spacy_korsent import KoreanTokenizer, blank_korean
 from spacy_korsent.components.tokenizer import LONG_CHUNK
 
-NSMC_SLICE = Path(__file__).parent / "fixtures" / "nsmc_test_2000.txt"
+NSMC_SLICE = FIXTURES / "nsmc_test_2000.txt"
 SPACY_RULES = {"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
 
 LONG_RUNS = [

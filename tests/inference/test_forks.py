@@ -4,7 +4,7 @@ running its ``atexit`` handlers: it used to hang in onnxruntime's exit handlers,
 when it freed the parent's compiled model.
 
 The model is a two-node ONNX graph with the backends' inputs and output, so that no export is
-needed; tests/test_gunicorn.py runs the real model under gunicorn.
+needed; tests/inference/test_gunicorn.py runs the real model under gunicorn.
 """
 
 from __future__ import annotations

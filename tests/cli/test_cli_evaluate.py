@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 from spacy_korsent.cli import main
 from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.metrics import macro_f1
 from spacy_korsent.taxonomy import EMOTIONS, GROUP_NAMES, LABELS
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 from spacy_korsent.components.blank import blank_korean
 from spacy_korsent.evaluation import (
@@ -21,8 +22,6 @@ from spacy_korsent.evaluation import (
 from spacy_korsent.evaluation.plot import report_figure
 from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.taxonomy import EMOTIONS, GROUP_NAMES, LABELS
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def pipeline(factory: str, model: Path) -> Any:

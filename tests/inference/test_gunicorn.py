@@ -5,10 +5,11 @@ recycled after ``MAX_REQUESTS`` requests (it exits and the master forks a new on
 (no hang in onnxruntime's or OpenVINO's exit handlers, no SIGABRT or SIGSEGV).
 
 Worker statuses are read from gunicorn's log: a worker the master reaps is logged by the
-``child_exit`` hook of tests/gunicorn_conf.py, after an "exited with code N" line for a status
-other than 0 or a "was sent SIG..." line for a worker a signal ended. Everything is bounded: a
-worker that hangs at exit is killed by gunicorn after ``GRACEFUL_TIMEOUT`` seconds, and the test
-waits a little longer than that for the master before it kills the whole process group itself.
+``child_exit`` hook of gunicorn_conf.py (beside this file), after an "exited with code N" line for
+a status other than 0 or a "was sent SIG..." line for a worker a signal ended. Everything is
+bounded: a worker that hangs at exit is killed by gunicorn after ``GRACEFUL_TIMEOUT`` seconds, and
+the test waits a little longer than that for the master before it kills the whole process group
+itself.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ pytestmark = [
     pytest.mark.skipif(not find_spec("gunicorn"), reason="needs gunicorn"),
 ]
 
-TESTS = Path(__file__).parent
+HERE = Path(__file__).parent
+"""Holds gunicorn_app.py and gunicorn_conf.py: gunicorn imports the app from it (``--chdir``)."""
 MODEL = str(FIXTURES / "nsmc-koelectra-tiny")
 TEXTS = [
     "이 영화 정말 재미있어요! 배우들 연기도 최고!",
@@ -89,7 +91,7 @@ def test_preloaded_workers_answer_and_exit_with_status_0(settings, tolerance, ex
         "--preload", "--workers", "2", "--bind", "127.0.0.1:0",
         "--max-requests", str(MAX_REQUESTS), "--max-requests-jitter", "0",
         "--graceful-timeout", str(GRACEFUL_TIMEOUT), "--timeout", "60",
-        "--chdir", str(TESTS), "--config", str(TESTS / "gunicorn_conf.py"),
+        "--chdir", str(HERE), "--config", str(HERE / "gunicorn_conf.py"),
         "--error-logfile", str(log),
     ]  # fmt: skip
     env = {**os.environ, "KORSENT_TEST_PIPE": json.dumps({"model": MODEL, **settings})}

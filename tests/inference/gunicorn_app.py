@@ -1,4 +1,4 @@
-"""The WSGI app that tests/test_gunicorn.py serves with ``gunicorn --preload``.
+"""The WSGI app that tests/inference/test_gunicorn.py serves with ``gunicorn --preload``.
 
 gunicorn's master imports this module, so the pipeline is built, and the model run once, before
 the workers are forked from it: the case in which forked workers used to hang or abort at exit.

@@ -4,10 +4,10 @@ them, and the spellings of earlier versions still load, with a FutureWarning."""
 import importlib
 import re
 import warnings
-from pathlib import Path
 
 import pytest
 import spacy
+from conftest import ROOT
 from spacy.language import Language
 from spacy.util import registry
 from thinc.api import ConfigValidationError
@@ -16,7 +16,7 @@ from spacy_korsent import blank_korean
 from spacy_korsent.components import registry as components
 from spacy_korsent.components.factories import markdown_table
 
-README = Path(__file__).parents[1] / "README.md"
+README = ROOT / "README.md"
 
 SHARED_DEFAULTS = {
     "labels": None,

@@ -1,4 +1,4 @@
-"""gunicorn settings for tests/test_gunicorn.py (the command line holds the rest)."""
+"""gunicorn settings for tests/inference/test_gunicorn.py (the command line holds the rest)."""
 
 control_socket_disable = True  # gunicorn 27's control socket is one per user, not per server
 

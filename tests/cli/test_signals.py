@@ -2,7 +2,8 @@
 
 ``timeout``, systemd, docker and Kubernetes stop a process with SIGTERM. The commands run as
 subprocesses and are stopped while they work; a killed process (SIGKILL) stands in for one that
-could not clean up. (Training checkpoints: ``test_training.py``; Ray: ``test_ray.py``.)
+could not clean up. (Training checkpoints: ``tests/training/test_training.py``; Ray:
+``tests/integrations/test_ray.py``.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Callable
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 MODEL = FIXTURES / "nsmc-koelectra-tiny"
 REVIEWS = [
@@ -123,7 +124,7 @@ sys.stdin.read()  # "live": until the test closes standard input
 
 def python(code: str, argv: str, tmp: Path, stdin: int | None = None) -> subprocess.Popen:
     """Run ``code`` in a new Python process whose temporary directory is ``tmp``."""
-    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-c", code, argv]
     return subprocess.Popen(command, env=env, stdin=stdin, stdout=subprocess.PIPE, text=True)
 

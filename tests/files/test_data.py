@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from spacy_korsent.files.labelled import read_nsmc
 from spacy_korsent.files.readers import InputError, read_rows
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 SYNTHETIC_NSMC = (
     "id\tdocument\tlabel\n"
