@@ -20,12 +20,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -37,6 +35,7 @@ from ..files.labelled import LabelSet, describe_unknown, parse_label_map, sentim
 from ..files.readers import InputError, Layout, Warn, read_records
 from ..inference.engine import WindowClassifier
 from ..inference.loading import load_config
+from ..interrupts import signals_handled, whole
 from ..metrics import multilabel_scores
 from .batching import similar_length_batches
 from .recipe import Settings
@@ -183,7 +182,7 @@ def distill(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        with _sigterm_interrupts():
+        with signals_handled():  # SIGTERM too raises KeyboardInterrupt (Terminated)
             nlp = None
             if any(corpus.gold):  # bad gold labels fail before the teacher labels anything
                 nlp = teacher_pipeline(spec)
@@ -221,25 +220,6 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"lr must be above 0, not {settings.lr}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does (in the main thread only)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _train_and_report(
@@ -573,27 +553,13 @@ def save_student(student: Any, tokenizer: Any, output: Path, report: dict[str, A
         save_pretrained(tokenizer, student, staging)
         _write_report(staging, report)
         old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-        with _signals_deferred():  # Ctrl-C between the two renames would leave no student
+        with whole():  # Ctrl-C or SIGTERM between the two renames would leave no student
             if output.exists():
                 os.replace(output, old / "student")
             os.replace(staging, output)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block is done (where the platform can hold them)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _write_report(folder: Path, report: dict[str, Any]) -> None:
