@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ from ..inference.engine import WindowClassifier
 from ..inference.loading import load_config
 from ..interrupts import signals_handled, whole
 from ..metrics import multilabel_scores
-from .batching import similar_length_batches
+from .batching import epoch_bar, similar_length_batches
 from .recipe import Settings
 from .student import INITS, build_student, parameters, shape_of, student_config
 from .teacher import (
@@ -396,7 +395,6 @@ class _Trainer:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Train; the evaluation log and whether it was interrupted."""
         import torch
-        from tqdm import tqdm
 
         settings = self.settings
         lengths = np.fromiter((len(self.ids[i]) for i in train_rows), dtype=np.int64)
@@ -410,14 +408,7 @@ class _Trainer:
         try:
             for epoch in range(1, settings.epochs + 1):
                 batches = similar_length_batches(lengths, settings.batch_size, rng)
-                bar = tqdm(
-                    batches,
-                    desc=f"epoch {epoch}/{settings.epochs}",
-                    unit="batch",
-                    file=sys.stderr,
-                    disable=settings.quiet or not sys.stderr.isatty(),
-                    dynamic_ncols=True,
-                )
+                bar = epoch_bar(batches, epoch, settings.epochs, quiet=settings.quiet)
                 for batch in bar:
                     self.student.train()
                     loss = self._step(train_rows[batch])
