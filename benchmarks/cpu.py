@@ -19,8 +19,9 @@ FEATURES = {
 }
 
 
-def cpu_description() -> str:
-    """E.g. ``AMD EPYC, 2 cores; AVX2 yes, AVX-512 no, VNNI no, BF16 no, AMX no``."""
+def cpu_model_and_flags() -> tuple[str, set[str]]:
+    """The first CPU's model name and feature flags in ``/proc/cpuinfo`` (``unknown CPU`` and no
+    flags where there is none)."""
     model, flags = "unknown CPU", set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -30,6 +31,12 @@ def cpu_description() -> str:
                 model = value.strip()
             elif key.strip() == "flags" and not flags:
                 flags = set(value.split())
+    return model, flags
+
+
+def cpu_description() -> str:
+    """E.g. ``AMD EPYC, 2 cores; AVX2 yes, AVX-512 no, VNNI no, BF16 no, AMX no``."""
+    model, flags = cpu_model_and_flags()
     if not flags:
         return f"{model}, {os.cpu_count()} cores ({platform.machine()}; features unknown)"
     found = ", ".join(

@@ -300,7 +300,7 @@ def measure_speeds(
 ) -> dict[tuple[str, str], float]:
     """docs/s of every model on every backend, through korean_sentiment: each pipeline is built
     (and exported) once, then every round times each in turn; the median of the rounds."""
-    from spacy_korsent.training.distill import docs_per_second
+    from spacy_korsent.training.measure import docs_per_second
     from spacy_korsent.training.teacher import TeacherSpec, teacher_pipeline
 
     pipelines = {

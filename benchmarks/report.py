@@ -30,6 +30,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/cpu.py
+from cpu import cpu_model_and_flags  # noqa: E402
+
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -167,15 +170,7 @@ def report(path: Path, page: Path) -> tuple[float, float, float]:
 
 def machine() -> str:
     """The CPU's model and vector features, the core count, Python."""
-    model, flags = "unknown CPU", set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown CPU":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
+    model, flags = cpu_model_and_flags()
     features = ("sse4_2", "avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16")
     vector = [flag for flag in features if flag in flags]
     return (

@@ -42,36 +42,37 @@ def exit_code(interrupt: Optional[BaseException]) -> int:
 def signals_handled() -> Iterator[None]:
     """SIGINT and SIGTERM raise in the main thread during the block; the handlers it found are
     given back after it. A signal that is ignored (a background job's SIGINT) stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    found = {number: signal.getsignal(number) for number in SIGNALS}
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    for number, handler in found.items():
-        if handler is defaults[number]:
-            signal.signal(number, _handler)
-    try:
-        yield
-    finally:
+    with _handlers_kept() as found:
+        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
         for number, handler in found.items():
-            if handler is not None:
-                signal.signal(number, handler)
+            if handler is defaults[number]:
+                signal.signal(number, _handler)
+        yield
 
 
 @contextmanager
 def own_handlers() -> Iterator[None]:
     """Take the handlers back after a call that installs its own: ``ray.init`` makes SIGTERM
     exit with code 15 (its SystemExit during the call becomes :class:`Terminated`)."""
+    with _handlers_kept() as found:
+        try:
+            yield
+        except SystemExit as stop:
+            if stop.code == signal.SIGTERM and found.get(signal.SIGTERM) is _handler:
+                raise Terminated() from None
+            raise
+
+
+@contextmanager
+def _handlers_kept() -> Iterator[dict[signal.Signals, Any]]:
+    """The SIGINT and SIGTERM handlers found, put back after the block; in another thread, which
+    cannot set handlers, none (an empty dict)."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield {}
         return
     found = {number: signal.getsignal(number) for number in SIGNALS}
     try:
-        yield
-    except SystemExit as stop:
-        if stop.code == signal.SIGTERM and found[signal.SIGTERM] is _handler:
-            raise Terminated() from None
-        raise
+        yield found
     finally:
         for number, handler in found.items():
             if handler is not None:

@@ -37,7 +37,7 @@ from .common import (
     add_file_options,
     add_pipeline_options,
     build_pipeline,
-    check_file_options,
+    gold_layout,
     progress,
 )
 
@@ -123,13 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace, warn: Warnings) -> tuple[Any, LabelledLayout]:
-    layout = LabelledLayout.from_options(
-        args, default_fmt="nsmc" if args.task == "sentiment" else "tsv"
-    )
-    fmt = layout.format_of(args.input)
-    if fmt == "nsmc" and args.task != "sentiment":
-        raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
-    check_file_options(args.input, fmt, args)
+    layout = gold_layout(args.input, args)
     data = read_labelled(args.input, layout, warn=warn, note=warn.note)
     if not data.texts:
         raise CommandError(f"{args.input}: no labelled texts to fit on.")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..components.classifier import KoreanClassifier
 
 from ..components.registry import EMOTION, SENTIMENT
+from ..files.labelled import LabelledLayout
 
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 """The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
@@ -121,6 +122,18 @@ def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None
     given += sheet + ([] if args.quoting or fmt in ("csv", "tsv") else ["--no-quoting"])
     if given:
         raise CommandError(f"{', '.join(given)} cannot apply to {path}: {why}; {hint}.")
+
+
+def gold_layout(path: str, args: argparse.Namespace) -> LabelledLayout:
+    """How to read the labelled file ``path`` for ``args.task`` (``evaluate``, ``calibrate``):
+    NSMC unless told for sentiment, TSV for emotion; options the format cannot use are errors."""
+    sentiment = args.task == "sentiment"
+    layout = LabelledLayout.from_options(args, default_fmt="nsmc" if sentiment else "tsv")
+    fmt = layout.format_of(path)
+    if fmt == "nsmc" and not sentiment:
+        raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
+    check_file_options(path, fmt, args)
+    return layout
 
 
 def _names(value: str) -> tuple[str, ...]:

@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     """Distil; 130 when interrupted (the best student so far is kept)."""
     from ..files.readers import Layout, guess_format
     from ..training import distill, teacher
+    from ..training.corpus import read_corpus
+    from ..training.recipe import Settings
 
     warn = Warnings("distill")
     output: Path = args.output
@@ -160,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         fmt = args.fmt or guess_format(path)
         check_file_options(path, fmt, args)
         sources.append((path, Layout(fmt, args.columns, args.quoting, args.encoding)))
-    corpus = distill.read_corpus(
+    corpus = read_corpus(
         sources,
         text_column=args.text_column or "text",
         label_column=args.label_column,
@@ -169,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
         note=warn.note,
     )
     warn.summarize()
-    names = [f.name for f in dataclasses.fields(distill.Settings) if f.name != "max_val"]
-    settings = distill.Settings(**{name: getattr(args, name) for name in names})
+    names = [f.name for f in dataclasses.fields(Settings) if f.name != "max_val"]
+    settings = Settings(**{name: getattr(args, name) for name in names})
     try:
         outcome = distill.distill(
             corpus,

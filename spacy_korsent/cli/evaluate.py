@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from ..evaluation.reports import MultiLabelReport, Report
 from ..files.labelled import (
     LABELLED_FORMATS,
-    LabelledLayout,
     LabelledRows,
     LabelMap,
     parse_label_map,
@@ -38,7 +37,7 @@ from .common import (
     add_file_options,
     add_pipeline_options,
     build_pipeline,
-    check_file_options,
+    gold_layout,
     progress,
 )
 
@@ -209,21 +208,7 @@ def _json(report: dict[str, Any]) -> str:
 def _read(args: argparse.Namespace, label_map: LabelMap, warn: Warnings) -> LabelledRows:
     """The gold data, through the shared labelled reader; options that cannot apply are errors."""
     sentiment = args.task == "sentiment"
-    layout = LabelledLayout(
-        fmt=args.fmt,
-        text_column=args.text_column or "text",
-        label_column=args.label_column or "label",
-        columns=args.columns,
-        quoting=args.quoting,
-        encoding=args.encoding,
-        label_separator=args.label_separator,
-        sheet=args.sheet,
-        default_fmt="nsmc" if sentiment else "tsv",
-    )
-    fmt = layout.format_of(args.file)
-    if fmt == "nsmc" and not sentiment:
-        raise CommandError("NSMC files hold sentiment labels; -t emotion reads CSV/TSV/JSONL.")
-    check_file_options(args.file, fmt, args)
+    layout = gold_layout(args.file, args)
     if args.threshold is not None and sentiment:
         raise CommandError(
             "--threshold applies to multi-label emotion models; sentiment takes the top label."

@@ -5,11 +5,14 @@ gives the same rows, warnings and line numbers wherever it is analysed. In a dir
 chosen by suffix (.jsonl/.json/.ndjson, .csv, .tsv, .txt, .parquet/.pq, .xlsx/.xlsm), or all of
 them with a format given; hidden files and ones starting with ``_`` (such as Spark's
 ``_SUCCESS``) are left out; all must have one format; they are read in the order of their paths.
+
+:func:`read_file_records` reads one file in any of these formats; ``korsent report`` reads
+analysed files with it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -75,6 +78,38 @@ def input_files(source: str, fmt: Optional[str] = None) -> list[InputFile]:
     return found
 
 
+def read_file_records(
+    path: str,
+    fmt: str,
+    layout: Layout,
+    *,
+    text_column: str,
+    required: tuple[str, ...] = (),
+    warn: Optional[Warn] = None,
+    note: Optional[Warn] = None,
+    stream: Optional[Iterable[bytes]] = None,
+    text_only: bool = False,
+    columns: Optional[Sequence[str]] = None,
+) -> Iterator[Record]:
+    """The rows of one file in any format korsent reads: Parquet through :mod:`.parquet` (only
+    ``text_column`` with ``text_only``, only ``columns`` when given), the others through
+    :func:`~.readers.read_records` with ``layout`` (``required``, ``warn``, ``note``, ``stream``
+    as it takes them)."""
+    if fmt == PARQUET:
+        return read_parquet_records(
+            path, text_column=text_column, text_only=text_only, columns=columns
+        )
+    return read_records(
+        path,
+        layout.of(fmt),
+        text_column=text_column,
+        required=required,
+        warn=warn,
+        note=note,
+        stream=stream,
+    )
+
+
 class InputRows:
     """The rows of the input files in order, as often as they are needed (standard input once).
 
@@ -135,16 +170,16 @@ class InputRows:
     def _file_records(
         self, file: InputFile, warn: Optional[Warn], note: Optional[Warn], text_only: bool
     ) -> Iterator[Record]:
-        if file.fmt == PARQUET:
-            return read_parquet_records(file.path, text_column=self.column, text_only=text_only)
-        return read_records(
+        return read_file_records(
             file.path,
-            self.layout.of(file.fmt),
+            file.fmt,
+            self.layout,
             text_column=self.column,
             required=(self.column,) if file.fmt in ("csv", "tsv", "xlsx") else (),
             warn=warn or _silent,
             note=note,
             stream=file.stream,
+            text_only=text_only,
         )
 
 

@@ -36,15 +36,14 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.analyze_frame needs pandas: pip install "spacy-korsent[pandas]"'
     ) from err
 
-from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields
+from ..components.registry import CLASSIFIERS
+from ..files.fields import ResultFields
 from ..files.readers import replace_lone_surrogates
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
     from ..components.classifier import KoreanClassifier
-
-FACTORIES = (SENTIMENT_FACTORY, EMOTION_FACTORY)
 
 _DTYPES = {"score": "float64", "label": object, "labels": object, "top": object}
 """The dtype of each kind of result field (``ResultFields.kinds``); the rest are object."""
@@ -125,7 +124,7 @@ def analyze_frame(
 def _load_labels(nlp: Language) -> None:
     """Load the models of components that have not loaded yet: their labels name columns."""
     for name in nlp.pipe_names:
-        if nlp.get_pipe_meta(name).factory in FACTORIES:
+        if nlp.get_pipe_meta(name).factory in CLASSIFIERS:
             pipe = cast("KoreanClassifier", nlp.get_pipe(name))
             if not pipe.labels:
                 pipe.initialize()

@@ -55,10 +55,9 @@ from .. import scratch
 if TYPE_CHECKING:
     from ..components.classifier import KoreanClassifier
 
-from ..files.fields import EMOTION_FACTORY, SENTIMENT_FACTORY, ResultFields, checked_text
+from ..components.registry import CLASSIFIERS
+from ..files.fields import ResultFields, checked_text
 from ..files.packing import pack_directory, unpack_files
-
-FACTORIES = (SENTIMENT_FACTORY, EMOTION_FACTORY)
 
 
 @dataclass(frozen=True)
@@ -241,10 +240,10 @@ def _checked_components(
     if (pipeline is None) == (components is None):
         raise ValueError("give either a saved pipeline or component settings (components=).")
     if components is not None:
-        unknown = [factory for factory in components if factory not in FACTORIES]
+        unknown = [factory for factory in components if factory not in CLASSIFIERS]
         if unknown or not components:
             raise ValueError(
-                f"components must map {' and/or '.join(FACTORIES)} to their settings; "
+                f"components must map {' and/or '.join(CLASSIFIERS)} to their settings; "
                 f"got {sorted(components)}."
             )
     return components or {}
@@ -262,7 +261,7 @@ def _load_saved(pipeline: Pipeline, settings: dict[str, Any]) -> Any:
     config = spacy.util.load_config(Path(pipeline) / "config.cfg")
     ours = [
         name for name, component in config["components"].items()
-        if component.get("factory") in FACTORIES
+        if component.get("factory") in CLASSIFIERS
     ]  # fmt: skip
     return spacy.load(Path(pipeline), config={"components": dict.fromkeys(ours, settings)})
 

@@ -13,20 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Optional
 
-from ..files.parquet import read_parquet_records
-from ..files.readers import (
-    FORMATS,
-    InputError,
-    Layout,
-    Record,
-    Warn,
-    guess_format,
-    read_records,
-    source_name,
-)
-from ..files.writers import SUFFIXES
+from ..files.readers import FORMATS, InputError, Layout, Record, Warn, source_name
+from ..files.sources import PARQUET, format_of, read_file_records
 
-PARQUET = "parquet"
 INPUT_FORMATS = (*(fmt for fmt in FORMATS if fmt != "text"), PARQUET)
 """What ``korsent report`` reads: the shared reader's tables, and Parquet."""
 OTHER_SPREADSHEETS = (".xls", ".ods")
@@ -36,12 +25,10 @@ def report_format(path: str, fmt: str | None) -> str:
     """The format to read ``path`` in: ``fmt``, else the one its suffix names."""
     if fmt:
         return fmt
-    suffix = Path(path).suffix.lower()
-    if SUFFIXES.get(suffix) == PARQUET:
-        return PARQUET
-    guessed = guess_format(path)
+    guessed = format_of(path)
     if guessed in INPUT_FORMATS:
         return guessed
+    suffix = Path(path).suffix.lower()
     if suffix in OTHER_SPREADSHEETS:
         raise InputError(
             f"{path}: {suffix} workbooks cannot be read; save the sheet as .xlsx (Excel: Save As "
@@ -65,8 +52,8 @@ def read_analysed(
 ) -> Iterator[Record]:
     """Stream the rows of an analysed file (``-``: standard input, not for Parquet); of a Parquet
     file only ``columns`` when given."""
-    if fmt == PARQUET:
-        if path == "-":
-            raise InputError("Parquet cannot be read from standard input: give -i FILE.parquet.")
-        return read_parquet_records(path, text_column=text_column, columns=columns)
-    return read_records(path, layout.of(fmt), text_column=text_column, warn=warn, note=note)
+    if fmt == PARQUET and path == "-":
+        raise InputError("Parquet cannot be read from standard input: give -i FILE.parquet.")
+    return read_file_records(
+        path, fmt, layout, text_column=text_column, warn=warn, note=note, columns=columns
+    )

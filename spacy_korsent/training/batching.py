@@ -1,11 +1,12 @@
-"""Batches of texts of similar lengths, for ``korsent train`` and (as a registered batcher)
-``spacy train``: little padding, yet a different order every epoch."""
+"""Batches of texts of similar lengths, for ``korsent train``, ``korsent distill`` and (as a
+registered batcher) ``spacy train``: little padding, yet a different order every epoch."""
 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterable, Iterator
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from spacy.training import Example
@@ -34,6 +35,21 @@ def similar_length_batches(
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         batches.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def epoch_bar(batches: list[np.ndarray], epoch: int, epochs: int, *, quiet: bool) -> Any:
+    """The batches of one epoch with a progress bar on a terminal's standard error (none when
+    ``quiet`` or not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        batches,
+        desc=f"epoch {epoch}/{epochs}",
+        unit="batch",
+        file=sys.stderr,
+        disable=quiet or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
 
 
 @registry.batchers("spacy_korsent.batch_by_length.v1")

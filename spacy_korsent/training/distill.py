@@ -1,5 +1,8 @@
 """Distillation: train a smaller student to give the teacher's answers on unlabelled texts.
 
+This module runs the steps below and writes the student and its report; the texts are
+:mod:`.corpus`'s, the training :mod:`.soft_targets`'s, the figures :mod:`.measure`'s.
+
 1. The teacher labels every text once (:mod:`.teacher`: its spaCy component on any backend,
    cached on disk, so an interrupted run resumes).
 2. A student is built from the teacher (:mod:`.student`: fewer layers, a smaller width).
@@ -8,7 +11,7 @@
    ``sigmoid(logit p / T)``), scaled by ``T**2`` as in Hinton et al. (2015) so that its gradients
    keep their size whatever ``T``; where the files give gold labels, a share ``gold_weight`` of the
    loss is the usual loss on them. Texts are windowed exactly as the components window them, and
-   the loss is taken on the length-weighted mean over a text's windows (:mod:`.loss`).
+   the loss is taken on the length-weighted mean over a text's windows (:mod:`.soft_targets`).
 4. A held-out part of the texts decides which student is best: the one that agrees most with the
    teacher. It is written, atomically, whenever it improves, so Ctrl-C or SIGTERM keeps it.
 5. ``distill.json`` beside the student reports agreement, gold accuracy of both where known,
@@ -20,26 +23,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from ..components.loss import window_loss
-from ..files.labelled import LabelSet, describe_unknown, parse_label_map, sentiment_labels
-from ..files.readers import InputError, Layout, Warn, read_records
-from ..inference.engine import WindowClassifier
+from ..files.readers import InputError
 from ..inference.loading import load_config
-from ..metrics import multilabel_scores
-from .batching import similar_length_batches
+from ..interrupts import signals_handled, whole
+from .corpus import Corpus, gold_matrix
+from .measure import measure_student, weights_bytes
 from .recipe import Settings
+from .soft_targets import StudentTrainer
 from .student import INITS, build_student, parameters, shape_of, student_config
 from .teacher import (
     TeacherLabels,
@@ -47,108 +45,10 @@ from .teacher import (
     classifier,
     label_texts,
     model_source,
-    predict,
     teacher_pipeline,
 )
 
-if TYPE_CHECKING:
-    from spacy.language import Language
-
 REPORT = "distill.json"
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-
-
-@dataclass
-class Corpus:
-    """The texts to distil on, in file order without repeats, and their gold label values."""
-
-    texts: list[str] = field(default_factory=list)
-    gold: list[list[str]] = field(default_factory=list)
-    """Each text's label values (an empty list: none)."""
-    rows: int = 0
-    empty: int = 0
-    duplicates: int = 0
-
-
-def read_corpus(
-    sources: Sequence[tuple[Path | str, Layout]],
-    *,
-    text_column: str = "text",
-    label_column: str | None = None,
-    label_separator: str | None = None,
-    warn: Warn | None = None,
-    note: Warn | None = None,
-) -> Corpus:
-    """Every distinct non-empty text of the files (each read by the shared reader with its
-    layout), with its label values.
-
-    A row without a label is still used (the teacher labels it); a repeated text is used once.
-    """
-    corpus = Corpus()
-    seen: set[str] = set()
-    for path, layout in sources:
-        table = layout.fmt in ("csv", "tsv")
-        required = tuple(c for c in (text_column, label_column) if c) if table else ()
-        for record in read_records(
-            path, layout, text_column=text_column, required=required, warn=warn, note=note
-        ):
-            corpus.rows += 1
-            text = record.row.get(text_column)
-            if not isinstance(text, str) or not text.strip():
-                corpus.empty += 1
-                continue
-            if text in seen:
-                corpus.duplicates += 1
-                continue
-            seen.add(text)
-            corpus.texts.append(text)
-            labels = record.row.get(label_column) if label_column else None
-            corpus.gold.append(_values(labels, label_separator))
-    if not corpus.texts:
-        names = ", ".join(str(path) for path, _ in sources)
-        raise InputError(f"no texts in the field {text_column!r} of {names}.")
-    return corpus
-
-
-def _values(value: object, separator: str | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(item).strip() for item in value if str(item).strip()]
-    text = str(value).strip()
-    parts = text.split(separator) if separator else [text]
-    return [part.strip() for part in parts if part.strip()]
-
-
-def gold_matrix(
-    corpus: Corpus, labels: list[str], label_map: str | None
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Gold probabilities ``[texts, labels]`` and which texts have gold (None without gold).
-
-    Values are read as ``korsent train`` reads them: names, NSMC's 0/1 for negative/positive,
-    class indices, or through ``label_map``; an unknown value is an InputError naming it.
-    """
-    if not any(corpus.gold):
-        return None
-    mapping = parse_label_map(label_map)
-    label_set = (
-        sentiment_labels(mapping)
-        if labels == ["negative", "positive"]
-        else LabelSet(labels, label_map=mapping)
-    )
-    truth = np.zeros((len(corpus.texts), len(labels)), dtype=np.float32)
-    known = np.zeros(len(corpus.texts), dtype=bool)
-    unknown: dict[str, list[int]] = {}
-    for row, values in enumerate(corpus.gold):
-        for value in values:
-            index = label_set.lookup(value)
-            if index is None:
-                unknown.setdefault(value, []).append(row + 1)
-            else:
-                truth[row, index], known[row] = 1.0, True
-    if unknown:
-        raise InputError(f"gold labels: {describe_unknown(unknown, labels)}")
-    return truth, known
 
 
 @dataclass
@@ -183,7 +83,7 @@ def distill(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        with _sigterm_interrupts():
+        with signals_handled():  # SIGTERM too raises KeyboardInterrupt (Terminated)
             nlp = None
             if any(corpus.gold):  # bad gold labels fail before the teacher labels anything
                 nlp = teacher_pipeline(spec)
@@ -221,25 +121,6 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"lr must be above 0, not {settings.lr}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does (in the main thread only)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _train_and_report(
@@ -281,7 +162,7 @@ def _train_and_report(
             "threshold": teacher.threshold,
             "shape": shape_of(teacher_module.config).__dict__,
             "parameters": parameters(teacher_module),
-            "weights_bytes": _weights_bytes(Path(source)),
+            "weights_bytes": weights_bytes(Path(source)),
         },
         "student": {**init, "parameters": parameters(student)},
         "teacher_labels": {
@@ -303,15 +184,20 @@ def _train_and_report(
         "settings": asdict(settings),
     }
     del teacher_module
-    trainer = _Trainer(student, tokenizer, corpus.texts, teacher, gold, spec, settings)
-    history, interrupted = trainer.fit(train_rows, val_rows, output, report)
+    trainer = StudentTrainer(student, tokenizer, corpus.texts, teacher, gold, spec, settings)
+
+    def save_best(best: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        record = {**report, "best": best, "history": history}
+        save_student(trainer.student, tokenizer, output, record)
+
+    history, interrupted = trainer.fit(train_rows, val_rows, save_best)
     report.update(history=history, interrupted=interrupted, best=trainer.best)
     if interrupted or trainer.best is None:
         if trainer.best is not None:
             _write_report(output, report)
         return Outcome(report, True)
-    report["student"]["weights_bytes"] = _weights_bytes(output)
-    report.update(_measure(output, spec, corpus, teacher, gold, val_rows, settings))
+    report["student"]["weights_bytes"] = weights_bytes(output)
+    report.update(measure_student(output, spec, corpus, teacher, gold, val_rows, settings))
     _write_report(output, report)
     return Outcome(report, False)
 
@@ -338,229 +224,6 @@ def _label_student(student: Any, teacher: TeacherLabels) -> None:
     config.problem_type = problem_type(teacher.multi_label)
 
 
-def soften(probs: np.ndarray, temperature: float, *, multi_label: bool) -> np.ndarray:
-    """The teacher's probabilities at ``temperature``: ``softmax(log p / T)``, or for a sigmoid
-    per label ``sigmoid(logit p / T)``."""
-    p = np.clip(probs.astype(np.float64), 1e-12, 1 - 1e-12)
-    if multi_label:
-        return 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / temperature))
-    z = np.log(p) / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
-def agreement(
-    student: np.ndarray, teacher: np.ndarray, *, multi_label: bool, threshold: float | None
-) -> dict[str, float]:
-    """How often the student gives the teacher's answer.
-
-    ``agreement`` is the share of texts with the teacher's top label (single-label), or the
-    micro-F1 of the student's label decisions against the teacher's (multi-label, at the teacher's
-    threshold; ``exact`` is then the share of texts with the teacher's whole label set). ``kl``:
-    the mean KL divergence from the teacher's probabilities to the student's.
-    """
-    same_top = float((student.argmax(axis=1) == teacher.argmax(axis=1)).mean())
-    s, t = np.clip(student, 1e-12, 1 - 1e-12), np.clip(teacher, 1e-12, 1 - 1e-12)
-    if not multi_label:
-        kl = float(np.mean(np.sum(t * (np.log(t) - np.log(s)), axis=1)))
-        return {"agreement": same_top, "kl": kl}
-    cut = 0.5 if threshold is None else threshold
-    decisions = multilabel_scores(teacher >= cut, student >= cut, [""] * teacher.shape[1])
-    kl = t * (np.log(t) - np.log(s)) + (1 - t) * (np.log(1 - t) - np.log(1 - s))
-    return {
-        "agreement": decisions["micro_f1"],
-        "exact": decisions["exact_match"],
-        "top": same_top,
-        "kl": float(np.mean(kl.sum(axis=1))),
-    }
-
-
-class _Trainer:
-    """The student's training loop: windows as the components make them, AdamW, a linear
-    warmup and decay, gradients clipped at 1.0, the held-out check, and the best student saved."""
-
-    def __init__(
-        self,
-        student: Any,
-        tokenizer: Any,
-        texts: list[str],
-        teacher: TeacherLabels,
-        gold: tuple[np.ndarray, np.ndarray] | None,
-        spec: TeacherSpec,
-        settings: Settings,
-    ) -> None:
-        import torch
-
-        self.device = torch.device(settings.device or "cpu")
-        self.student = student.to(self.device)
-        self.tokenizer = tokenizer
-        self.texts = texts
-        self.teacher = teacher
-        self.settings = settings
-        self.soft = soften(teacher.probs, settings.temperature, multi_label=teacher.multi_label)
-        self.gold = gold if gold is not None and settings.gold_weight > 0 else None
-        self.engine = WindowClassifier(
-            tokenizer,
-            None,
-            max_length=spec.max_length,
-            stride=32 if spec.max_length > 64 else spec.max_length // 4,
-            truncate=False,
-            batch_tokens=4096,
-            multi_label=teacher.multi_label,
-        )
-        self.ids = self.engine.encode(texts)
-        self.best: dict[str, Any] | None = None
-
-    def fit(
-        self, train_rows: np.ndarray, val_rows: np.ndarray, output: Path, report: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Train; the evaluation log and whether it was interrupted."""
-        import torch
-        from tqdm import tqdm
-
-        settings = self.settings
-        lengths = np.fromiter((len(self.ids[i]) for i in train_rows), dtype=np.int64)
-        rng = np.random.default_rng(settings.seed)
-        steps_per_epoch = -(-len(train_rows) // settings.batch_size)
-        total = settings.epochs * steps_per_epoch
-        optimizer, schedule = self._optimizer(total)
-        history: list[dict[str, Any]] = []
-        stale, step, seen_loss, seen = 0, 0, 0.0, 0
-        started = time.perf_counter()
-        try:
-            for epoch in range(1, settings.epochs + 1):
-                batches = similar_length_batches(lengths, settings.batch_size, rng)
-                bar = tqdm(
-                    batches,
-                    desc=f"epoch {epoch}/{settings.epochs}",
-                    unit="batch",
-                    file=sys.stderr,
-                    disable=settings.quiet or not sys.stderr.isatty(),
-                    dynamic_ncols=True,
-                )
-                for batch in bar:
-                    self.student.train()
-                    loss = self._step(train_rows[batch])
-                    torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
-                    optimizer.step()
-                    schedule.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    step += 1
-                    seen_loss, seen = seen_loss + loss, seen + 1
-                    bar.set_postfix(kl=f"{seen_loss / seen:.4f}", refresh=False)
-                    end_of_epoch = step % steps_per_epoch == 0
-                    due = settings.eval_every and step % settings.eval_every == 0
-                    if not (end_of_epoch or due):
-                        continue
-                    entry = {
-                        "step": step,
-                        "epoch": round(step / steps_per_epoch, 3),
-                        "train_kl": seen_loss / seen,
-                        **self._evaluate(val_rows),
-                        "seconds": round(time.perf_counter() - started, 1),
-                    }
-                    seen_loss, seen = 0.0, 0
-                    history.append(entry)
-                    if self._improves(entry):
-                        self.best, stale = entry, 0
-                        record = {**report, "best": entry, "history": history}
-                        save_student(self.student, self.tokenizer, output, record)
-                    else:
-                        stale += 1
-                    if stale >= settings.patience:
-                        return history, False
-        except KeyboardInterrupt:
-            return history, True
-        return history, False
-
-    def _optimizer(self, total: int) -> tuple[Any, Any]:
-        import torch
-
-        decayed: list[Any] = []
-        plain: list[Any] = []
-        for name, parameter in self.student.named_parameters():
-            (plain if name.endswith("bias") or "LayerNorm" in name else decayed).append(parameter)
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decayed, "weight_decay": self.settings.weight_decay},
-                {"params": plain, "weight_decay": 0.0},
-            ],
-            lr=self.settings.lr,
-        )
-        warm = max(int(self.settings.warmup * total), 1)
-
-        def factor(step: int) -> float:
-            return min((step + 1) / warm, max(0.0, (total - step) / max(total - warm, 1)))
-
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-    def _step(self, rows: np.ndarray) -> float:
-        """Forward and backward on the texts ``rows``; the soft loss (KL at the temperature)."""
-        import torch
-
-        windows, owners = [], []
-        for position, row in enumerate(rows):
-            for window in self.engine.windows(self.ids[row]):
-                windows.append(window)
-                owners.append(position)
-        ids, mask = self.engine.pad(windows)
-        logits = self.student(
-            input_ids=torch.from_numpy(ids).to(self.device),
-            attention_mask=torch.from_numpy(mask).to(self.device),
-        ).logits
-        z = logits.detach().double().cpu().numpy()
-        lengths = [len(window) for window in windows]
-        multi = self.teacher.multi_label
-        temperature, weight = self.settings.temperature, self.settings.gold_weight
-        target = self.soft[rows]
-        every = np.ones_like(target, dtype=bool)
-        cross, d_soft = window_loss(
-            z / temperature, owners, lengths, target, every, multi_label=multi
-        )
-        # d/dz of T**2 * CE(z / T) is T * (the gradient at z / T).
-        grad = d_soft.astype(np.float64) * temperature
-        if self.gold is not None and self.gold[1][rows].any():
-            # A text with gold: (1 - weight) * soft + weight * gold; one without: soft alone.
-            truth, known = self.gold[0][rows], self.gold[1][rows]
-            mask = np.broadcast_to(known[:, None], target.shape)
-            _, d_gold = window_loss(z, owners, lengths, truth, mask, multi_label=multi)
-            share = known.sum() / len(rows)  # window_loss averages over the texts with gold
-            grad = grad * np.where(known[owners], 1 - weight, 1.0)[:, None]
-            grad = grad + weight * share * d_gold
-        logits.backward(torch.from_numpy(grad.astype(np.float32)).to(self.device))
-        return cross - _entropy(target, multi_label=multi)
-
-    def _evaluate(self, rows: np.ndarray) -> dict[str, float]:
-        """Agreement and KL of the student with the teacher on the held-out texts (fp32 torch)."""
-        from ..inference.torch_backend import TorchBackend
-
-        self.engine.backend = TorchBackend(self.student, self.device)
-        try:
-            predicted = self.engine.predict([self.texts[i] for i in rows])
-        finally:
-            self.engine.backend = None
-        student = np.stack([p for p in predicted if p is not None])
-        return agreement(
-            student,
-            self.teacher.probs[rows],
-            multi_label=self.teacher.multi_label,
-            threshold=self.teacher.threshold,
-        )
-
-    def _improves(self, entry: dict[str, Any]) -> bool:
-        best = self.best
-        return best is None or (entry["agreement"], -entry["kl"]) > (best["agreement"], -best["kl"])
-
-
-def _entropy(p: np.ndarray, *, multi_label: bool) -> float:
-    """The mean entropy of the targets (cross-entropy minus this is the KL divergence)."""
-    q = np.clip(p, 1e-12, 1 - 1e-12)
-    each = -q * np.log(q)
-    if multi_label:
-        each = each - (1 - q) * np.log(1 - q)
-    return float(each.sum(axis=1).mean())
-
-
 def save_student(student: Any, tokenizer: Any, output: Path, report: dict[str, Any]) -> None:
     """Write the student (a Hugging Face model directory with ``distill.json``) in a temporary
     directory beside ``output``, then rename it into place: ``output`` always holds a whole one."""
@@ -573,7 +236,7 @@ def save_student(student: Any, tokenizer: Any, output: Path, report: dict[str, A
         save_pretrained(tokenizer, student, staging)
         _write_report(staging, report)
         old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-        with _signals_deferred():  # Ctrl-C between the two renames would leave no student
+        with whole():  # Ctrl-C or SIGTERM between the two renames would leave no student
             if output.exists():
                 os.replace(output, old / "student")
             os.replace(staging, output)
@@ -582,105 +245,8 @@ def save_student(student: Any, tokenizer: Any, output: Path, report: dict[str, A
         shutil.rmtree(staging, ignore_errors=True)
 
 
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block is done (where the platform can hold them)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _write_report(folder: Path, report: dict[str, Any]) -> None:
     path = folder / REPORT
     temporary = path.with_name(f".{REPORT}.tmp")
     temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temporary, path)
-
-
-def _weights_bytes(folder: Path) -> int | None:
-    if not folder.is_dir():
-        return None
-    return sum(file.stat().st_size for p in WEIGHT_PATTERNS for file in folder.glob(p))
-
-
-# --- the final measurements ----------------------------------------------------------------
-
-
-def _measure(
-    output: Path,
-    spec: TeacherSpec,
-    corpus: Corpus,
-    teacher: TeacherLabels,
-    gold: tuple[np.ndarray, np.ndarray] | None,
-    val_rows: np.ndarray,
-    settings: Settings,
-) -> dict[str, Any]:
-    """The saved student through its component on the teacher's backend: held-out agreement,
-    gold scores, and both models' speed on the same texts."""
-    student_spec = TeacherSpec(str(output), spec.backend, spec.max_length, spec.device)
-    student_nlp = teacher_pipeline(student_spec)
-    texts = [corpus.texts[i] for i in val_rows]
-    student_probs = predict(student_nlp, texts)
-    teacher_probs = teacher.probs[val_rows]
-    held_out: dict[str, Any] = {
-        "texts": len(texts),
-        "backend": spec.backend,
-        **agreement(
-            student_probs,
-            teacher_probs,
-            multi_label=teacher.multi_label,
-            threshold=teacher.threshold,
-        ),
-    }
-    if gold is not None and gold[1][val_rows].any():
-        truth, known = gold[0][val_rows], gold[1][val_rows]
-        held_out["with_gold"] = int(known.sum())
-        held_out["teacher_gold"] = _gold_score(teacher_probs[known], truth[known], teacher)
-        held_out["student_gold"] = _gold_score(student_probs[known], truth[known], teacher)
-    measured: dict[str, Any] = {"held_out": held_out}
-    sample = texts[: settings.speed_texts]
-    if sample:
-        teacher_nlp = teacher_pipeline(spec)
-        speed: dict[str, Any] = {
-            "backend": spec.backend,
-            "texts": len(sample),
-            "teacher_docs_per_s": docs_per_second(teacher_nlp, sample),
-            "student_docs_per_s": docs_per_second(student_nlp, sample),
-        }
-        speed["speedup"] = speed["student_docs_per_s"] / speed["teacher_docs_per_s"]
-        measured["speed"] = speed
-        if spec.backend != "torch":
-            exact = teacher_pipeline(TeacherSpec(**{**spec.__dict__, "backend": "torch"}))
-            torch_probs = predict(exact, sample)
-            measured["teacher_labels_vs_torch"] = agreement(
-                teacher_probs[: len(sample)],
-                torch_probs,
-                multi_label=teacher.multi_label,
-                threshold=teacher.threshold,
-            ) | {"texts": len(sample)}
-    return measured
-
-
-def _gold_score(probs: np.ndarray, truth: np.ndarray, teacher: TeacherLabels) -> dict[str, float]:
-    if not teacher.multi_label:
-        return {"accuracy": float((probs.argmax(axis=1) == truth.argmax(axis=1)).mean())}
-    cut = 0.5 if teacher.threshold is None else teacher.threshold
-    scores = multilabel_scores(truth >= 0.5, probs >= cut, teacher.labels)
-    return {key: scores[key] for key in ("micro_f1", "macro_f1", "exact_match")}
-
-
-def docs_per_second(nlp: Language, texts: Sequence[str]) -> float:
-    """Documents per second through the pipeline (after a warm-up on a few of them)."""
-    with nlp.memory_zone():
-        list(nlp.pipe(texts[:16]))
-    started = time.perf_counter()
-    with nlp.memory_zone():
-        for _ in nlp.pipe(texts):
-            pass
-    return len(texts) / (time.perf_counter() - started)

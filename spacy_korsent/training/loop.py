@@ -35,7 +35,7 @@ from ..inference.engine import activate, window_means
 from ..inference.loading import ModelNotFoundError, load_config, save_pretrained
 from ..interrupts import whole
 from ..metrics import NO_PREDICTION, accuracy, macro_f1
-from .batching import similar_length_batches
+from .batching import epoch_bar, similar_length_batches
 from .data import NSMC_LABELS, Labelled
 
 if TYPE_CHECKING:
@@ -360,16 +360,8 @@ def _one_epoch(
     epoch: int,
 ) -> float:
     """Train on every batch once, with a progress bar; the mean training loss."""
-    from tqdm.auto import tqdm
-
     total, seen = 0.0, 0
-    bar = tqdm(
-        batches,
-        desc=f"epoch {epoch}/{settings.epochs}",
-        unit="batch",
-        file=sys.stderr,
-        disable=settings.quiet or not sys.stderr.isatty(),
-    )
+    bar = epoch_bar(batches, epoch, settings.epochs, quiet=settings.quiet)
     for batch in bar:
         losses = component.update([data[i] for i in batch], sgd=optimizer)
         optimizer.step_schedules()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..components.registry import CLASSIFIERS, EMOTION, SENTIMENT
 from ..inference.loading import ModelNotFoundError, load_config, resolve_source
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ CHUNK = 1024
 """Texts per cached chunk: what an interrupted labelling run loses at most."""
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-FACTORIES = ("korean_sentiment", "korean_emotion")
 
 
 def default_cache() -> Path:
@@ -85,7 +85,7 @@ def teacher_pipeline(spec: TeacherSpec, *, buffer_size: int = 1024) -> Language:
     from spacy_korsent import blank_korean
 
     config = load_config(spec.source)
-    factory = FACTORIES[0] if config.num_labels == 2 else FACTORIES[1]
+    factory = SENTIMENT if config.num_labels == 2 else EMOTION
     nlp = blank_korean()
     nlp.max_length = sys.maxsize
     nlp.add_pipe(factory, config={"model": resolve_source(spec.source), **settings})
@@ -98,10 +98,10 @@ def _saved_pipeline(path: Path, component: str | None, settings: dict[str, Any])
     from spacy.util import load_config as load_spacy_config
 
     blocks = load_spacy_config(path / "config.cfg").get("components", {})
-    names = [name for name, block in blocks.items() if block.get("factory") in FACTORIES]
+    names = [name for name, block in blocks.items() if block.get("factory") in CLASSIFIERS]
     if component is not None and component not in names:
         raise ModelNotFoundError(
-            f"{path} has no component {component!r} of {' or '.join(FACTORIES)}; it has "
+            f"{path} has no component {component!r} of {' or '.join(CLASSIFIERS)}; it has "
             f"{', '.join(names) or 'none'}."
         )
     if component is None and len(names) != 1:

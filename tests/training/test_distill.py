@@ -20,6 +20,10 @@ from conftest import FIXTURES, ROOT
 
 from spacy_korsent.files.readers import InputError, Layout
 from spacy_korsent.training import distill, teacher
+from spacy_korsent.training.corpus import Corpus, gold_matrix, read_corpus
+from spacy_korsent.training.measure import agreement
+from spacy_korsent.training.recipe import Settings
+from spacy_korsent.training.soft_targets import soften
 from spacy_korsent.training.student import build_student, layer_map, student_config
 
 TEACHER = FIXTURES / "nsmc-koelectra-tiny"
@@ -29,17 +33,17 @@ NSMC_LAYOUT = Layout("tsv")
 KOTE_LAYOUT = Layout("tsv", ("id", "text", "labels"), quoting=False)
 
 
-def nsmc_corpus(limit: int = 300, gold: bool = True) -> distill.Corpus:
-    corpus = distill.read_corpus(
+def nsmc_corpus(limit: int = 300, gold: bool = True) -> Corpus:
+    corpus = read_corpus(
         [(NSMC, NSMC_LAYOUT)], text_column="document", label_column="label" if gold else None
     )
     corpus.texts, corpus.gold = corpus.texts[:limit], corpus.gold[:limit]
     return corpus
 
 
-def quick(**changes: object) -> distill.Settings:
+def quick(**changes: object) -> Settings:
     settings = dict(epochs=1, val_fraction=0.2, threads=1, speed_texts=0, quiet=True, lr=5e-4)
-    return distill.Settings(**{**settings, **changes})  # type: ignore[arg-type]
+    return Settings(**{**settings, **changes})  # type: ignore[arg-type]
 
 
 def run_korsent(*argv: object, cwd: Path) -> subprocess.CompletedProcess:
@@ -277,7 +281,7 @@ def test_a_60_class_emotion_model_distils(tmp_path, emotion_model_dir):
 
 
 def test_a_multi_label_model_distils_with_its_gold_label_sets(tmp_path):
-    corpus = distill.read_corpus(
+    corpus = read_corpus(
         [(FIXTURES / "kote_test_300.tsv", KOTE_LAYOUT)],
         label_column="labels",
         label_separator=",",
@@ -305,29 +309,29 @@ def test_a_multi_label_model_distils_with_its_gold_label_sets(tmp_path):
 def test_agreement_counts_the_teachers_answers():
     t = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     s = np.array([[0.8, 0.2], [0.4, 0.6], [0.45, 0.55], [0.3, 0.7]])
-    scores = distill.agreement(s, t, multi_label=False, threshold=None)
+    scores = agreement(s, t, multi_label=False, threshold=None)
     assert scores["agreement"] == 0.75 and scores["kl"] > 0
-    same = distill.agreement(t, t, multi_label=False, threshold=None)
+    same = agreement(t, t, multi_label=False, threshold=None)
     assert same["agreement"] == 1.0 and abs(same["kl"]) < 1e-9
-    multi = distill.agreement(s, t, multi_label=True, threshold=0.5)
+    multi = agreement(s, t, multi_label=True, threshold=0.5)
     # Decisions at 0.5: teacher {0}, {1}, {0}, {1}; student {0}, {1}, {1}, {1}.
     assert multi["exact"] == 0.75 and multi["agreement"] == pytest.approx(0.75)
 
 
 def test_soft_targets_keep_the_answer_and_flatten_with_the_temperature():
     p = np.array([[0.9, 0.08, 0.02]])
-    warm = distill.soften(p, 2.0, multi_label=False)
+    warm = soften(p, 2.0, multi_label=False)
     assert warm.argmax() == 0 and 0.33 < warm[0, 0] < 0.9 and warm.sum() == pytest.approx(1)
-    np.testing.assert_allclose(distill.soften(p, 1.0, multi_label=False), p, rtol=1e-9)
-    sig = distill.soften(np.array([[0.9, 0.1]]), 2.0, multi_label=True)
+    np.testing.assert_allclose(soften(p, 1.0, multi_label=False), p, rtol=1e-9)
+    sig = soften(np.array([[0.9, 0.1]]), 2.0, multi_label=True)
     np.testing.assert_allclose(sig, [[0.75, 0.25]], rtol=1e-9)  # sigmoid(ln 9 / 2) = 3/4
 
 
 def test_gold_labels_are_read_as_korsent_train_reads_them():
-    corpus = distill.Corpus(texts=["a", "b", "c"], gold=[["1"], [], ["negative"]])
-    truth, known = distill.gold_matrix(corpus, ["negative", "positive"], None)
+    corpus = Corpus(texts=["a", "b", "c"], gold=[["1"], [], ["negative"]])
+    truth, known = gold_matrix(corpus, ["negative", "positive"], None)
     assert known.tolist() == [True, False, True]
     assert truth.tolist() == [[0, 1], [0, 0], [1, 0]]
     with pytest.raises(InputError, match="'great'"):
-        distill.gold_matrix(distill.Corpus(["a"], [["great"]]), ["negative", "positive"], None)
-    assert distill.gold_matrix(distill.Corpus(["a"], [[]]), ["negative", "positive"], None) is None
+        gold_matrix(Corpus(["a"], [["great"]]), ["negative", "positive"], None)
+    assert gold_matrix(Corpus(["a"], [[]]), ["negative", "positive"], None) is None
