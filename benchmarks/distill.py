@@ -152,6 +152,8 @@ def quality_part(args: argparse.Namespace) -> None:
     texts = distil_texts(args, set(test.texts))
     models = {"teacher (6 layers, 256)": teacher}
     for name, layers, width, init in STUDENTS:
+        if init == "random" and args.without_random_start:
+            continue
         models[name] = student_model(args, teacher, texts, name, layers, width, init)
     gold = np.asarray(test.labels)
     probs = {
@@ -187,7 +189,8 @@ def quality_part(args: argparse.Namespace) -> None:
         "\nagreement: the share of test reviews with the fp32 teacher's label; × teacher: docs/s "
         "against the teacher's on the same backend, and on torch fp32."
     )
-    init_table(models)
+    if not args.without_random_start:
+        init_table(models)
 
 
 def _parameters(path: Path, count: Any) -> int:
@@ -343,6 +346,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--base-texts", type=int, default=300, help="texts timed (part 2)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--speed-only", action="store_true", help="part 2 alone")
+    parser.add_argument(
+        "--without-random-start", action="store_true",
+        help="leave out the student trained from random weights (and the table comparing starts)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
