@@ -40,12 +40,15 @@ Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def quantized(source: Path, target: Path, **options: Any) -> Path:
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     settings: dict[str, Any] = {
         "weight_type": QuantType.QInt8,
         "per_channel": True,
         "op_types_to_quantize": ["MatMul"],
+        # the fused graph's contrib ops defeat ONNX's shape inference: say the tensors are float
+        "extra_options": {"DefaultTensorType": TensorProto.FLOAT},
     }
     settings.update(options)
     if not target.exists():
