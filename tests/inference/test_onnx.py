@@ -287,7 +287,7 @@ def test_two_workers_after_the_parent_ran_the_model_do_not_hang(settings, sentim
         [sys.executable, "-c", textwrap.dedent(script)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # a hang never ends; on a busy 2-core machine a slow run took over 120 s
     )
     assert done.returncode == 0, done.stderr
     single, double = json.loads(done.stdout.strip().splitlines()[-1])
