@@ -138,8 +138,9 @@ def student_model(
     korsent(
         "distill", "--teacher", teacher, "--texts", texts, "-o", path, "--overwrite",
         "--layers", layers, "--hidden", hidden, "--init", init, "--epochs", args.epochs,
-        "--lr", args.lr, "--eval-every", 300, "--patience", 6, "--val-fraction", 0.05,
-        "--cache", args.cache / "teacher-labels", "--speed-texts", 0, "--quiet",
+        "--lr", args.lr, "--eval-every", args.eval_every, "--patience", 6,
+        "--val-fraction", 0.05, "--cache", args.cache / "teacher-labels", "--speed-texts", 0,
+        "--quiet",
     )  # fmt: skip
     return path
 
@@ -341,6 +342,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--distil-texts", type=int, default=20_000, help="unlabelled reviews")
     parser.add_argument("--epochs", type=int, default=2, help="distillation epochs")
     parser.add_argument("--lr", type=float, default=3e-4, help="distillation learning rate")
+    parser.add_argument(
+        "--eval-every", type=int, default=300, help="batches between held-out checks"
+    )
     parser.add_argument("--test-texts", type=int, help="score on the first N (default: all)")
     parser.add_argument("--speed-texts", type=int, default=1000, help="texts timed (part 1)")
     parser.add_argument("--base-texts", type=int, default=300, help="texts timed (part 2)")
