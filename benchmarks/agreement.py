@@ -27,10 +27,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BACKENDS = {
     "torch": {},
-    "torch bfloat16": {"dtype": "bfloat16"},
+    "torch bfloat16": {"backend": "torch-bfloat16"},
     "onnx fp32": {"backend": "onnx"},
     "onnx int8": {"backend": "onnx-int8"},
-    "onnx bfloat16 (OpenVINO)": {"backend": "onnx", "dtype": "bfloat16"},
+    "OpenVINO bfloat16": {"backend": "openvino-bfloat16"},
 }
 
 
@@ -62,9 +62,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     backends = {
         name: settings
         for name, settings in BACKENDS.items()
-        if settings.get("dtype") != "bfloat16"
+        if not settings.get("backend", "").endswith("bfloat16")
         or (
-            cpu_supports_bfloat16() and (settings.get("backend") != "onnx" or find_spec("openvino"))
+            cpu_supports_bfloat16()
+            and (not settings["backend"].startswith("openvino") or find_spec("openvino"))
         )
     }
     results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}

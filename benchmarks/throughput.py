@@ -339,15 +339,26 @@ def korsent(
 
 
 def _spelled(config: dict[str, object]) -> dict[str, object]:
-    """``config`` as the imported package spells it: versions before the one backend setting
-    (``--before``) wrote int8 as ``backend = "onnx"`` with ``quantize = true`` and OpenVINO as
-    ``backend = "onnx"`` with ``dtype = "bfloat16"``."""
-    import importlib.util
-
-    if importlib.util.find_spec("spacy_korsent.components.settings") is not None:
+    """``config`` as the imported package spells it (``--before``): before the precision joined
+    the backend's name, ``torch-bfloat16`` was ``backend = "torch"`` with ``dtype = "bfloat16"``;
+    before the one backend setting, int8 was ``backend = "onnx"`` with ``quantize = true`` and
+    OpenVINO was ``backend = "onnx"`` with ``dtype = "bfloat16"``."""
+    try:
+        from spacy_korsent.inference.backends import BACKENDS as known
+    except ImportError:
+        known = {}
+    backend = str(config.get("backend", "torch"))
+    if backend in known:
         return config
-    old = {"onnx-int8": {"backend": "onnx", "quantize": True}, "openvino": {"backend": "onnx"}}
-    return {**config, **old.get(str(config.get("backend")), {})}
+    base, _, precision = backend.rpartition("-")
+    if precision not in ("bfloat16", "float16"):
+        base, precision = backend, ""
+    old: dict[str, object] = {"backend": base, **({"dtype": precision} if precision else {})}
+    if base == "onnx-int8" and base not in known:
+        old.update(backend="onnx", quantize=True)
+    elif base == "openvino" and base not in known:
+        old.update(backend="onnx")
+    return {**config, **old}
 
 
 def saved_int8(models: dict[str, Path]) -> Runner:
@@ -405,12 +416,12 @@ METHODS: dict[str, tuple[str, Callable[[dict[str, Path]], Runner]]] = {
     "openvino-fp32": ("OpenVINO, fp32, length-sorted 32/batch", openvino_sorted("f32")),
     "torch": ("spacy-korsent torch (default)", korsent("korean_sentiment")),
     "torch-bf16": (
-        "spacy-korsent torch, dtype=bfloat16",
-        korsent("korean_sentiment", dtype="bfloat16"),
+        "spacy-korsent torch-bfloat16",
+        korsent("korean_sentiment", backend="torch-bfloat16"),
     ),
     "onnx-bf16": (
-        "spacy-korsent openvino, dtype=bfloat16",
-        korsent("korean_sentiment", backend="openvino", dtype="bfloat16"),
+        "spacy-korsent openvino-bfloat16",
+        korsent("korean_sentiment", backend="openvino-bfloat16"),
     ),
     # spaCy hands a worker batch_size docs at a time: its default of 1,000 leaves one idle.
     "torch-2proc": (

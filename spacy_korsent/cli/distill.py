@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files.readers import FORMATS
+from ..inference.backends import BACKENDS
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 
 if TYPE_CHECKING:
@@ -70,10 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     teacher = parser.add_argument_group("teacher labels")
     teacher.add_argument(
         "--backend",
-        choices=("torch", "onnx", "onnx-int8"),
+        choices=list(BACKENDS),
         default="torch",
-        help="how the teacher labels (and both models are timed): torch (default, exact), onnx, "
-        "onnx-int8 (fastest; distill.json says how often it agrees with torch)",
+        help="how the teacher labels (and both models are timed): torch (default, exact), or any "
+        "other backend of the components, e.g. onnx-int8 (fastest on CPU; distill.json says how "
+        "often it agrees with torch)",
     )
     teacher.add_argument(
         "--cache",

@@ -446,11 +446,11 @@ class KoreanClassifier(TrainablePipe):
         self.stages.invalidate()
 
     def _check_trainable(self) -> None:
-        dtype = self.settings.dtype
-        if dtype != "float32":
+        backend = self.settings.backend
+        if backend_kind(backend).dtype != "float32":
             raise ValueError(
-                f"{self.name}: dtype={dtype!r} is for inference; train in float32 "
-                "(with mixed_precision=true on a GPU) and set dtype afterwards."
+                f"{self.name}: backend={backend!r} is for inference; train in float32 "
+                "(backend='torch', with mixed_precision=true on a GPU) and switch afterwards."
             )
         if uses_mixed_precision(self.model) and self.stages.module().device.type != "cuda":
             raise ValueError(

@@ -113,8 +113,8 @@ def factory_signature(spec: ComponentSpec) -> inspect.Signature:
         ),
         inspect.Parameter("scorer", keyword, annotation=Optional[Scorer]),
         *(
-            inspect.Parameter(name, keyword, annotation=Optional[bool], default=None)
-            for name in DEPRECATED
+            inspect.Parameter(name, keyword, annotation=old.type, default=None)
+            for name, old in DEPRECATED.items()
         ),
     ]
     return inspect.Signature(parameters)
@@ -146,6 +146,6 @@ def markdown_table(specs: list[ComponentSpec]) -> str:
         row(name, owners, f"`{config_value(default_value(field))}`", field.metadata["doc"])
     scorers = " / ".join(f"`{spec.scorer}`" for spec in specs)
     row("scorer", specs, scorers, "scorer used by `nlp.evaluate()`")
-    for name, doc in DEPRECATED.items():
-        row(name, specs, "`null`", doc)
+    for name, old in DEPRECATED.items():
+        row(name, specs, "`null`", old.doc)
     return "\n".join(rows)

@@ -105,7 +105,6 @@ class ModelLifecycle:
                         self.settings.backend,
                         self,
                         device=self.device,
-                        dtype=self.settings.dtype,
                         n_threads=self.settings.n_threads,
                     )
         return engine

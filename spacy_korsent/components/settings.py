@@ -6,9 +6,10 @@ spaCy validates a config against, and their default configs (:mod:`.factories`),
 ``settings``, and the README's configuration table (:func:`markdown_table`; a test compares the
 two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads.
 
-Spellings of earlier versions are accepted with a :class:`FutureWarning` (:func:`upgraded`):
+Spellings of earlier versions are accepted with a :class:`FutureWarning` (:func:`upgraded`): the
+precision is part of the backend's name (``dtype = "bfloat16"`` is ``backend = "torch-bfloat16"``),
 ``backend = "onnx"`` with ``quantize = true`` is ``backend = "onnx-int8"``, and with
-``dtype = "bfloat16"`` it is ``backend = "openvino"``.
+``dtype = "bfloat16"`` it is ``backend = "openvino-bfloat16"``.
 """
 
 import dataclasses
@@ -20,7 +21,6 @@ from typing import Any, Optional
 from ..calibration import check_values
 from ..explain.attribution import METHODS, check_method
 from ..inference.backends import BACKENDS, backend_kind
-from ..inference.precision import check_dtype
 
 
 def setting(default: Any, doc: str) -> Any:
@@ -64,14 +64,10 @@ class ClassifierSettings:
         "else CPU (torch backend)",
     )
     backend: str = setting(
-        "torch", f"what runs the model: {_backends()}. See [Speed on CPU](#speed-on-cpu)"
-    )
-    dtype: str = setting(
-        "float32",
-        'precision of the matrix multiplications: `"float32"`; `"bfloat16"` (torch, openvino) on '
-        "a CPU with AVX512-BF16 or AMX (see [bfloat16 on CPU](#bfloat16-on-cpu)) or a GPU from "
-        'Ampere on; `"float16"` on a CUDA GPU (torch). Refused, with what to use instead, where '
-        "the hardware would only emulate it",
+        "torch",
+        f"what runs the model, and at which precision: {_backends()}. A precision the hardware "
+        "would only emulate is refused, with what to use instead. See "
+        "[Speed on CPU](#speed-on-cpu)",
     )
     n_threads: Optional[int] = setting(
         None,
@@ -118,11 +114,7 @@ class ClassifierSettings:
 
     def check(self) -> None:
         """Refuse values that cannot work (a ValueError that says what to write instead)."""
-        kind = backend_kind(self.backend)
-        check_dtype(self.dtype)
-        if self.dtype not in kind.dtypes:
-            able = " or ".join(repr(k.name) for k in BACKENDS.values() if self.dtype in k.dtypes)
-            raise ValueError(f"dtype={self.dtype!r} needs backend={able}.")
+        backend_kind(self.backend)
         check_method(self.explain_method, self.backend)
         if self.explain_steps < 1:
             raise ValueError(f"explain_steps must be at least 1, not {self.explain_steps}.")
@@ -188,23 +180,40 @@ class EmotionSettings(ClassifierSettings):
         return {**super().calibration_values(), "thresholds": self.thresholds}
 
 
-DEPRECATED: dict[str, str] = {
-    "quantize": 'deprecated: `backend = "onnx-int8"` instead of `backend = "onnx"` with '
-    "`quantize = true`",
+@dataclasses.dataclass(frozen=True)
+class Deprecated:
+    """A setting of earlier versions that a config may still hold."""
+
+    type: Any
+    doc: str
+    """What replaced it."""
+
+
+DEPRECATED: dict[str, Deprecated] = {
+    "dtype": Deprecated(
+        Optional[str],
+        'deprecated: the precision is part of `backend` (`"torch-bfloat16"` instead of '
+        '`dtype = "bfloat16"`)',
+    ),
+    "quantize": Deprecated(
+        Optional[bool],
+        'deprecated: `backend = "onnx-int8"` instead of `backend = "onnx"` with `quantize = true`',
+    ),
 }
-"""Settings of earlier versions that a config may still hold, each with what replaced it. They
-stay in the factories' signatures (default null), so that old configs and saved pipelines load."""
+"""Settings of earlier versions, each with what replaced it. They stay in the factories'
+signatures (default null), so that old configs and saved pipelines load."""
 
 
 def upgraded(name: str, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` in today's spelling: old spellings translated, with a FutureWarning each.
 
     ``quantize = true`` needed ``backend = "onnx"`` and excluded ``dtype = "bfloat16"``; OpenVINO
-    was ``backend = "onnx"`` with ``dtype = "bfloat16"``.
+    was ``backend = "onnx"`` with ``dtype = "bfloat16"``; a ``dtype`` other than float32 joins the
+    backend's name.
     """
     values = dict(values)
-    quantize = values.pop("quantize", None)
-    backend, dtype = values.get("backend"), values.get("dtype")
+    quantize, dtype = values.pop("quantize", None), values.pop("dtype", None)
+    backend = values.get("backend")
     if quantize:
         if backend != "onnx":
             raise ValueError(
@@ -215,20 +224,37 @@ def upgraded(name: str, values: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(
                 f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
                 "are two ways to speed up the ONNX export: choose one, backend='onnx-int8' or "
-                "backend='openvino' with dtype='bfloat16'."
+                "backend='openvino-bfloat16'."
             )
         values["backend"] = "onnx-int8"
         _deprecated(name, 'backend = "onnx" with quantize = true', 'backend = "onnx-int8"')
-    elif backend == "onnx" and dtype == "bfloat16":
-        values["backend"] = "openvino"
-        _deprecated(
-            name,
-            'backend = "onnx" with dtype = "bfloat16"',
-            'backend = "openvino" with dtype = "bfloat16"',
-        )
     elif quantize is not None:
         _deprecated(name, "quantize = false", "nothing (leave it out)")
+    if dtype is not None:
+        values["backend"] = _with_precision(name, str(values.get("backend", "torch")), dtype)
     return values
+
+
+def _with_precision(name: str, backend: str, dtype: str) -> str:
+    """The backend that runs ``backend``'s model at ``dtype`` (the old ``dtype`` setting)."""
+    able = [kind.name for kind in BACKENDS.values() if kind.dtype == dtype]
+    if not able:
+        precisions = dict.fromkeys(kind.dtype for kind in BACKENDS.values())
+        raise ValueError(
+            f"{name}: dtype must be one of {', '.join(map(repr, precisions))}, not {dtype!r}; "
+            "today the precision is part of the backend's name (backend='torch-bfloat16')."
+        )
+    runtime = "openvino" if backend == "onnx" and dtype == "bfloat16" else backend
+    combined = runtime if dtype == "float32" else f"{runtime}-{dtype}"
+    if combined not in BACKENDS:
+        raise ValueError(
+            f"{name}: dtype={dtype!r} with backend={backend!r} cannot run; the precision is now "
+            f"part of the backend's name: backend={' or '.join(map(repr, able))}."
+        )
+    old = f'backend = "{backend}" with dtype = "{dtype}"'
+    new = f'backend = "{combined}"' if combined != backend else "nothing (leave dtype out)"
+    _deprecated(name, old, new)
+    return combined
 
 
 def _deprecated(name: str, old: str, new: str) -> None:

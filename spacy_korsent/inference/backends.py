@@ -3,8 +3,9 @@
 A backend maps padded ``input_ids`` and ``attention_mask`` (int64 ``[batch, length]``) to logits
 ``[batch, labels]`` (:class:`Backend`). Each is a module of its own (:mod:`.torch_backend`,
 :mod:`.onnx_backend`, :mod:`.openvino_backend`); :data:`BACKENDS` says what each needs (the torch
-module, or an ONNX export of it, float32 or int8), which precisions it runs and whether it can give
-gradients, and :func:`open_backend` builds one. Nothing else compares backend names.
+module, or an ONNX export of it, float32 or int8), the precision it runs (part of its name:
+``torch-bfloat16``) and whether it can give gradients, and :func:`open_backend` builds one.
+Nothing else compares backend names.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol, runtime_checkable
 import numpy as np
 
 from .parallel import Forward
+from .precision import unsupported
 
 if TYPE_CHECKING:
     import torch
@@ -54,20 +56,24 @@ class ModelSource(Protocol):
 
 @dataclass(frozen=True)
 class BackendKind:
-    """One value of the ``backend`` setting and what it means."""
+    """One value of the ``backend`` setting and what it means: a runtime at one precision."""
 
     name: str
     summary: str
     """What it runs, for the README and error messages."""
-    dtypes: tuple[str, ...]
-    """The ``dtype`` values it runs (see :mod:`.precision`), the default first."""
+    runtime: str
+    """What runs the model: ``"torch"``, ``"onnx"`` (ONNX Runtime) or ``"openvino"``."""
     export: Optional[str]
     """None: it runs the torch module; ``"float32"`` or ``"int8"``: an ONNX export of that kind."""
-    gradients: bool
+    dtype: str = "float32"
+    """The precision of its matrix multiplications (see :mod:`.precision`)."""
+    gradients: bool = False
     """Whether it can give gradients (``explain_method = "integrated_gradients"``)."""
-    extra: Optional[str]
+    extra: Optional[str] = None
     """The package extra it needs, if any."""
 
+
+_BF16 = "on a CPU with AVX512-BF16 or AMX (see [bfloat16 on CPU](#bfloat16-on-cpu))"
 
 BACKENDS: dict[str, BackendKind] = {
     kind.name: kind
@@ -75,38 +81,59 @@ BACKENDS: dict[str, BackendKind] = {
         BackendKind(
             "torch",
             "the transformers model run by torch (CPU or GPU)",
-            ("float32", "bfloat16", "float16"),
+            "torch",
             export=None,
             gradients=True,
-            extra=None,
+        ),
+        BackendKind(
+            "torch-bfloat16",
+            f"the same under bfloat16 autocast, {_BF16} or a GPU from Ampere on",
+            "torch",
+            export=None,
+            dtype="bfloat16",
+            gradients=True,
+        ),
+        BackendKind(
+            "torch-float16",
+            "the same under float16 autocast, on a CUDA GPU",
+            "torch",
+            export=None,
+            dtype="float16",
+            gradients=True,
         ),
         BackendKind(
             "onnx",
             "its ONNX export run by ONNX Runtime on CPU",
-            ("float32",),
+            "onnx",
             export="float32",
-            gradients=False,
             extra="onnx",
         ),
         BackendKind(
             "onnx-int8",
             "its ONNX export with int8 weights (dynamic quantization) run by ONNX Runtime on CPU",
-            ("float32",),
+            "onnx",
             export="int8",
-            gradients=False,
             extra="onnx",
         ),
         BackendKind(
             "openvino",
-            "its ONNX export compiled by OpenVINO on CPU (for bfloat16: ONNX Runtime has none)",
-            ("float32", "bfloat16"),
+            "its ONNX export compiled by OpenVINO on CPU",
+            "openvino",
             export="float32",
-            gradients=False,
+            extra="openvino",
+        ),
+        BackendKind(
+            "openvino-bfloat16",
+            f"the same compiled for bfloat16 (ONNX Runtime has none), {_BF16}",
+            "openvino",
+            export="float32",
+            dtype="bfloat16",
             extra="openvino",
         ),
     )
 }
-"""Every backend by name, the default first."""
+"""Every backend by name, the default first. A precision is part of the name, so that a runtime
+cannot be written with a precision it does not run."""
 
 
 def backend_kind(name: str) -> BackendKind:
@@ -122,20 +149,28 @@ def open_backend(
     source: ModelSource,
     *,
     device: Callable[[], torch.device],
-    dtype: str,
     n_threads: Optional[int],
 ) -> Backend:
-    """The backend ``name`` over ``source``'s model (exported first where it runs an export)."""
+    """The backend ``name`` over ``source``'s model (exported first where it runs an export).
+
+    A precision the hardware would only emulate is refused first, before any export.
+    """
+    import torch
+
     kind = backend_kind(name)
-    if kind.export is None:
+    runs_on = device() if kind.runtime == "torch" else torch.device("cpu")
+    refusal = unsupported(kind.name, kind.dtype, runs_on)
+    if refusal:
+        raise ValueError(refusal)
+    if kind.runtime == "torch":
         from .torch_backend import TorchBackend
 
-        return TorchBackend(source.module(), device(), dtype=dtype, n_threads=n_threads)
+        return TorchBackend(source.module(), runs_on, dtype=kind.dtype, n_threads=n_threads)
     export = source.export(int8=kind.export == "int8")
-    if kind.name == "openvino":
+    if kind.runtime == "openvino":
         from .openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(export, dtype=dtype, n_threads=n_threads)
+        return OpenVinoBackend(export, dtype=kind.dtype, n_threads=n_threads)
     from .onnx_backend import OnnxBackend
 
     return OnnxBackend(export, n_threads=n_threads)

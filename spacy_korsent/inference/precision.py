@@ -1,8 +1,9 @@
-"""Which precisions run fast where: the ``dtype`` option of both backends.
+"""Which precisions run fast where: the precision in a backend's name (``torch-bfloat16``).
 
 ``float32`` everywhere. ``bfloat16`` on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX on
 x86, BF16 on ARM) and on GPUs from Ampere on; ``float16`` on CUDA GPUs. Where the hardware would
-only emulate a dtype, more slowly than float32, it is refused with a message that says what to use.
+only emulate a precision, more slowly than float32, the backend is refused with a message that
+says what to use.
 """
 
 from __future__ import annotations
@@ -12,14 +13,7 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     import torch
 
-DTYPES = ("float32", "bfloat16", "float16")
 _FAST_CPU_PATH = "backend='onnx-int8' is the fastest CPU path"
-
-
-def check_dtype(dtype: str) -> None:
-    """Refuse a dtype name that is none of :data:`DTYPES`."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(map(repr, DTYPES))}, not {dtype!r}.")
 
 
 def cpu_supports_bfloat16() -> bool:
@@ -37,19 +31,20 @@ def cpu_supports_bfloat16() -> bool:
     return any(found.get(name, False) for name in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
 
 
-def unsupported(dtype: str, device: torch.device) -> Optional[str]:
-    """Why ``dtype`` cannot run (fast) on ``device``; None when it can."""
+def unsupported(backend: str, dtype: str, device: torch.device) -> Optional[str]:
+    """Why ``backend``, which runs ``dtype``, cannot run (fast) on ``device``; None when it can."""
+    full_precision = backend.removesuffix(f"-{dtype}")
     if dtype == "float16" and device.type != "cuda":
         return (
-            f"dtype='float16' needs a CUDA device, not {device.type!r}: a CPU only emulates "
+            f"backend={backend!r} needs a CUDA device, not {device.type!r}: a CPU only emulates "
             "float16, more slowly than float32. On a CPU with AVX512-BF16 or AMX use "
-            f"dtype='bfloat16'; elsewhere {_FAST_CPU_PATH}."
+            f"backend='torch-bfloat16'; elsewhere {_FAST_CPU_PATH}."
         )
     if dtype == "bfloat16" and device.type == "cpu" and not cpu_supports_bfloat16():
         return (
-            "dtype='bfloat16' needs a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX "
-            "on x86, BF16 on ARM); this one would only emulate it, more slowly than float32. "
-            f"Keep dtype='float32'; {_FAST_CPU_PATH}."
+            f"backend={backend!r} needs a CPU with native bfloat16 arithmetic (AVX512-BF16 or "
+            "AMX on x86, BF16 on ARM); this one would only emulate it, more slowly than float32. "
+            f"Use backend={full_precision!r}; {_FAST_CPU_PATH}."
         )
     if dtype == "bfloat16" and device.type == "cuda":
         import torch
@@ -58,7 +53,7 @@ def unsupported(dtype: str, device: torch.device) -> Optional[str]:
         if major < 8:
             name = torch.cuda.get_device_name(device)
             return (
-                f"dtype='bfloat16' needs a GPU with native bfloat16 (Ampere or newer); {name} "
-                "only emulates it. Use dtype='float16'."
+                f"backend={backend!r} needs a GPU with native bfloat16 (Ampere or newer); {name} "
+                "only emulates it. Use backend='torch-float16'."
             )
     return None

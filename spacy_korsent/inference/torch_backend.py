@@ -1,6 +1,7 @@
 """The default backend: a transformers model run by torch under ``inference_mode``.
 
-``dtype`` (see :mod:`.precision`) sets the precision of the matrix multiplications through
+``dtype`` (``backend = "torch-bfloat16"`` or ``"torch-float16"``; see :mod:`.precision`) sets the
+precision of the matrix multiplications through
 ``torch.autocast``; the weights stay float32 (the module is the component's own, and training
 updates it in place), and so do embeddings, layer norms and softmax. On a CPU with AVX512-BF16,
 oneDNN's bfloat16 kernels make a base-sized model about twice as fast.
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from .parallel import Forward, PerProcess, ShardPool, process_threads, shard_pool
-from .precision import check_dtype, unsupported
 
 if TYPE_CHECKING:
     import torch
@@ -73,10 +73,6 @@ class TorchBackend:
     ) -> None:
         import torch
 
-        check_dtype(dtype)
-        refusal = unsupported(dtype, device)
-        if refusal:
-            raise ValueError(refusal)
         self.device = device
         self.model = model.to(device)
         self.autocast_dtype = None if dtype == "float32" else getattr(torch, dtype)

@@ -34,20 +34,11 @@ if TYPE_CHECKING:
 CHUNK = 1024
 """Texts per cached chunk: what an interrupted labelling run loses at most."""
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
-
 
 def default_cache() -> Path:
     """Where teacher labels are kept unless told: ``$XDG_CACHE_HOME/korsent/distill``."""
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "korsent" / "distill"
-
-
-def backend_settings(backend: str) -> dict[str, Any]:
-    """The component settings that select ``backend`` (``torch``, ``onnx``, ``onnx-int8``)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}.")
-    return {"backend": backend}
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,7 @@ def teacher_pipeline(spec: TeacherSpec, *, buffer_size: int = 1024) -> Language:
     pipeline for the model, ``korean_sentiment`` for two classes and ``korean_emotion`` else.
     """
     settings = {
-        **backend_settings(spec.backend),
+        "backend": spec.backend,
         "max_length": spec.max_length,
         "device": spec.device,
         "buffer_size": buffer_size,

@@ -67,12 +67,13 @@ def test_max_length_above_the_model_limit_is_refused(make_nlp, sentiment_model_d
     [
         ({"backend": "tensorrt"}, "backend must be"),
         ({"quantize": True}, "quantize=true needs backend='onnx'"),
-        ({"dtype": "float16", "device": "cpu"}, "dtype='float16' needs a CUDA device"),
+        ({"backend": "torch-float16", "device": "cpu"}, "'torch-float16' needs a CUDA device"),
+        ({"backend": "onnx-float16"}, "backend must be one of 'torch', 'torch-bfloat16'"),
         ({"dtype": "half"}, "dtype must be one of 'float32', 'bfloat16', 'float16', not 'half'"),
-        ({"dtype": "float16", "backend": "onnx"}, "dtype='float16' needs backend='torch'"),
+        ({"dtype": "float16", "backend": "onnx"}, "backend='torch-float16'"),
         ({"dtype": "bfloat16", "backend": "onnx", "quantize": True}, "choose one"),
-        ({"dtype": "float16", "backend": "openvino"}, "dtype='float16' needs backend='torch'"),
-        ({"dtype": "bfloat16", "backend": "onnx-int8"}, "needs backend='torch' or 'openvino'"),
+        ({"dtype": "float16", "backend": "openvino"}, "backend='torch-float16'\\."),
+        ({"dtype": "bfloat16", "backend": "onnx-int8"}, "'torch-bfloat16' or 'openvino-bfloat16'"),
         ({"stride": 200}, "stride=200"),
     ],
 )

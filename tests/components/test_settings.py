@@ -27,7 +27,6 @@ SHARED_DEFAULTS = {
     "buffer_size": 1024,
     "device": None,
     "backend": "torch",
-    "dtype": "float32",
     "n_threads": None,
     "sentences": False,
     "set_cats": True,
@@ -108,7 +107,11 @@ def test_config_validation_uses_the_settings_types(sentiment_model_dir):
     "old, new",
     [
         ({"backend": "onnx", "quantize": True}, "onnx-int8"),
-        ({"backend": "onnx", "dtype": "bfloat16"}, "openvino"),
+        ({"backend": "onnx", "dtype": "bfloat16"}, "openvino-bfloat16"),
+        ({"backend": "openvino", "dtype": "bfloat16"}, "openvino-bfloat16"),
+        ({"backend": "torch", "dtype": "bfloat16"}, "torch-bfloat16"),
+        ({"backend": "torch", "dtype": "float16"}, "torch-float16"),
+        ({"backend": "onnx-int8", "dtype": "float32"}, "onnx-int8"),
         ({"backend": "torch", "quantize": False}, "torch"),
     ],
 )
@@ -121,21 +124,29 @@ def test_old_spellings_are_translated_with_a_warning(old, new, sentiment_model_d
     assert component.settings.backend == new
 
 
-def test_an_old_saved_config_still_loads(sentiment_model_dir, tmp_path):
-    """A config.cfg as spacy-korsent 0.2 wrote it for an int8 pipeline: backend = "onnx" with
-    quantize = true."""
+@pytest.mark.parametrize(
+    "saved, new",
+    [
+        ({"backend": "onnx", "quantize": True}, "onnx-int8"),  # an int8 pipeline
+        ({"backend": "torch", "dtype": "float32"}, "torch"),  # every pipeline saved by 0.2
+    ],
+)
+def test_an_old_saved_config_still_loads(saved, new, sentiment_model_dir, tmp_path):
+    """A config.cfg as spacy-korsent 0.2 wrote it loads, warns, and gives the same answers."""
     reference = blank_korean()
     reference.add_pipe("korean_sentiment", config={"model": str(sentiment_model_dir)})
     config = reference.config.copy()
-    block = config["components"]["korean_sentiment"]
-    block.update(backend="onnx", quantize=True)
+    config["components"]["korean_sentiment"].update(saved)
     config.to_disk(tmp_path / "config.cfg")
-    assert 'backend = "onnx"\n' in (tmp_path / "config.cfg").read_text(encoding="utf-8")
-    with pytest.warns(FutureWarning, match='write backend = "onnx-int8"'):
+    written = (tmp_path / "config.cfg").read_text(encoding="utf-8")
+    assert all(f"{key} = " in written for key in saved)
+    with pytest.warns(FutureWarning, match="spelling of spacy-korsent 0.2"):
         nlp = spacy.util.load_model_from_config(
             spacy.util.load_config(tmp_path / "config.cfg"), auto_fill=True
         )
-    assert nlp.get_pipe("korean_sentiment").settings.backend == "onnx-int8"
+    assert nlp.get_pipe("korean_sentiment").settings.backend == new
+    text = "배우들 연기가 정말 좋았어요"
+    assert nlp(text).cats == pytest.approx(reference(text).cats, abs=0.02)
 
 
 def test_the_new_spelling_loads_without_a_warning(sentiment_model_dir, tmp_path):

@@ -2,7 +2,7 @@
 
 gunicorn's master imports this module, so the pipeline is built, and the model run once, before
 the workers are forked from it: the case in which forked workers used to hang or abort at exit.
-``KORSENT_TEST_PIPE`` holds the component's config as JSON (model directory, backend, dtype).
+``KORSENT_TEST_PIPE`` holds the component's config as JSON (model directory, backend).
 Each request's body is one text; the answer is the worker's pid and the text's sentiment.
 """
 

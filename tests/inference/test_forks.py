@@ -23,9 +23,6 @@ pytestmark = pytest.mark.slow
 SCRIPT = """
 import atexit, json, logging, os, sys, time
 import numpy as np
-from spacy_korsent.inference import precision
-
-precision.cpu_supports_bfloat16 = lambda: True  # OpenVINO runs float32 where the CPU lacks it
 from spacy_korsent.inference.{module} import {backend}
 
 backend = {backend}(sys.argv[1], n_threads=2)

@@ -74,7 +74,7 @@ def expected() -> list[dict[str, Any]]:
         pytest.param({"backend": "torch"}, 1e-5, id="torch"),
         pytest.param({"backend": "onnx"}, 1e-4, id="onnx"),
         pytest.param(
-            {"backend": "onnx", "dtype": "bfloat16"},
+            {"backend": "openvino-bfloat16"},
             5e-2,
             marks=[
                 pytest.mark.skipif(not find_spec("openvino"), reason="needs openvino"),

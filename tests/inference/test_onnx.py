@@ -272,7 +272,7 @@ print(json.dumps([single, double]))
         pytest.param({"backend": "torch"}, id="torch"),
         pytest.param({"backend": "onnx"}, id="onnx"),
         pytest.param(
-            {"backend": "openvino", "dtype": "bfloat16"},
+            {"backend": "openvino-bfloat16"},
             marks=[
                 pytest.mark.skipif(not find_spec("openvino"), reason="needs openvino"),
                 pytest.mark.skipif(not cpu_supports_bfloat16(), reason="needs a bfloat16 CPU"),

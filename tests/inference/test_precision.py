@@ -1,7 +1,8 @@
-"""``dtype``: bfloat16 on CPUs that have it stays close to float32; elsewhere it is refused.
+"""``backend = "torch-bfloat16"``: bfloat16 on CPUs that have it stays close to float32; elsewhere
+it is refused.
 
-With backend='onnx', bfloat16 runs the ONNX export with OpenVINO (tested where openvino is
-installed and the CPU has bfloat16: OpenVINO itself decides whether to use it).
+``"openvino-bfloat16"`` runs the ONNX export with OpenVINO (tested where openvino is installed and
+the CPU has bfloat16: OpenVINO itself decides whether to use it).
 
 Tolerance: bfloat16 keeps 8 bits of mantissa, and autocast keeps embeddings, layer norms and
 softmax in float32. Probabilities move by less than 1e-3 on the tiny random test models and by
@@ -39,7 +40,7 @@ def test_bfloat16_stays_close_to_float32(
     # Small budgets and three threads: many sharded batches, each thread with its own autocast.
     settings = {"model": str(model), "batch_tokens": 96, "n_threads": 3}
     expected = cats(make_nlp((factory, settings)))
-    got = cats(make_nlp((factory, {**settings, "dtype": "bfloat16"})))
+    got = cats(make_nlp((factory, {**settings, "backend": "torch-bfloat16"})))
     assert 0 < max_difference(got, expected) < BF16_TOLERANCE  # lower precision, not far off
     assert same_label_share(got, expected) == 1.0
 
@@ -48,7 +49,7 @@ def test_bfloat16_keeps_the_labels_of_a_trained_model(make_nlp, bfloat16_cpu):
     texts = read_nsmc(FIXTURES / "nsmc_test_2000.txt").texts
     settings = {"model": str(FIXTURES / "nsmc-koelectra-tiny")}
     expected = cats(make_nlp(("korean_sentiment", settings)), texts)
-    got = cats(make_nlp(("korean_sentiment", {**settings, "dtype": "bfloat16"})), texts)
+    got = cats(make_nlp(("korean_sentiment", {**settings, "backend": "torch-bfloat16"})), texts)
     assert same_label_share(got, expected) >= 0.99
     assert max_difference(got, expected) < 0.01
 
@@ -57,21 +58,25 @@ def test_bfloat16_leaves_the_saved_weights_in_float32(
     make_nlp, sentiment_model_dir, tmp_path, bfloat16_cpu
 ):
     float32 = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir)}))
-    nlp = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir), "dtype": "bfloat16"}))
+    nlp = make_nlp(
+        ("korean_sentiment", {"model": str(sentiment_model_dir), "backend": "torch-bfloat16"})
+    )
     cats(nlp)
     nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(
-        tmp_path / "pipeline", config={"components.korean_sentiment.dtype": "float32"}
+        tmp_path / "pipeline", config={"components.korean_sentiment.backend": "torch"}
     )
     assert max_difference(cats(loaded), cats(float32)) < 1e-6
 
 
 def test_bfloat16_is_refused_on_a_cpu_without_it(make_nlp, sentiment_model_dir, monkeypatch):
     monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: False)
-    nlp = make_nlp(("korean_sentiment", {"model": str(sentiment_model_dir), "dtype": "bfloat16"}))
+    nlp = make_nlp(
+        ("korean_sentiment", {"model": str(sentiment_model_dir), "backend": "torch-bfloat16"})
+    )
     with pytest.raises(ValueError, match="needs a CPU with native bfloat16 arithmetic") as caught:
         nlp("재밌다")
-    assert "Keep dtype='float32'" in str(caught.value)
+    assert "Use backend='torch'" in str(caught.value)
 
 
 @pytest.mark.skipif(
@@ -95,10 +100,10 @@ needs_openvino = pytest.mark.skipif(
 
 
 @needs_openvino
-def test_onnx_bfloat16_runs_openvino_close_to_float32(make_nlp, sentiment_model_dir):
+def test_openvino_bfloat16_runs_close_to_float32(make_nlp, sentiment_model_dir):
     settings = {"model": str(sentiment_model_dir), "batch_tokens": 96, "n_threads": 3}
     expected = cats(make_nlp(("korean_sentiment", settings)))
-    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "openvino", "dtype": "bfloat16"}))
+    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "openvino-bfloat16"}))
     got = cats(nlp)
     assert 0 < max_difference(got, expected) < BF16_TOLERANCE
     assert same_label_share(got, expected) == 1.0
@@ -106,18 +111,18 @@ def test_onnx_bfloat16_runs_openvino_close_to_float32(make_nlp, sentiment_model_
     assert type(backend).__name__ == "OpenVinoBackend"
 
 
-def test_onnx_bfloat16_without_openvino_says_what_to_install(
+def test_openvino_bfloat16_without_openvino_says_what_to_install(
     make_nlp, sentiment_model_dir, monkeypatch, bfloat16_cpu
 ):
     monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
-    config = {"model": str(sentiment_model_dir), "backend": "openvino", "dtype": "bfloat16"}
+    config = {"model": str(sentiment_model_dir), "backend": "openvino-bfloat16"}
     with pytest.raises(ImportError, match=r'pip install "spacy-korsent\[openvino\]"'):
         make_nlp(("korean_sentiment", config))("재밌다")
 
 
 @pytest.mark.skipif(find_spec("openvino") is None, reason="needs openvino")
 def test_openvino_in_float32_gives_the_torch_results(make_nlp, sentiment_model_dir):
-    """backend='openvino' with the default dtype compiles the float32 export as it is."""
+    """backend='openvino' compiles the float32 export as it is."""
     settings = {"model": str(sentiment_model_dir), "n_threads": 2}
     expected = cats(make_nlp(("korean_sentiment", settings)))
     nlp = make_nlp(("korean_sentiment", {**settings, "backend": "openvino"}))
