@@ -1,6 +1,7 @@
 """Settings are defined once: the registrations, factories' defaults and README table follow from
 them, and the spellings of earlier versions still load, with a FutureWarning."""
 
+import configparser
 import importlib
 import re
 import warnings
@@ -39,20 +40,52 @@ SHARED_DEFAULTS = {
 }
 
 
+def import_registrations() -> None:
+    """Import the modules that register our names, as spaCy's entry points do."""
+    components.specs()
+    for module in ("components.sentencizer", "components.tokenizer", "training.batching"):
+        importlib.import_module(f"spacy_korsent.{module}")
+
+
 def test_registered_names_are_pinned():
     """Renaming a registered function breaks every config that names it."""
     factories = {"korean_sentiment", "korean_emotion", "korean_sentencizer"}
     scorers = {"spacy_korsent.sentiment_scorer.v1", "spacy_korsent.emotion_scorer.v1"}
-    components.specs()  # imports the modules that register them, as the entry points do
-    importlib.import_module("spacy_korsent.components.sentencizer")
-    importlib.import_module("spacy_korsent.training.batching")
+    import_registrations()
     ours = {name for name in Language.factories if name.startswith("korean_")}
     assert ours == factories
     assert {name for name in registry.scorers.get_all() if "korsent" in name} == scorers
     assert {name for name in registry.batchers.get_all() if "korsent" in name} == {
         "spacy_korsent.batch_by_length.v1"
     }
+    assert {name for name in registry.tokenizers.get_all() if "korsent" in name} == {
+        "spacy_korsent.KoreanTokenizer.v1"
+    }
     assert set(components.CLASSIFIERS) == {"korean_sentiment", "korean_emotion"}
+
+
+def test_entry_points_declare_the_registered_names():
+    """A config file names them before anything of ours is imported: spaCy finds them through the
+    package's entry points."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    points = config["options.entry_points"]
+    declared = {
+        group: {line.split("=")[0].strip() for line in points[group].strip().splitlines()}
+        for group in points
+    }
+    import_registrations()
+    registered = {
+        "spacy_factories": {name for name in Language.factories if name.startswith("korean_")},
+        **{
+            f"spacy_{kind}": {
+                name for name in getattr(registry, kind).get_all() if "korsent" in name
+            }
+            for kind in ("tokenizers", "batchers", "scorers")
+        },
+    }
+    assert declared.pop("console_scripts") == {"korsent"}
+    assert declared == registered
 
 
 def test_factory_default_configs_are_pinned():
