@@ -155,7 +155,7 @@ def quality_part(args: argparse.Namespace) -> None:
     texts = distil_texts(args, set(test.texts))
     models = {"teacher (6 layers, 256)": teacher}
     for name, layers, width, init in STUDENTS:
-        if init == "random" and args.without_random_start:
+        if (init == "random" and args.without_random_start) or name not in args.students:
             continue
         models[name] = student_model(args, teacher, texts, name, layers, width, init)
     gold = np.asarray(test.labels)
@@ -350,6 +350,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--base-texts", type=int, default=300, help="texts timed (part 2)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--speed-only", action="store_true", help="part 2 alone")
+    parser.add_argument(
+        "--students", nargs="+", metavar="NAME", default=[name for name, *_ in STUDENTS],
+        choices=[name for name, *_ in STUDENTS], help="the students of part 1 (default: all)",
+    )  # fmt: skip
     parser.add_argument(
         "--without-random-start", action="store_true",
         help="leave out the student trained from random weights (and the table comparing starts)",
