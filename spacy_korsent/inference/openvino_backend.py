@@ -56,7 +56,8 @@ class OpenVinoBackend:
             import openvino
         except ImportError as err:
             raise ImportError(
-                f"backend='openvino' needs the openvino package: {INSTALL_HINT}"
+                "backend='openvino' and 'openvino-bfloat16' need the openvino package: "
+                + INSTALL_HINT
             ) from err
         threads = process_threads(self.n_threads, available_cores, inherited=inherited)
         settings = {
