@@ -205,56 +205,73 @@ signatures (default null), so that old configs and saved pipelines load."""
 
 
 def upgraded(name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` in today's spelling: old spellings translated, with a FutureWarning each.
+    """``values`` in today's spelling: ``quantize`` and ``dtype`` of spacy-korsent 0.2 folded into
+    ``backend``, with one FutureWarning, or a ValueError for a combination that cannot run.
 
-    ``quantize = true`` needed ``backend = "onnx"`` and excluded ``dtype = "bfloat16"``; OpenVINO
-    was ``backend = "onnx"`` with ``dtype = "bfloat16"``; a ``dtype`` other than float32 joins the
-    backend's name.
+    ``quantize = true`` needed ``backend = "onnx"`` and excluded bfloat16; OpenVINO was
+    ``backend = "onnx"`` with ``dtype = "bfloat16"``; any other precision joins the backend's name.
     """
     values = dict(values)
-    quantize, dtype = values.pop("quantize", None), values.pop("dtype", None)
-    backend = values.get("backend")
-    if quantize:
+    given = {key: values.pop(key, None) for key in DEPRECATED}
+    old = {key: value for key, value in given.items() if value is not None}
+    if not old:
+        return values
+    backend, dtype = str(values.get("backend")), old.get("dtype", "float32")
+    precisions = dict.fromkeys(kind.dtype for kind in BACKENDS.values())
+    if dtype not in precisions:
+        raise ValueError(
+            f"{name}: dtype must be one of {', '.join(map(repr, precisions))}, not {dtype!r}; "
+            "today the precision is part of the backend's name (backend='torch-bfloat16')."
+        )
+    if old.get("quantize"):
         if backend != "onnx":
             raise ValueError(
                 f"{name}: quantize=true needs backend='onnx'; today both are written "
                 "backend='onnx-int8'."
             )
-        if dtype == "bfloat16":
+        if dtype != "float32":
             raise ValueError(
-                f"{name}: quantize=true (int8, fastest) and dtype='bfloat16' (closer to float32) "
-                "are two ways to speed up the ONNX export: choose one, backend='onnx-int8' or "
-                "backend='openvino-bfloat16'."
+                f"{name}: quantize=true (int8, fastest) and dtype={dtype!r} are two ways to speed "
+                "up the model: choose one, backend='onnx-int8' or a backend named for the "
+                f"precision ({_running(dtype)})."
             )
         values["backend"] = "onnx-int8"
-        _deprecated(name, 'backend = "onnx" with quantize = true', 'backend = "onnx-int8"')
-    elif quantize is not None:
-        _deprecated(name, "quantize = false", "nothing (leave it out)")
-    if dtype is not None:
-        values["backend"] = _with_precision(name, str(values.get("backend", "torch")), dtype)
+    elif dtype != "float32":
+        values["backend"] = _with_precision(name, backend, dtype)
+    written = " and ".join(f"{key} = {config_value(value)}" for key, value in old.items())
+    new = values["backend"]
+    _deprecated(
+        name,
+        f'backend = "{backend}" with {written}',
+        f'backend = "{new}"' if new != backend else f'backend = "{new}" alone',
+    )
     return values
 
 
 def _with_precision(name: str, backend: str, dtype: str) -> str:
-    """The backend that runs ``backend``'s model at ``dtype`` (the old ``dtype`` setting)."""
-    able = [kind.name for kind in BACKENDS.values() if kind.dtype == dtype]
-    if not able:
-        precisions = dict.fromkeys(kind.dtype for kind in BACKENDS.values())
-        raise ValueError(
-            f"{name}: dtype must be one of {', '.join(map(repr, precisions))}, not {dtype!r}; "
-            "today the precision is part of the backend's name (backend='torch-bfloat16')."
-        )
+    """The backend that runs ``backend``'s model at ``dtype`` (not float32), for 0.2's ``dtype``."""
+    kind = BACKENDS.get(backend)
+    if kind is not None and kind.dtype != "float32":
+        if kind.dtype != dtype:
+            raise ValueError(
+                f"{name}: backend={backend!r} names its precision, {kind.dtype}; remove "
+                f"dtype={dtype!r}."
+            )
+        return backend
     runtime = "openvino" if backend == "onnx" and dtype == "bfloat16" else backend
-    combined = runtime if dtype == "float32" else f"{runtime}-{dtype}"
+    combined = f"{runtime}-{dtype}"
     if combined not in BACKENDS:
         raise ValueError(
             f"{name}: dtype={dtype!r} with backend={backend!r} cannot run; the precision is now "
-            f"part of the backend's name: backend={' or '.join(map(repr, able))}."
+            f"part of the backend's name: {_running(dtype)}."
         )
-    old = f'backend = "{backend}" with dtype = "{dtype}"'
-    new = f'backend = "{combined}"' if combined != backend else "nothing (leave dtype out)"
-    _deprecated(name, old, new)
     return combined
+
+
+def _running(dtype: str) -> str:
+    """``backend='torch-bfloat16' or 'openvino-bfloat16'``: the backends that run ``dtype``."""
+    able = [kind.name for kind in BACKENDS.values() if kind.dtype == dtype]
+    return f"backend={' or '.join(map(repr, able))}"
 
 
 def _deprecated(name: str, old: str, new: str) -> None:

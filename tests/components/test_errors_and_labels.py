@@ -74,6 +74,7 @@ def test_max_length_above_the_model_limit_is_refused(make_nlp, sentiment_model_d
         ({"dtype": "bfloat16", "backend": "onnx", "quantize": True}, "choose one"),
         ({"dtype": "float16", "backend": "openvino"}, "backend='torch-float16'\\."),
         ({"dtype": "bfloat16", "backend": "onnx-int8"}, "'torch-bfloat16' or 'openvino-bfloat16'"),
+        ({"dtype": "float16", "backend": "torch-bfloat16"}, "names its precision, bfloat16"),
         ({"stride": 200}, "stride=200"),
     ],
 )

@@ -145,6 +145,8 @@ def test_config_validation_uses_the_settings_types(sentiment_model_dir):
         ({"backend": "torch", "dtype": "bfloat16"}, "torch-bfloat16"),
         ({"backend": "torch", "dtype": "float16"}, "torch-float16"),
         ({"backend": "onnx-int8", "dtype": "float32"}, "onnx-int8"),
+        ({"backend": "torch-bfloat16", "dtype": "float32"}, "torch-bfloat16"),  # a 0.2 pipeline
+        ({"backend": "torch-bfloat16", "dtype": "bfloat16"}, "torch-bfloat16"),  # overridden
         ({"backend": "torch", "quantize": False}, "torch"),
     ],
 )
