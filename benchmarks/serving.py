@@ -6,7 +6,7 @@ would. Reported: requests per second, and per-request latency (median and 95th p
 the batched ``nlp.pipe`` over the same texts from one caller for comparison. All rows are measured
 in one process, one after the other, after a warm-up.
 
-    python benchmarks/serving.py --nsmc ratings_test.txt [--model DIR] [--backend onnx --quantize]
+    python benchmarks/serving.py --nsmc ratings_test.txt [--model DIR] [--backend onnx-int8]
         [--requests 512] [--callers 1 4 16]
 
 The default model is the small NSMC-trained test model; pass a base-sized model directory (for
@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
+from spacy_korsent.inference.backends import BACKENDS
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "tests" / "fixtures" / "nsmc-koelectra-tiny"
 DEFAULT_TEXTS = ROOT / "tests" / "fixtures" / "nsmc_test_2000.txt"
@@ -34,8 +36,7 @@ def build(args: argparse.Namespace) -> Any:
     import spacy_korsent
 
     nlp = spacy_korsent.blank_korean()
-    backend = "onnx-int8" if args.quantize else args.backend
-    config = {"model": str(args.model), "backend": backend}
+    config = {"model": str(args.model), "backend": args.backend}
     nlp.add_pipe("korean_sentiment", config=config)
     nlp.initialize()
     return nlp
@@ -88,8 +89,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nsmc", type=Path, default=DEFAULT_TEXTS, help="NSMC-format texts")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    parser.add_argument("--quantize", action="store_true")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="torch")
     parser.add_argument("--requests", type=int, default=512)
     parser.add_argument("--callers", type=int, nargs="+", default=[1, 4, 16])
     return parser.parse_args(argv)
@@ -105,8 +105,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     rows = [(str(callers), serve(nlp, texts, callers)) for callers in args.callers]
     rows.append(("1, nlp.pipe (batched)", batched(nlp, texts)))
     print(
-        f"{len(texts)} NSMC requests, model {args.model.name}, backend {args.backend}"
-        f"{' int8' if args.quantize else ''}; {os.cpu_count()} CPUs, "
+        f"{len(texts)} NSMC requests, model {args.model.name}, backend {args.backend}; "
+        f"{os.cpu_count()} CPUs, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"
     )
     print(report(rows))
