@@ -45,7 +45,9 @@ class Shape:
 
     def describe(self) -> str:
         wide = f", embeddings {self.embedding}" if self.embedding != self.hidden else ""
-        return f"{self.layers} layers, hidden {self.hidden}, {self.heads} heads{wide}"
+        layers = f"{self.layers} layer{'s' if self.layers != 1 else ''}"
+        heads = f"{self.heads} head{'s' if self.heads != 1 else ''}"
+        return f"{layers}, hidden {self.hidden}, {heads}{wide}"
 
 
 def shape_of(config: Any) -> Shape:
