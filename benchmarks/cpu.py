@@ -20,22 +20,27 @@ FEATURES = {
 
 
 def cpu_model_and_flags() -> tuple[str, set[str]]:
-    """The first CPU's model name and feature flags in ``/proc/cpuinfo`` (``unknown CPU`` and no
-    flags where there is none)."""
-    model, flags = "unknown CPU", set()
+    """The first CPU's model name, with its family and model numbers (a virtual machine often
+    names only ``AMD EPYC``: the numbers tell its generations apart, e.g. family 23 model 1 is
+    Zen 1), and its feature flags, from ``/proc/cpuinfo`` (``unknown CPU`` and no flags where
+    there is none)."""
+    fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown CPU":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    return model, flags
+            if not key.strip():
+                break  # the first CPU's block ends
+            fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        model += f" (family {fields['cpu family']}, model {fields['model']})"
+    return model, set(fields.get("flags", "").split())
 
 
 def cpu_description() -> str:
-    """E.g. ``AMD EPYC, 2 cores; AVX2 yes, AVX-512 no, VNNI no, BF16 no, AMX no``."""
+    """E.g. ``AMD EPYC (family 23, model 1), 2 cores; AVX2 yes, AVX-512 no, VNNI no, BF16 no,
+    AMX no``."""
     model, flags = cpu_model_and_flags()
     if not flags:
         return f"{model}, {os.cpu_count()} cores ({platform.machine()}; features unknown)"
