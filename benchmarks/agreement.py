@@ -57,16 +57,19 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     data = read_nsmc(args.nsmc)
     texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
+    from spacy_korsent.inference.backends import backend_kind
     from spacy_korsent.inference.precision import cpu_supports_bfloat16
+
+    def runs_here(backend: str) -> bool:
+        kind = backend_kind(backend)
+        return kind.dtype == "float32" or (
+            cpu_supports_bfloat16() and (kind.runtime != "openvino" or bool(find_spec("openvino")))
+        )
 
     backends = {
         name: settings
         for name, settings in BACKENDS.items()
-        if not settings.get("backend", "").endswith("bfloat16")
-        or (
-            cpu_supports_bfloat16()
-            and (not settings["backend"].startswith("openvino") or find_spec("openvino"))
-        )
+        if runs_here(settings.get("backend", "torch"))
     }
     results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}
     reference = results["torch"][0]
