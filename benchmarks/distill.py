@@ -17,7 +17,7 @@ Two parts, one run (``--speed-only`` runs the second alone):
    three probabilities only (0.23, about 0.5, 0.78; 72.6% accurate), and no student kept more
    than 96.1% of its labels, since 3.5 of the 3.9 points of disagreement were on the 14.6% of
    reviews it put within 0.05 of 0.5. On all 139,000 training reviews at that rate it did not
-   learn at all. Hidden 128 learns on all of them at that rate.
+   learn at all. Hidden 128 learns on all of them at that rate (85.2% on its validation reviews).
 2. **Speed at the real size.** A KoELECTRA-base-shaped teacher (12 layers, hidden 768, random
    weights: weights do not change speed) against students of the same shapes relative to it.
 
