@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 from ..components.registry import EMOTION, SENTIMENT
 from ..files.labelled import LabelledLayout
+from ..inference.backends import BACKENDS
 
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 """The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
@@ -155,6 +156,14 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", help="torch device: cpu, cuda, cuda:1 ... (default: cpu)")
     group.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        default="torch",
+        help="what runs the models: torch (default), or onnx-int8 (fastest on CPU), onnx, "
+        "openvino, openvino-bfloat16, torch-bfloat16, torch-float16 (see 'Speed on CPU' in the "
+        "README)",
+    )
+    group.add_argument(
         "--max-length",
         metavar="N",
         type=positive_int,
@@ -173,6 +182,7 @@ class PipelineOptions:
 
     batch_size: int = 1024
     device: str | None = None
+    backend: str = "torch"
     max_length: int | None = None
     truncate: bool = False
 
@@ -219,6 +229,7 @@ def build_pipeline(
             "buffer_size": args.batch_size,
             "truncate": args.truncate,
             "device": args.device,
+            "backend": args.backend,
             "sentences": sentences,
         }
         if args.max_length is not None:

@@ -36,6 +36,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.analyze_frame needs pandas: pip install "spacy-korsent[pandas]"'
     ) from err
 
+from ..cli.common import PipelineOptions
 from ..components.registry import CLASSIFIERS
 from ..files.fields import ResultFields
 from ..files.readers import replace_lone_surrogates
@@ -60,6 +61,7 @@ def analyze_frame(
     sentences: bool = False,
     batch_size: int = 1024,
     device: Optional[str] = None,
+    backend: Optional[str] = None,
     max_length: Optional[int] = None,
     truncate: bool = False,
     progress: bool = True,
@@ -74,17 +76,19 @@ def analyze_frame(
     whose settings stay as they are), or else the one ``korsent analyze`` builds: ``task``
     (``"sentiment"``, the default, ``"emotion"`` or ``"both"``) with ``sentiment_model`` and
     ``emotion_model`` (hub ids, model directories or saved pipelines; None: the defaults), and
-    ``sentences``, ``device``, ``max_length``, ``truncate`` as the command's options.
+    ``sentences``, ``device``, ``backend`` (default ``"torch"``; ``"onnx-int8"`` is the fastest
+    on CPU), ``max_length``, ``truncate`` as the command's options.
 
     Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone,
     with a progress bar (``tqdm.auto``: a widget in notebooks) unless ``progress`` is false.
     """
     frame, column = _text_frame(data, text)
     if nlp is None:
-        nlp = _build_pipeline(
-            task, sentiment_model, emotion_model, sentences, batch_size, device, max_length,
-            truncate,
+        options = PipelineOptions(
+            batch_size=batch_size, device=device, backend=backend or "torch",
+            max_length=max_length, truncate=truncate,
         )  # fmt: skip
+        nlp = _build_pipeline(task, sentiment_model, emotion_model, sentences, options)
     else:
         given = {
             "task": task,
@@ -92,6 +96,7 @@ def analyze_frame(
             "emotion_model": emotion_model,
             "sentences": sentences or None,
             "device": device,
+            "backend": backend,
             "max_length": max_length,
             "truncate": truncate or None,
         }
@@ -226,10 +231,7 @@ def _build_pipeline(
     sentiment_model: Optional[str],
     emotion_model: Optional[str],
     sentences: bool,
-    batch_size: int,
-    device: Optional[str],
-    max_length: Optional[int],
-    truncate: bool,
+    options: PipelineOptions,
 ) -> Language:
     """The pipeline ``korsent analyze -t TASK`` builds, with its models and options."""
     from ..cli.common import (
@@ -237,7 +239,6 @@ def _build_pipeline(
         SENTIMENT,
         TASKS,
         CommandError,
-        PipelineOptions,
         build_pipeline,
     )
 
@@ -249,9 +250,6 @@ def _build_pipeline(
               if chosen[factory] is not None and factory not in TASKS[task]]  # fmt: skip
     if unused:
         raise ValueError(f"{', '.join(unused)} given, but task={task!r} does not use it.")
-    options = PipelineOptions(
-        batch_size=batch_size, device=device, max_length=max_length, truncate=truncate
-    )
     models = {factory: chosen[factory] for factory in TASKS[task]}
     try:
         return build_pipeline(models, options, sentences=sentences, note=warnings.warn)

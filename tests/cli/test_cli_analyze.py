@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -72,6 +73,21 @@ def test_texts_as_arguments_give_the_library_results(capsys, models, library) ->
         assert row["sentiment_positive"] == expected["scores"].get("positive")
         assert "emotion" not in row
     assert rows[2]["sentiment"] is None and rows[2]["sentiment_score"] is None
+
+
+@pytest.mark.skipif(not find_spec("onnxruntime"), reason="needs onnxruntime (the onnx extra)")
+def test_backend_chooses_what_runs_the_models(capsys, models) -> None:
+    _, exact, _ = run(capsys, *models, *TEXTS)
+    code, out, err = run(capsys, *models, "--backend", "onnx-int8", *TEXTS)
+    assert (code, err) == (0, "")
+    fast, exact_rows = jsonl(out), jsonl(exact)
+    assert [row["sentiment"] for row in fast] == [row["sentiment"] for row in exact_rows]
+    scores = [(a["sentiment_score"], b["sentiment_score"]) for a, b in zip(fast, exact_rows)][:2]
+    assert all(abs(a - b) < 0.05 for a, b in scores)
+    assert any(a != b for a, b in scores)  # int8 weights: close to torch's, not the same numbers
+    code, _, err = run(capsys, *models, "--backend", "torch-float16", "좋다")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "torch-float16" in err and "CUDA" in err
 
 
 def test_both_tasks_and_sentences(capsys, models, library) -> None:

@@ -146,6 +146,10 @@ def test_wrong_calls_say_what_to_do(both: Any) -> None:
     with pytest.raises(ValueError, match="task, sentiment_model build a pipeline"):
         spacy_korsent.analyze_frame(frame, "review", nlp=both, task="both",
                                     sentiment_model=SENTIMENT)  # fmt: skip
+    with pytest.raises(ValueError, match="backend build a pipeline"):
+        spacy_korsent.analyze_frame(frame, "review", nlp=both, backend="onnx-int8")
+    with pytest.raises(ValueError, match="backend must be one of 'torch'"):
+        spacy_korsent.analyze_frame(frame, "review", sentiment_model=SENTIMENT, backend="int8")
     with pytest.raises(ValueError, match="emotion_model given, but task='sentiment'"):
         spacy_korsent.analyze_frame(frame, "review", emotion_model=EMOTION)
     with pytest.raises(ValueError, match="task='all': give one of"):
