@@ -3,9 +3,9 @@
 Two parts, one run (``--speed-only`` runs the second alone):
 
 1. **A real teacher.** A 6-layer, hidden-128 ELECTRA (the KoELECTRA v1 vocabulary) trained here on
-   all NSMC training reviews (``--train-texts`` limits them) for one epoch, as
-   tests/fixtures/train_nsmc_model.sh trains the test model, at 5e-4, is distilled with
-   ``korsent distill`` on ``--distil-texts`` reviews from the full crawl
+   NSMC training reviews (all but 5% kept for validation; ``--train-texts`` limits them) for
+   one epoch, as tests/fixtures/train_nsmc_model.sh trains the test model, at 5e-4, is distilled
+   with ``korsent distill`` on ``--distil-texts`` reviews from the full crawl
    (``nsmc-raw/reviews.tsv``: none in NSMC's test file, no labels used) into students of several
    shapes, one of them twice (started from the teacher, and from random weights, to measure the
    start; ``--without-random-start`` skips it). Every model classifies the full cleaned NSMC test

@@ -20,6 +20,7 @@ from typing import Callable
 from ..files.readers import FORMATS, Layout, source_name
 from ..files.sources import InputFile, input_files
 from ..files.writers import OUTPUT_ENCODINGS, OUTPUT_FORMATS, output_format
+from ..inference.backends import BACKENDS
 from . import local_engine, ray_engine
 from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
@@ -233,6 +234,17 @@ def _check_engine_options(args: argparse.Namespace) -> None:
     if args.device:
         raise CommandError(
             "--device does not apply to --engine ray: give the workers GPUs with --gpus-per-worker."
+        )
+    kind = BACKENDS[args.backend]
+    if kind.runtime != "torch" and args.gpus_per_worker:
+        raise CommandError(
+            f"--backend {args.backend} runs on CPUs: leave --gpus-per-worker out, or use "
+            "--backend torch on the workers' GPUs."
+        )
+    if kind.dtype == "float16":
+        raise CommandError(
+            f"--backend {args.backend} cannot go to Ray workers: the pipeline is built on this "
+            "machine's CPU first. Use --backend torch with --gpus-per-worker."
         )
 
 

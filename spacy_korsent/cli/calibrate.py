@@ -113,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
     component = cast("KoreanClassifier", nlp.get_pipe(factory))
     fit = _fit(component, data, parse_label_map(args.label_map), args.quiet)
     warn.summarize()
-    report = {"model": component.model_name, "file": str(args.input), **fit.to_dict()}
+    report = {
+        "model": component.model_name,
+        "backend": args.backend,  # the probabilities fitted come from it
+        "file": str(args.input),
+        **fit.to_dict(),
+    }
     print("\n".join(_table(report, fit)))
     _write(component, source, out, in_place, fit.calibration, report)
     if args.report:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from ..components.registry import EMOTION, SENTIMENT
 from ..files.labelled import LabelledLayout
 from ..inference.backends import BACKENDS
+from ..inference.onnx_export import ExportError
 
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
 """The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
@@ -159,9 +160,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=list(BACKENDS),
         default="torch",
-        help="what runs the models: torch (default), or onnx-int8 (fastest on CPU), onnx, "
-        "openvino, openvino-bfloat16, torch-bfloat16, torch-float16 (see 'Speed on CPU' in the "
-        "README)",
+        help="what runs the models (default: torch; onnx-int8 is the fastest on CPU; see "
+        "'Speed on CPU' in the README)",
     )
     group.add_argument(
         "--max-length",
@@ -214,6 +214,11 @@ def build_pipeline(
     from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
 
     if args.device:
+        if BACKENDS[args.backend].runtime != "torch" and not args.device.startswith("cpu"):
+            raise CommandError(
+                f"--backend {args.backend} runs on the CPU: leave --device out, or run "
+                "--backend torch on the GPU."
+            )
         _check_device(args.device)
     defaults = {SENTIMENT: SENTIMENT_MODEL, EMOTION: EMOTION_MODEL}
     models = {f: resolve_model(model or defaults[f]) for f, model in models.items()}
@@ -237,7 +242,8 @@ def build_pipeline(
         config["model"] = model
         try:
             cast("KoreanClassifier", nlp.add_pipe(factory, config=config)).initialize()
-        except ValueError as err:  # the components' checks of model and settings
+        # the components' checks of model and settings; a backend's missing extra or failed export
+        except (ValueError, ImportError, ExportError) as err:
             raise CommandError(str(err)) from err
     return nlp
 

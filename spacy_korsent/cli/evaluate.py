@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "task": scores.pop("task"),
         "file": str(args.file),
         "model": scores.pop("model"),
+        "backend": args.backend,
         "counts": data.counts,
         **scores,
     }

@@ -252,6 +252,7 @@ def test_calibrate_writes_a_model_directory_that_every_command_applies(tmp_path)
     saved = json.loads((out / CALIBRATION_FILE).read_text())
     assert set(saved) == {"temperature", "neutral_band"}
     report = json.loads((out / "calibration_report.json").read_text())
+    assert report["backend"] == "torch"  # what gave the probabilities fitted
     measures = report["measures"]["three-way macro-F1"]
     assert measures["after"] > measures["before"]
     assert (out / "model.safetensors").is_file() and (out / "metrics.json").is_file()

@@ -120,7 +120,7 @@ def test_evaluate_scores_rated_reviews_three_ways(capsys, tmp_path) -> None:
     )
     assert code == 0, err
     report = json.loads(out)
-    assert report["labels"] == ["negative", "neutral", "positive"]
+    assert report["labels"] == ["negative", "neutral", "positive"] and report["backend"] == "torch"
     per_class = report["per_class"]
     assert per_class["neutral"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 8}
     assert report["macro_f1"] == pytest.approx(np.mean([c["f1"] for c in per_class.values()]))
@@ -143,7 +143,7 @@ def test_a_three_class_model_is_scored_three_ways(capsys, tmp_path) -> None:
     code, out, err = korsent(capsys, "evaluate", source, "--model", model, "--json", "-", "-q")
     assert code == 0, err
     report = json.loads(out)
-    assert report["labels"] == ["negative", "neutral", "positive"]
+    assert report["labels"] == ["negative", "neutral", "positive"] and report["backend"] == "torch"
     assert np.array(report["confusion"]).sum() == 3 and set(report["per_class"]) == set(
         three.values()
     )

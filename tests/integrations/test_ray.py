@@ -405,6 +405,8 @@ def jsonl(text: str) -> list[dict]:
         (["--workers", "2"], "--workers only work with --engine ray"),
         (["--engine", "ray", "--device", "cpu"], "--device does not apply to --engine ray"),
         (["--engine", "ray", "--workers", "3", "--cpus-per-worker", "2"], "lower --workers"),
+        (["--engine", "ray", "--backend", "onnx-int8", "--gpus-per-worker", "1"], "runs on CPUs"),
+        (["--engine", "ray", "--backend", "torch-float16"], "cannot go to Ray workers"),
     ],
 )
 def test_unusable_engine_options_exit_2(capsys, tmp_path, extra, message):
