@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 from ..components.registry import EMOTION, SENTIMENT
 from ..files.labelled import LabelledLayout
-from ..inference.backends import BACKENDS
+from ..inference.backends import BACKENDS, backend_kind
 from ..inference.onnx_export import ExportError
 
 TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
@@ -213,8 +213,12 @@ def build_pipeline(
     from ..components.sentencizer import KIWI_MISSING
     from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
 
+    try:  # a wrong name (from the library; the command line offers only choices) before models
+        backend = backend_kind(args.backend)
+    except ValueError as err:
+        raise CommandError(str(err)) from err
     if args.device:
-        if BACKENDS[args.backend].runtime != "torch" and not args.device.startswith("cpu"):
+        if backend.runtime != "torch" and not args.device.startswith("cpu"):
             raise CommandError(
                 f"--backend {args.backend} runs on the CPU: leave --device out, or run "
                 "--backend torch on the GPU."

@@ -40,7 +40,6 @@ from ..cli.common import PipelineOptions
 from ..components.registry import CLASSIFIERS
 from ..files.fields import ResultFields
 from ..files.readers import replace_lone_surrogates
-from ..inference.backends import backend_kind
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -85,10 +84,8 @@ def analyze_frame(
     """
     frame, column = _text_frame(data, text)
     if nlp is None:
-        backend = "torch" if backend is None else backend
-        backend_kind(backend)  # a wrong name before the models are looked for
         options = PipelineOptions(
-            batch_size=batch_size, device=device, backend=backend,
+            batch_size=batch_size, device=device, backend="torch" if backend is None else backend,
             max_length=max_length, truncate=truncate,
         )  # fmt: skip
         nlp = _build_pipeline(task, sentiment_model, emotion_model, sentences, options)
