@@ -114,10 +114,12 @@ def make_nlp() -> Callable[..., object]:
 def tiny_pipeline() -> Any:
     """The pipeline ``korsent analyze --sentiment-model MODEL`` builds, built once."""
     from spacy_korsent.cli import build_parser
-    from spacy_korsent.cli.common import SENTIMENT, PipelineOptions, build_pipeline
+    from spacy_korsent.cli.common import pipeline_options
+    from spacy_korsent.components.pipeline import build_pipeline
+    from spacy_korsent.components.registry import SENTIMENT
 
     args = build_parser().parse_args(["analyze", "--sentiment-model", str(TINY_MODEL)])
-    return build_pipeline({SENTIMENT: str(TINY_MODEL)}, PipelineOptions.from_args(args))
+    return build_pipeline({SENTIMENT: str(TINY_MODEL)}, pipeline_options(args))
 
 
 @pytest.fixture
@@ -130,7 +132,7 @@ def analyze(tiny_pipeline: Any, monkeypatch: pytest.MonkeyPatch, capsys) -> Anal
     import spacy_korsent.cli as cli
     import spacy_korsent.cli.analysis as analysis_steps
     from spacy_korsent.cli import build_parser, main
-    from spacy_korsent.cli.common import SENTIMENT
+    from spacy_korsent.components.registry import SENTIMENT
 
     def cached(models: dict, args: Any, *, sentences: bool = False, note: Any = None) -> Any:
         assert models == {SENTIMENT: str(TINY_MODEL)} and not sentences

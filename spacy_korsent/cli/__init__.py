@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..components.pipeline import PipelineError
 from ..files.readers import InputError
 from ..inference.loading import ModelNotFoundError
 from ..interrupts import Terminated, exit_code, signals_handled
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint += "(analyze) or --model (evaluate, train, export)."
         print(f"korsent {args.command}: error: {err} {hint}", file=sys.stderr)
         return 2
-    except (CommandError, InputError) as err:
+    except (CommandError, InputError, PipelineError) as err:
         print(f"korsent {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:

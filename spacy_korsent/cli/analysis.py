@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, TypeVar
 
+from ..components.pipeline import PipelineOptions, build_pipeline
 from ..files.fields import ResultFields
 from ..files.readers import Layout, Record, source_name
 from ..files.sources import InputFile, InputRows
 from ..files.writers import Writer, check_output, open_writer, refuse_input_as_output, same_file
-from .common import CommandError, PipelineOptions, Warnings, build_pipeline
+from .common import CommandError, Warnings
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -17,6 +17,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Callable
 
+from ..components.pipeline import TASKS
+from ..components.registry import EMOTION, SENTIMENT
 from ..files.readers import FORMATS, Layout, source_name
 from ..files.sources import InputFile, input_files
 from ..files.writers import OUTPUT_ENCODINGS, OUTPUT_FORMATS, output_format
@@ -24,15 +26,12 @@ from ..inference.backends import BACKENDS
 from . import local_engine, ray_engine
 from .analysis import HTML_LIMIT, AnalysisRequest, RayOptions
 from .common import (
-    EMOTION,
-    SENTIMENT,
-    TASKS,
     CommandError,
-    PipelineOptions,
     Warnings,
     add_file_options,
     add_pipeline_options,
     check_file_options,
+    pipeline_options,
     positive_int,
 )
 
@@ -211,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         id_column=args.id_column,
         escape_formulas=args.escape_formulas,
         output_encoding=args.output_encoding,
-        pipeline=PipelineOptions.from_args(args),
+        pipeline=pipeline_options(args),
         quiet=args.quiet,
         ray=RayOptions(args.workers, args.cpus_per_worker, args.gpus_per_worker, args.address),
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..calibration import Calibration
+from ..components.pipeline import build_pipeline
+from ..components.registry import EMOTION, SENTIMENT
 from ..files.labelled import (
     LABELLED_FORMATS,
     LabelledLayout,
@@ -29,15 +31,12 @@ from ..files.labelled import (
 from ..files.writers import refuse_input_as_output
 from ..interrupts import whole
 from .common import (
-    EMOTION,
-    SENTIMENT,
     CommandError,
-    PipelineOptions,
     Warnings,
     add_file_options,
     add_pipeline_options,
-    build_pipeline,
     gold_layout,
+    pipeline_options,
     progress,
 )
 
@@ -109,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_input_as_output(str(out), [args.input], "-o")
     data, layout = _read(args, warn)
     factory = SENTIMENT if args.task == "sentiment" else EMOTION
-    nlp = build_pipeline({factory: args.model}, PipelineOptions.from_args(args))
+    nlp = build_pipeline({factory: args.model}, pipeline_options(args))
     component = cast("KoreanClassifier", nlp.get_pipe(factory))
     fit = _fit(component, data, parse_label_map(args.label_map), args.quiet)
     warn.summarize()

@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, cast
+from dataclasses import fields
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from spacy.language import Language
-
-    from ..components.classifier import KoreanClassifier
-
-from ..components.registry import EMOTION, SENTIMENT
+from ..components.pipeline import PipelineOptions
 from ..files.labelled import LabelledLayout
-from ..inference.backends import BACKENDS, backend_kind
-from ..inference.onnx_export import ExportError
-
-TASKS = {"sentiment": (SENTIMENT,), "emotion": (EMOTION,), "both": (SENTIMENT, EMOTION)}
-"""The components of each analysis (``korsent analyze -t``, ``analyze_frame(task=)``)."""
+from ..inference.backends import BACKENDS
 
 
 class CommandError(Exception):
@@ -176,91 +167,11 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-@dataclass(frozen=True)
-class PipelineOptions:
-    """The settings of :func:`add_pipeline_options` that the components get (``args`` below)."""
-
-    batch_size: int = 1024
-    device: str | None = None
-    backend: str = "torch"
-    max_length: int | None = None
-    truncate: bool = False
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> PipelineOptions:
-        """The settings parsed by :func:`add_pipeline_options`."""
-        return cls(**{name.name: getattr(args, name.name) for name in fields(cls)})
-
-
-def build_pipeline(
-    models: dict[str, str | None],
-    args: PipelineOptions,
-    *,
-    sentences: bool = False,
-    note: Callable[[str], None] | None = None,
-) -> Language:
-    """A blank Korean pipeline with the given components (factory -> model), models loaded.
-
-    A model of None keeps the factory's default hub id. Every model is found (or refused) before
-    the first one loads, so a missing one fails within seconds. With ``sentences`` a sentence
-    splitter goes first (``korean_sentencizer`` when kiwipiepy is installed, else spaCy's
-    ``sentencizer``, which ``note`` hears about) and the components classify each sentence too.
-    There is no limit on the length of a text: long texts are windowed like any other.
-    """
-    from ..components.blank import blank_korean, sentence_splitter
-    from ..components.emotion import DEFAULT_MODEL as EMOTION_MODEL
-    from ..components.registry import resolve_model
-    from ..components.sentencizer import KIWI_MISSING
-    from ..components.sentiment import DEFAULT_MODEL as SENTIMENT_MODEL
-
-    try:  # a wrong name (from the library; the command line offers only choices) before models
-        backend = backend_kind(args.backend)
-    except ValueError as err:
-        raise CommandError(str(err)) from err
-    if args.device:
-        if backend.runtime != "torch" and not args.device.startswith("cpu"):
-            raise CommandError(
-                f"--backend {args.backend} runs on the CPU: leave --device out, or run "
-                "--backend torch on the GPU."
-            )
-        _check_device(args.device)
-    defaults = {SENTIMENT: SENTIMENT_MODEL, EMOTION: EMOTION_MODEL}
-    models = {f: resolve_model(model or defaults[f]) for f, model in models.items()}
-    nlp = blank_korean()
-    nlp.max_length = sys.maxsize  # spaCy's limit guards its parser's memory; none runs here
-    if sentences:
-        splitter = sentence_splitter()
-        if splitter == "sentencizer" and note is not None:
-            note(KIWI_MISSING)
-        nlp.add_pipe(splitter)
-    for factory, model in models.items():
-        config: dict[str, Any] = {
-            "buffer_size": args.batch_size,
-            "truncate": args.truncate,
-            "device": args.device,
-            "backend": args.backend,
-            "sentences": sentences,
-        }
-        if args.max_length is not None:
-            config["max_length"] = args.max_length
-        config["model"] = model
-        try:
-            cast("KoreanClassifier", nlp.add_pipe(factory, config=config)).initialize()
-        # the components' checks of model and settings; a backend's missing extra or failed export
-        except (ValueError, ImportError, ExportError) as err:
-            raise CommandError(str(err)) from err
-    return nlp
-
-
-def _check_device(device: str) -> None:
-    import torch
-
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as err:
-        raise CommandError(f"--device {device!r} is not a torch device: {err}") from err
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise CommandError(f"--device {device!r}: torch sees no CUDA GPU on this machine.")
+def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
+    """The settings parsed by :func:`add_pipeline_options`."""
+    return PipelineOptions(
+        **{name.name: getattr(args, name.name) for name in fields(PipelineOptions)}
+    )
 
 
 class Warnings:

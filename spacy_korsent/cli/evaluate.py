@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, cast
 
+from ..components.pipeline import build_pipeline
+from ..components.registry import EMOTION, SENTIMENT
 from ..evaluation.reports import MultiLabelReport, Report
 from ..files.labelled import (
     LABELLED_FORMATS,
@@ -29,15 +31,12 @@ from ..files.readers import InputError
 from ..files.writers import refuse_input_as_output
 from ..interrupts import whole
 from .common import (
-    EMOTION,
-    SENTIMENT,
     CommandError,
-    PipelineOptions,
     Warnings,
     add_file_options,
     add_pipeline_options,
-    build_pipeline,
     gold_layout,
+    pipeline_options,
     progress,
 )
 
@@ -124,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = parse_label_map(args.label_map)
     data = _read(args, label_map, warn)
     factory = SENTIMENT if args.task == "sentiment" else EMOTION
-    nlp = build_pipeline({factory: args.model}, PipelineOptions.from_args(args))
+    nlp = build_pipeline({factory: args.model}, pipeline_options(args))
     report = _evaluate(nlp, data, label_map, args)
     # The JSON names the file and its counts next to the report's own keys.
     scores = report.to_dict()

@@ -10,9 +10,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..components.registry import EMOTION, SENTIMENT
 from ..files.packing import member_path
 from ..interrupts import whole
-from .common import EMOTION, SENTIMENT, CommandError
+from .common import CommandError
 
 if TYPE_CHECKING:
     from spacy.language import Language

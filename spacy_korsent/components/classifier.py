@@ -52,7 +52,7 @@ from .registry import CFG_FILE, EXPORT_FILE, MODEL_DIR
 from .settings import ClassifierSettings
 
 if TYPE_CHECKING:
-    from .factories import ComponentSpec
+    from .spec import ComponentSpec
 
 Result = dict[str, Any]
 

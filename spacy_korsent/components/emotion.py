@@ -18,11 +18,12 @@ from spacy.util import registry
 from ..calibration import Calibration
 from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
 from .classifier import KoreanClassifier, Result
-from .factories import ComponentSpec, register_component
+from .factories import register_component
 from .registry import EMOTION
 from .scoring import prefixed_cats_scorer
 from .sentiment import canonical_sentiment
 from .settings import EmotionSettings
+from .spec import ComponentSpec
 
 DEFAULT_MODEL = "hun3359/klue-bert-base-sentiment"
 MULTI_LABEL_THRESHOLD = 0.5

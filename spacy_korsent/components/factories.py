@@ -14,7 +14,6 @@ import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from spacy.language import Language
@@ -22,47 +21,15 @@ from spacy.language import Language
 from .model import classifier_model
 from .settings import (
     DEPRECATED,
-    ClassifierSettings,
     config_value,
     default_value,
     settings_fields,
     upgraded,
 )
+from .spec import ComponentSpec, Scorer
 
 if TYPE_CHECKING:
     from .classifier import KoreanClassifier
-
-Scorer = Callable[..., dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """What a classifier declares once: its names, settings, defaults and output fields."""
-
-    factory: str
-    """The factory name, e.g. ``korean_sentiment``."""
-    extension: str
-    """The Doc/Span extension with the results, e.g. ``sentiment``."""
-    attribution_extension: str
-    """The Doc/Span/Token extension with token attributions, e.g. ``sentiment_attribution``."""
-    settings: type[ClassifierSettings]
-    default_model: str
-    scorer: str
-    """The registered scorer of ``nlp.evaluate()``, e.g. ``spacy_korsent.sentiment_scorer.v1``."""
-    score_weight: str
-    """The score ``spacy train`` selects the best model by, e.g. ``sentiment_score``."""
-
-    @property
-    def assigns(self) -> list[str]:
-        return [f"doc._.{self.extension}", f"span._.{self.extension}", "doc.cats"]
-
-    def default_config(self) -> dict[str, Any]:
-        """The factory's default config: ``model``, the settings, ``scorer``."""
-        return {
-            "model": self.default_model,
-            **{field.name: default_value(field) for field in settings_fields(self.settings)},
-            "scorer": {"@scorers": self.scorer},
-        }
 
 
 def register_component(cls: type[KoreanClassifier]) -> Callable[..., KoreanClassifier]:

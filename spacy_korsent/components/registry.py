@@ -1,7 +1,7 @@
 """Which classifier components there are, and how a saved one is laid out on disk.
 
 Each classifier is a module of its own (a :class:`~.classifier.KoreanClassifier` subclass with its
-:class:`~.factories.ComponentSpec`: factory name, extensions, settings, scorer, output fields).
+:class:`~.spec.ComponentSpec`: factory name, extensions, settings, scorer, output fields).
 This module lists them, without importing them: adding a third classifier is its module and one
 line in :data:`CLASSIFIERS`. Whoever needs the factory names (the command line, the Ray
 integration, the result fields, finding a model in a saved pipeline) asks here.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..inference.loading import ModelNotFoundError, resolve_source
 
 if TYPE_CHECKING:
-    from .factories import ComponentSpec
+    from .spec import ComponentSpec
 
 CLASSIFIERS: dict[str, str] = {
     "korean_sentiment": "spacy_korsent.components.sentiment",

@@ -15,10 +15,11 @@ from spacy.util import registry
 
 from ..calibration import NEUTRAL, Calibration
 from .classifier import KoreanClassifier, Result
-from .factories import ComponentSpec, register_component
+from .factories import register_component
 from .registry import SENTIMENT
 from .scoring import prefixed_cats_scorer
 from .settings import SentimentSettings
+from .spec import ComponentSpec
 
 DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
 

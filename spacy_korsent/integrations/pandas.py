@@ -36,7 +36,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.analyze_frame needs pandas: pip install "spacy-korsent[pandas]"'
     ) from err
 
-from ..cli.common import PipelineOptions
+from ..components.pipeline import PipelineOptions
 from ..components.registry import CLASSIFIERS
 from ..files.fields import ResultFields
 from ..files.readers import replace_lone_surrogates
@@ -234,13 +234,8 @@ def _build_pipeline(
     options: PipelineOptions,
 ) -> Language:
     """The pipeline ``korsent analyze -t TASK`` builds, with its models and options."""
-    from ..cli.common import (
-        EMOTION,
-        SENTIMENT,
-        TASKS,
-        CommandError,
-        build_pipeline,
-    )
+    from ..components.pipeline import TASKS, build_pipeline
+    from ..components.registry import EMOTION, SENTIMENT
 
     task = task or "sentiment"
     if task not in TASKS:
@@ -251,7 +246,4 @@ def _build_pipeline(
     if unused:
         raise ValueError(f"{', '.join(unused)} given, but task={task!r} does not use it.")
     models = {factory: chosen[factory] for factory in TASKS[task]}
-    try:
-        return build_pipeline(models, options, sentences=sentences, note=warnings.warn)
-    except CommandError as err:  # the command line's one-line errors, as a library raises them
-        raise ValueError(str(err)) from err
+    return build_pipeline(models, options, sentences=sentences, note=warnings.warn)

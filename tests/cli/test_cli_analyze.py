@@ -89,7 +89,7 @@ def test_backend_chooses_what_runs_the_models(capsys, models) -> None:
     assert code == 2 and len(err.splitlines()) == 1
     assert "torch-float16" in err and "CUDA" in err
     code, _, err = run(capsys, *models, "--backend", "onnx-int8", "--device", "cuda", "좋다")
-    assert code == 2 and "runs on the CPU: leave --device out" in err
+    assert code == 2 and "runs on the CPU: leave the device out" in err
 
 
 def test_a_backend_without_its_extra_is_one_line_naming_it(capsys, models, monkeypatch) -> None:
