@@ -16,6 +16,7 @@ from them (:mod:`.factories`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -44,11 +45,12 @@ from ..files.packing import pack_directory, unpack_files
 from ..inference import loading
 from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
+from ..inference.model_files import check_inside
 from .extensions import register_extension, stored_name
 from .lifecycle import ModelLifecycle
 from .loss import window_loss
 from .model import problem_type, uses_mixed_precision, with_new_head
-from .registry import CFG_FILE, EXPORT_FILE, MODEL_DIR
+from .registry import CFG_FILE, EXPORT_FILE, LEGACY_CFG_FILE, MODEL_DIR
 from .settings import ClassifierSettings
 
 if TYPE_CHECKING:
@@ -494,8 +496,15 @@ class KoreanClassifier(TrainablePipe):
             shutil.copyfile(export[0], path)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
-        """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
+        """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model.
+
+        Its entries may not be links that lead out of ``path`` (nor may the model's files lead out
+        of ``model/``: :mod:`~spacy_korsent.inference.model_files`).
+        """
         path = Path(path)
+        root = Path(os.path.realpath(path))
+        for name in (CFG_FILE, LEGACY_CFG_FILE, MODEL_DIR, EXPORT_FILE):
+            check_inside(path / name, root, path, f"{name} (a link)")
         readers: dict[str, Callable[[Path], None]] = {
             CFG_FILE: self._read_cfg,
             MODEL_DIR: self._read_model,
@@ -508,7 +517,7 @@ class KoreanClassifier(TrainablePipe):
     perhaps overridden) wins over the value saved with the component."""
 
     def _read_cfg(self, path: Path) -> None:
-        legacy = path.with_name("cfg.json")  # spacy-korsent 0.1 wrote cfg.json
+        legacy = path.with_name(LEGACY_CFG_FILE)
         settings = {key: self.cfg[key] for key in self.settings_in_cfg}
         self.cfg.update(srsly.read_json(path if path.exists() or not legacy.exists() else legacy))
         self.cfg.update(settings)

@@ -157,10 +157,14 @@ def _loading(name_or_path: str | Path, load: Any) -> Any:
     """``load(name)`` under :data:`LOAD_LOCK`, with a one-line error that says what to do.
 
     The name is resolved first (:func:`resolve_source`): a hub id that cannot be reached fails at
-    once.
+    once. A model whose files would make transformers read outside its directory is refused
+    (:mod:`.model_files`).
     """
+    from .model_files import check_model_files  # it raises this module's ModelNotFoundError
+
     name = resolve_source(name_or_path)
     with LOAD_LOCK:
+        check_model_files(name)
         try:
             return load(name)
         except (OSError, ValueError) as err:
