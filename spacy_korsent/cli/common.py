@@ -253,14 +253,12 @@ def build_pipeline(
 
 
 def _check_device(device: str) -> None:
-    import torch
+    from ..inference.loading import check_device
 
     try:
-        kind = torch.device(device).type
-    except RuntimeError as err:
-        raise CommandError(f"--device {device!r} is not a torch device: {err}") from err
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise CommandError(f"--device {device!r}: torch sees no CUDA GPU on this machine.")
+        check_device(device, option="--device ")
+    except ValueError as err:
+        raise CommandError(str(err)) from err
 
 
 class Warnings:

@@ -23,6 +23,7 @@ from .model import classifier_model
 from .settings import (
     DEPRECATED,
     ClassifierSettings,
+    SavedCfg,
     config_value,
     default_value,
     settings_fields,
@@ -51,6 +52,8 @@ class ComponentSpec:
     """The registered scorer of ``nlp.evaluate()``, e.g. ``spacy_korsent.sentiment_scorer.v1``."""
     score_weight: str
     """The score ``spacy train`` selects the best model by, e.g. ``sentiment_score``."""
+    saved_cfg: type[SavedCfg] = SavedCfg
+    """What the component keeps in its ``cfg``: the fields a saved ``cfg`` is checked against."""
 
     @property
     def assigns(self) -> list[str]:

@@ -221,10 +221,44 @@ def resolve_device(device: Optional[str]) -> torch.device:
     from thinc.api import get_current_ops
 
     if device:
-        return torch.device(device)
+        return check_device(device)
     if type(get_current_ops()).__name__ == "CupyOps" and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
+
+
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+"""The kinds of torch device a model runs on."""
+
+
+def check_device(device: str, option: str = "device=") -> torch.device:
+    """``device`` as a torch device of this machine: a ValueError in one line, which names it
+    after ``option`` (``device=``, ``--device ``), for a name torch does not know, another kind of
+    device or a GPU the machine lacks."""
+    import torch
+
+    try:
+        place = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"{option}{device!r} is not a torch device ({err}).") from None
+    if place.type not in DEVICE_KINDS:
+        raise ValueError(
+            f"{option}{device!r}: a model runs on 'cpu', 'cuda', 'cuda:N' or 'mps', not "
+            f"{place.type!r}."
+        )
+    available = {
+        "cpu": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(torch.backends.mps.is_available()),
+    }[place.type]
+    if not available:
+        raise ValueError(f"{option}{device!r}: torch sees no {place.type} device on this machine.")
+    if place.index is not None and place.index >= available:
+        raise ValueError(
+            f"{option}{device!r}: this machine has {available} {place.type} device(s), "
+            f"numbered from 0 to {available - 1}."
+        )
+    return place
 
 
 def save_pretrained(tokenizer: Any, model: Any, path: Path) -> None:
