@@ -228,9 +228,7 @@ class SavedCfg:
             check_labels(labels)
         positive = values.get("positive_label")
         if positive is not None and positive not in labels:
-            raise ValueError(
-                f"positive_label must be one of the labels, not {_shown(positive)}."
-            )
+            raise ValueError(f"positive_label must be one of the labels, not {_shown(positive)}.")
 
 
 @dataclasses.dataclass

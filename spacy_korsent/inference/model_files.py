@@ -83,8 +83,10 @@ def check_model_files(source: str) -> None:
 
 def check_inside(path: Path, root: Path, directory: Path, what: str) -> None:
     """Refuse ``path`` unless it leads (links followed) to a place inside ``root``."""
+    if "\0" in str(path):  # no file has such a name; realpath() would raise
+        raise ModelNotFoundError(f"Refusing {str(directory)!r}: {what} holds a NUL byte.")
     target = Path(os.path.realpath(path))
-    if target != root and not target.is_relative_to(root):
+    if not target.is_relative_to(root):
         raise ModelNotFoundError(
             f"Refusing {str(directory)!r}: {what} leads outside it (to "
             f"{str(target)!r}). Only files inside a model directory are read: copy what the model "
