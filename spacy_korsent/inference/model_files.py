@@ -168,22 +168,29 @@ def _json(settings: Any, key: str, kind: type) -> Any:
 
 def _hub_snapshot(name: str) -> Optional[Path]:
     """The directory in the Hugging Face cache that holds the hub model ``name``, with the JSON
-    files that name other files fetched (None when it cannot be had: transformers says why)."""
+    files that name other files in it (None when it cannot be had: transformers says why).
+
+    A file the cache knows (or knows to be missing) costs no request; another is fetched once, as
+    transformers would fetch it.
+    """
+    from huggingface_hub import try_to_load_from_cache
     from transformers.utils import cached_file
 
-    found = None
+    snapshot = None
     for file in ("config.json", *JSON_FILES):
         try:
-            path = cached_file(
-                name,
-                file,
-                _raise_exceptions_for_missing_entries=False,
-                _raise_exceptions_for_connection_errors=False,
-            )
+            path = try_to_load_from_cache(name, file)
+            if path is None:  # not asked yet
+                path = cached_file(
+                    name,
+                    file,
+                    _raise_exceptions_for_missing_entries=False,
+                    _raise_exceptions_for_connection_errors=False,
+                )
         except (OSError, ValueError):
             return None
         if file == "config.json":
-            if path is None:
+            if not isinstance(path, str):
                 return None
-            found = Path(path).parent
-    return found
+            snapshot = Path(path).parent
+    return snapshot
