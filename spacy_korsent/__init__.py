@@ -15,7 +15,7 @@ __version__ = "0.3.0"
 _LAZY = {
     "SentimentClassifier": "components.sentiment",
     "EmotionClassifier": "components.emotion",
-    "ModelNotFoundError": "inference.loading",
+    "ModelNotFoundError": "inference.errors",
     "blank_korean": "components.blank",
     "KoreanTokenizer": "components.tokenizer",
     "render": "explain.render",

@@ -16,6 +16,7 @@ from them (:mod:`.factories`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -40,15 +41,16 @@ from ..explain.docs import (
     store_attributions,
 )
 from ..files.labelled import binary_as_sentiment
-from ..files.packing import pack_directory, unpack_files
+from ..files.packing import check_limits, load_packed, pack_directory, unpack_files
 from ..inference import loading
 from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
+from ..inference.model_files import check_inside
 from .extensions import register_extension, stored_name
-from .lifecycle import ModelLifecycle
+from .lifecycle import WEIGHT_SHARDS, ModelLifecycle
 from .loss import window_loss
 from .model import problem_type, uses_mixed_precision, with_new_head
-from .registry import CFG_FILE, EXPORT_FILE, MODEL_DIR
+from .registry import CFG_FILE, EXPORT_FILE, LEGACY_CFG_FILE, MODEL_DIR
 from .settings import ClassifierSettings
 
 if TYPE_CHECKING:
@@ -494,8 +496,15 @@ class KoreanClassifier(TrainablePipe):
             shutil.copyfile(export[0], path)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
-        """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model."""
+        """Read what :meth:`to_disk` wrote: labels from ``cfg``, never from the original model.
+
+        Its entries may not be links that lead out of ``path`` (nor may the model's files lead out
+        of ``model/``: :mod:`~spacy_korsent.inference.model_files`).
+        """
         path = Path(path)
+        root = Path(os.path.realpath(path))
+        for name in (CFG_FILE, LEGACY_CFG_FILE, MODEL_DIR, EXPORT_FILE):
+            check_inside(path / name, root, path, f"{name} (a link)")
         readers: dict[str, Callable[[Path], None]] = {
             CFG_FILE: self._read_cfg,
             MODEL_DIR: self._read_model,
@@ -508,9 +517,18 @@ class KoreanClassifier(TrainablePipe):
     perhaps overridden) wins over the value saved with the component."""
 
     def _read_cfg(self, path: Path) -> None:
-        legacy = path.with_name("cfg.json")  # spacy-korsent 0.1 wrote cfg.json
+        """Take the saved ``cfg``, checked field by field (:class:`~.settings.SavedCfg`)."""
+        legacy = path.with_name(LEGACY_CFG_FILE)
         settings = {key: self.cfg[key] for key in self.settings_in_cfg}
-        self.cfg.update(srsly.read_json(path if path.exists() or not legacy.exists() else legacy))
+        source = path if path.exists() or not legacy.exists() else legacy
+        try:
+            saved = self.spec.saved_cfg.checked(srsly.read_json(source))
+        except (ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else err
+            raise ValueError(
+                f"{self.name}: the saved {source.name} cannot be used: {reason}"
+            ) from None
+        self.cfg.update(saved)
         self.cfg.update(settings)
 
     def _read_model(self, path: Path) -> None:
@@ -519,6 +537,11 @@ class KoreanClassifier(TrainablePipe):
             tokenizer, config = loading.load_tokenizer(path), loading.load_config(path)
             if self.cfg["labels"]:
                 labels, multi_label = list(self.cfg["labels"]), self.multi_label
+                if len(labels) != config.num_labels:
+                    raise ValueError(
+                        f"{self.name}: the saved cfg names {len(labels)} labels, but the saved "
+                        f"model has {config.num_labels} classes: they were not saved together."
+                    )
             else:  # cfg excluded: the saved model's config names them too
                 labels = self.read_labels(config)
                 multi_label = config.problem_type == problem_type(True)
@@ -542,12 +565,16 @@ class KoreanClassifier(TrainablePipe):
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = ()) -> KoreanClassifier:
         """Unpack into a directory that lives with the component (weights may be read later).
 
-        The bytes are data: a file name in them that could lead out of that directory is refused
-        (ValueError) before anything is written (see :mod:`spacy_korsent.files.packing`).
+        The bytes are data: bytes that are not msgpack, a file name in them that could lead out of
+        that directory, more files or a larger file than :mod:`spacy_korsent.files.packing`
+        allows are refused (ValueError) before anything is written.
         """
         unpacked = self.stages.scratch("unpacked")
+        weights = (*(f"{MODEL_DIR}/{pattern}" for pattern in WEIGHT_SHARDS), EXPORT_FILE)
         try:
-            unpack_files(srsly.msgpack_loads(bytes_data), unpacked)
+            files = load_packed(bytes_data)
+            check_limits(files, large=weights)
+            unpack_files(files, unpacked)
         except ValueError as err:
             raise ValueError(f"{self.name}: these bytes cannot be loaded: {err}") from None
         return self.from_disk(unpacked, exclude=exclude)

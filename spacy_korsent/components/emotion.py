@@ -22,7 +22,7 @@ from .factories import register_component
 from .registry import EMOTION
 from .scoring import prefixed_cats_scorer
 from .sentiment import canonical_sentiment
-from .settings import EmotionSettings
+from .settings import EmotionCfg, EmotionSettings
 from .spec import ComponentSpec
 
 DEFAULT_MODEL = "hun3359/klue-bert-base-sentiment"
@@ -39,6 +39,7 @@ SPEC = ComponentSpec(
     default_model=DEFAULT_MODEL,
     scorer="spacy_korsent.emotion_scorer.v1",
     score_weight="emotion_score",
+    saved_cfg=EmotionCfg,
 )
 
 

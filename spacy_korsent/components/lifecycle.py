@@ -34,13 +34,10 @@ from .model import get_module, problem_type, set_module
 from .registry import EXPORT_FILE, MODEL_DIR, resolve_model
 from .settings import ClassifierSettings
 
-WEIGHT_FILES = (
-    "model*.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model*.bin",
-    "pytorch_model.bin.index.json",
-)
-"""The files of a Hugging Face directory that hold weights (copied when they are on disk)."""
+WEIGHT_SHARDS = ("model*.safetensors", "pytorch_model*.bin")
+"""The files of a Hugging Face directory that hold the weights themselves."""
+WEIGHT_FILES = (*WEIGHT_SHARDS, "model.safetensors.index.json", "pytorch_model.bin.index.json")
+"""The weights and their indexes (copied when they are on disk)."""
 
 
 class ModelLifecycle:

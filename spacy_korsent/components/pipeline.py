@@ -98,11 +98,9 @@ def build_pipeline(
 
 
 def _check_device(device: str) -> None:
-    import torch
+    from ..inference.loading import check_device
 
     try:
-        kind = torch.device(device).type
-    except RuntimeError as err:
-        raise PipelineError(f"device {device!r} is not a torch device: {err}") from err
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise PipelineError(f"device {device!r}: torch sees no CUDA GPU on this machine.")
+        check_device(device)
+    except ValueError as err:
+        raise PipelineError(str(err)) from err

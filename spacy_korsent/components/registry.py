@@ -32,6 +32,8 @@ EXPORT_FILE = "model.onnx"
 """A saved component's ONNX export of the same weights (ONNX backends)."""
 CFG_FILE = "cfg"
 """A saved component's labels and state (JSON)."""
+LEGACY_CFG_FILE = "cfg.json"
+"""What spacy-korsent 0.1 called ``cfg``."""
 
 
 def spec(factory: str) -> ComponentSpec:

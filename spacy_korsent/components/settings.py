@@ -4,7 +4,13 @@ A setting is a field of :class:`ClassifierSettings` (both components) or of a co
 subclass (:class:`EmotionSettings`). From these fields follow the factories' signatures, which
 spaCy validates a config against, and their default configs (:mod:`.factories`), the component's
 ``settings``, and the README's configuration table (:func:`markdown_table`; a test compares the
-two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads.
+two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads:
+first any value that is not of its field's type (:func:`check_fields`, strict: ``"yes"`` is not a
+bool, ``"ab"`` not a list, ``"5"`` not a number), then values out of range.
+
+What a component keeps in its ``cfg`` (labels, activation, ...) is defined the same way
+(:class:`SavedCfg`), and a ``cfg`` read from disk or bytes is checked by the same function and the
+same label rules (:meth:`SavedCfg.checked`) before the component uses it.
 
 Spellings of earlier versions are accepted with a :class:`FutureWarning` (:func:`upgraded`): the
 precision is part of the backend's name (``dtype = "bfloat16"`` is ``backend = "torch-bfloat16"``),
@@ -14,9 +20,12 @@ precision is part of the backend's name (``dtype = "bfloat16"`` is ``backend = "
 
 import dataclasses
 import json
+import math
+import typing
 import warnings
+from collections import Counter
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..calibration import check_values
 from ..explain.attribution import METHODS, check_method
@@ -114,10 +123,16 @@ class ClassifierSettings:
 
     def check(self) -> None:
         """Refuse values that cannot work (a ValueError that says what to write instead)."""
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        check_fields(values, type(self))
+        if self.labels is not None:
+            check_labels(self.labels)
+        for name in ("max_length", "batch_tokens", "buffer_size", "explain_steps"):
+            check_at_least(name, getattr(self, name), 1)
+        if self.n_threads is not None:
+            check_at_least("n_threads", self.n_threads, 1, "; null: as many as the cores allow")
         backend_kind(self.backend)
         check_method(self.explain_method, self.backend)
-        if self.explain_steps < 1:
-            raise ValueError(f"explain_steps must be at least 1, not {self.explain_steps}.")
         check_values(**self.calibration_values())
 
     def calibration_values(self) -> dict[str, Any]:
@@ -171,13 +186,143 @@ class EmotionSettings(ClassifierSettings):
 
     def check(self) -> None:
         super().check()
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, not {self.top_k}.")
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must lie between 0 and 1, not {self.threshold}.")
+        check_at_least("top_k", self.top_k, 1)
+        if self.threshold is not None:
+            check_probability("threshold", self.threshold)
 
     def calibration_values(self) -> dict[str, Any]:
         return {**super().calibration_values(), "thresholds": self.thresholds}
+
+
+@dataclasses.dataclass
+class SavedCfg:
+    """What a classifier keeps in its ``cfg`` dict, and saves as its ``cfg`` file."""
+
+    labels: list[str]
+    """The model's classes in order (empty until the model is loaded)."""
+    positive_label: Optional[str]
+    multi_label: bool
+    source: str
+    """The hub id or directory the model came from."""
+    onnx_quantized: Optional[bool]
+    """Whether the saved ``model.onnx`` is int8 (null: no export saved)."""
+    gold_names: dict[str, str]
+    """Class: the gold cat that stands for it (see the components' ``initialize``)."""
+
+    @classmethod
+    def checked(cls, values: object) -> dict[str, Any]:
+        """The fields of a ``cfg`` read from disk or bytes, each checked; keys of no field are
+        left out (earlier versions kept settings there: they come from the config now)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"must be a JSON object, not {_shown(values)}.")
+        known = {field.name for field in dataclasses.fields(cls)}
+        kept = {key: value for key, value in values.items() if key in known}
+        check_fields(kept, cls)
+        cls.check_values(kept)
+        return kept
+
+    @classmethod
+    def check_values(cls, values: dict[str, Any]) -> None:
+        labels = values.get("labels") or []
+        if labels:  # empty: not loaded when saved, the model's config names them
+            check_labels(labels)
+        positive = values.get("positive_label")
+        if positive is not None and positive not in labels:
+            raise ValueError(f"positive_label must be one of the labels, not {_shown(positive)}.")
+
+
+@dataclasses.dataclass
+class EmotionCfg(SavedCfg):
+    """``korean_emotion``'s ``cfg``: the shared fields and these."""
+
+    threshold: float
+    """The score at which a multi-label model's label is predicted."""
+
+    @classmethod
+    def check_values(cls, values: dict[str, Any]) -> None:
+        super().check_values(values)
+        if "threshold" in values:
+            check_probability("threshold", values["threshold"])
+
+
+def check_fields(values: dict[str, Any], cls: type) -> None:
+    """Refuse a value in ``values`` that is not of the type its field in ``cls`` is annotated
+    with (a ValueError naming the field and the type), without converting anything."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if not _is_a(value, hints[name]):
+            raise ValueError(f"{name} must be {_described(hints[name])}, not {_shown(value)}.")
+
+
+def _is_a(value: Any, kind: Any) -> bool:
+    """Whether ``value`` is a ``kind`` (a field annotation) as JSON and config files write it."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Union:
+        return any(_is_a(value, arg) for arg in args)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_is_a(item, args[0]) for item in value)
+    if kind is dict or origin is dict:
+        key, item = args or (str, Any)
+        return isinstance(value, dict) and all(
+            _is_a(k, key) and _is_a(v, item) for k, v in value.items()
+        )
+    return kind is Any
+
+
+def _described(kind: Any) -> str:
+    """``kind`` in words, as a config file writes such values."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Union:
+        return " or ".join(_described(arg) for arg in args)
+    if origin is list:
+        return f"a list of {_plural(args[0])}"
+    if kind is dict or origin is dict:
+        key, item = args or (str, Any)
+        return f"a table of {_plural(key)} to {_plural(item)}"
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    return words.get(kind, "null" if kind is type(None) else "anything")
+
+
+def _plural(kind: Any) -> str:
+    """``strings`` for ``str``: what a list or table of ``kind`` holds."""
+    return {int: "whole numbers", float: "numbers", str: "strings"}.get(kind, "values")
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def check_labels(labels: list[str]) -> None:
+    """A classifier's class names: at least two, distinct, none empty."""
+    repeated = sorted(label for label, count in Counter(labels).items() if count > 1)
+    if len(labels) < 2 or repeated or not all(label.strip() for label in labels):
+        problem = f"{repeated[0]!r} twice" if repeated else _shown(labels)
+        raise ValueError(
+            f"labels must name at least two classes, each once and none empty, not {problem}."
+        )
+
+
+def check_at_least(name: str, value: int, least: int, note: str = "") -> None:
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}{note}, not {value}.")
+
+
+def check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie between 0 and 1, not {value}.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import ClassifierSettings, default_value, settings_fields
+from .settings import ClassifierSettings, SavedCfg, default_value, settings_fields
 
 Scorer = Callable[..., dict[str, Any]]
 
@@ -31,6 +31,8 @@ class ComponentSpec:
     """The registered scorer of ``nlp.evaluate()``, e.g. ``spacy_korsent.sentiment_scorer.v1``."""
     score_weight: str
     """The score ``spacy train`` selects the best model by, e.g. ``sentiment_score``."""
+    saved_cfg: type[SavedCfg] = SavedCfg
+    """What the component keeps in its ``cfg``: the fields a saved ``cfg`` is checked against."""
 
     @property
     def assigns(self) -> list[str]:

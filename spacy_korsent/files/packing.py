@@ -10,7 +10,17 @@ as that file, so links never travel.
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
+
+import srsly
+
+MAX_FILES = 1_000
+"""Most files that packed bytes may hold (a saved component has about a dozen)."""
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest file other than weights that packed bytes may hold (256 MiB; the largest tokenizer
+files are tens of MB). Weights are limited only by the bytes themselves: unpacking writes no more
+than it was given."""
 
 
 def member_path(root: Path, name: object) -> Path:
@@ -51,6 +61,31 @@ def pack_directory(root: Path) -> dict[str, bytes]:
         if path.is_file():
             files[path.relative_to(root).as_posix()] = path.read_bytes()
     return files
+
+
+def load_packed(data: bytes) -> object:
+    """What msgpack ``data`` as ``to_bytes()`` writes holds (ValueError: why it is not msgpack)."""
+    try:
+        return srsly.msgpack_loads(data)
+    except (ValueError, TypeError) as err:  # TypeError: a map keyed by a list
+        reason = str(err) or type(err).__name__
+        raise ValueError(f"they are not msgpack as to_bytes() writes it ({reason})") from None
+
+
+def check_limits(files: object, *, large: tuple[str, ...] = ()) -> None:
+    """Refuse more than :data:`MAX_FILES` files, or a file over :data:`MAX_FILE_BYTES` whose name
+    matches none of the ``large`` patterns (the weights), before anything is written."""
+    if not isinstance(files, dict):
+        return  # unpack_files says what it is
+    if len(files) > MAX_FILES:
+        raise ValueError(f"they hold {len(files):,} files; at most {MAX_FILES:,} are unpacked")
+    for name, data in files.items():
+        is_large = any(fnmatch.fnmatchcase(str(name), pattern) for pattern in large)
+        if isinstance(data, bytes) and len(data) > MAX_FILE_BYTES and not is_large:
+            raise ValueError(
+                f"the file {name!r} has {len(data):,} bytes; files other than weights are "
+                f"unpacked up to {MAX_FILE_BYTES:,} bytes"
+            )
 
 
 def unpack_files(files: object, root: Path) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
+from .errors import ModelNotFoundError
+
 if TYPE_CHECKING:
     import torch
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -38,10 +40,6 @@ os.register_at_fork(after_in_child=_new_lock_in_child)
 
 HUB_TIMEOUT = 3.0
 """Seconds to wait for the hub's host before a hub id is given up as unreachable."""
-
-
-class ModelNotFoundError(OSError):
-    """The model named in the component's config could not be loaded."""
 
 
 def resolve_source(name: str | Path) -> str:
@@ -157,10 +155,14 @@ def _loading(name_or_path: str | Path, load: Any) -> Any:
     """``load(name)`` under :data:`LOAD_LOCK`, with a one-line error that says what to do.
 
     The name is resolved first (:func:`resolve_source`): a hub id that cannot be reached fails at
-    once.
+    once. A model whose files would make transformers read outside its directory is refused
+    (:mod:`.model_files`).
     """
+    from .model_files import check_model_files
+
     name = resolve_source(name_or_path)
     with LOAD_LOCK:
+        check_model_files(name)
         try:
             return load(name)
         except (OSError, ValueError) as err:
@@ -217,10 +219,44 @@ def resolve_device(device: Optional[str]) -> torch.device:
     from thinc.api import get_current_ops
 
     if device:
-        return torch.device(device)
+        return check_device(device)
     if type(get_current_ops()).__name__ == "CupyOps" and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
+
+
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+"""The kinds of torch device a model runs on."""
+
+
+def check_device(device: str, option: str = "device=") -> torch.device:
+    """``device`` as a torch device of this machine: a ValueError in one line, which names it
+    after ``option`` (``device=``, ``--device ``), for a name torch does not know, another kind of
+    device or a GPU the machine lacks."""
+    import torch
+
+    try:
+        place = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"{option}{device!r} is not a torch device ({err}).") from None
+    if place.type not in DEVICE_KINDS:
+        raise ValueError(
+            f"{option}{device!r}: a model runs on 'cpu', 'cuda', 'cuda:N' or 'mps', not "
+            f"{place.type!r}."
+        )
+    available = {
+        "cpu": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(torch.backends.mps.is_available()),
+    }[place.type]
+    if not available:
+        raise ValueError(f"{option}{device!r}: torch sees no {place.type} device on this machine.")
+    if place.index is not None and place.index >= available:
+        raise ValueError(
+            f"{option}{device!r}: this machine has {available} {place.type} device(s), "
+            f"numbered from 0 to {available - 1}."
+        )
+    return place
 
 
 def save_pretrained(tokenizer: Any, model: Any, path: Path) -> None:
