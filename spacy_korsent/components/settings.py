@@ -3,7 +3,7 @@
 A setting is a field of :class:`ClassifierSettings` (both components) or of a component's own
 subclass (:class:`EmotionSettings`). From these fields follow the factories' signatures, which
 spaCy validates a config against, and their default configs (:mod:`.factories`), the component's
-``settings``, and the README's configuration table (:func:`markdown_table`; a test compares the
+``settings``, and the docs' settings table (:func:`markdown_table`; a test compares the
 two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads.
 
 Spellings of earlier versions are accepted with a :class:`FutureWarning` (:func:`upgraded`): the
@@ -67,7 +67,7 @@ class ClassifierSettings:
         "torch",
         f"what runs the model, and at which precision: {_backends()}. A precision the hardware "
         "would only emulate is refused, with what to use instead. See "
-        "[Speed on CPU](#speed-on-cpu)",
+        "[Speed](speed.md)",
     )
     n_threads: Optional[int] = setting(
         None,
@@ -90,7 +90,7 @@ class ClassifierSettings:
     explain: bool = setting(
         False,
         "attribute each prediction to the doc's tokens (see "
-        "[Explanations](#explanations-which-words-made-the-prediction))",
+        "[Explanations](explanations.md))",
     )
     explain_method: str = setting(
         METHODS[0],
@@ -103,7 +103,7 @@ class ClassifierSettings:
         None,
         "divide the model's logits by this (above 1: less sure) before `scores`, `doc.cats` and "
         "the decisions; `null`: the model directory's `calibration.json` (see "
-        "[Calibration](#calibration-scores-and-decisions-fitted-on-your-data)), else none; `1`: "
+        "[Calibration](calibration.md)), else none; `1`: "
         "none",
     )
 
@@ -299,5 +299,5 @@ def default_value(field: dataclasses.Field) -> Any:
 
 
 def config_value(value: Any) -> str:
-    """A value as a config file (and the README) writes it: JSON, ``null`` for None."""
+    """A value as a config file (and the docs) writes it: JSON, ``null`` for None."""
     return json.dumps(value, ensure_ascii=False)
