@@ -29,17 +29,19 @@ def subparsers() -> dict[str, argparse.ArgumentParser]:
     """Every ``korsent`` subcommand's parser, by name, in the order of ``COMMANDS``."""
     from spacy_korsent.cli import COMMANDS
 
-    action = next(
-        action for action in _parser()._actions if isinstance(action, argparse._SubParsersAction)
-    )
-    return {name: action.choices[name] for name in COMMANDS}
+    return {name: _subcommands().choices[name] for name in COMMANDS}
 
 
 @functools.cache
-def _parser() -> argparse.ArgumentParser:
+def _subcommands() -> argparse._SubParsersAction:
+    """The ``korsent`` parser's subcommands (built once per build: it imports every command)."""
     from spacy_korsent.cli import build_parser
 
-    return build_parser()
+    return next(
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
 
 
 def options_markdown(name: str) -> str:
@@ -64,17 +66,20 @@ def options_markdown(name: str) -> str:
 
 def commands_markdown() -> str:
     """A table of every command, linked to its page, with its one-line help."""
-    action = next(
-        action for action in _parser()._actions if isinstance(action, argparse._SubParsersAction)
-    )
-    helps = {choice.dest: choice.help for choice in action._choices_actions}
+    helps = {choice.dest: choice.help for choice in _subcommands()._choices_actions}
     rows = [f"| [`korsent {name}`]({name}.md) | {helps.get(name, '')} |" for name in subparsers()]
     return "\n".join(["| command | what it does |", "| --- | --- |", *rows])
 
 
 def _paragraphs(text: str) -> str:
     """A description's paragraphs, each on one line (argparse wraps them for a terminal)."""
-    return "\n\n".join(" ".join(part.split()) for part in text.strip().split("\n\n"))
+    return "\n\n".join(_text(part) for part in text.strip().split("\n\n"))
+
+
+def _text(text: str) -> str:
+    """Help text as Markdown shows it: one line, ``<`` ``>`` ``*`` as written, not as markup."""
+    text = " ".join(text.split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
 
 
 def _row(formatter: argparse.HelpFormatter, action: argparse.Action) -> str:
@@ -99,7 +104,7 @@ def _row(formatter: argparse.HelpFormatter, action: argparse.Action) -> str:
     if action.choices and not isinstance(action.choices, dict) and "{" not in names:
         listed = ", ".join(f"`{choice}`" for choice in action.choices)
         meaning = f"{meaning} (one of {listed})" if meaning else f"one of {listed}"
-    cells = [names, shown, " ".join(meaning.split())]
+    cells = [names, shown, _text(meaning)]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
