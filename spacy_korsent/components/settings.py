@@ -89,8 +89,7 @@ class ClassifierSettings:
     )
     explain: bool = setting(
         False,
-        "attribute each prediction to the doc's tokens (see "
-        "[Explanations](explanations.md))",
+        "attribute each prediction to the doc's tokens (see [Explanations](explanations.md))",
     )
     explain_method: str = setting(
         METHODS[0],
