@@ -20,9 +20,10 @@ import re
 from typing import Any
 
 CLI_SECTION = "Command line"
-SETTINGS = "<!-- korsent:settings -->"
-COMMANDS = "<!-- korsent:commands -->"
-OPTIONS = re.compile(r"<!-- korsent:options (?P<command>[\w-]+) -->")
+# A marker is replaced where it stands on a line of its own (not where a page quotes it).
+SETTINGS = re.compile(r"^<!-- korsent:settings -->$", re.M)
+COMMANDS = re.compile(r"^<!-- korsent:commands -->$", re.M)
+OPTIONS = re.compile(r"^<!-- korsent:options (?P<command>[\w-]+) -->$", re.M)
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -134,10 +135,13 @@ def on_files(files: Any, config: Any, **_: Any) -> Any:
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    if SETTINGS in markdown:
+    """The page with its markers replaced by what they stand for."""
+    if SETTINGS.search(markdown):
         from spacy_korsent.components import registry
         from spacy_korsent.components.factories import markdown_table
 
-        markdown = markdown.replace(SETTINGS, markdown_table(registry.specs()))
-    markdown = markdown.replace(COMMANDS, commands_markdown()) if COMMANDS in markdown else markdown
+        table = markdown_table(registry.specs())
+        markdown = SETTINGS.sub(lambda _: table, markdown)
+    if COMMANDS.search(markdown):
+        markdown = COMMANDS.sub(lambda _: commands_markdown(), markdown)
     return OPTIONS.sub(lambda match: options_markdown(match.group("command")), markdown)
