@@ -316,3 +316,13 @@ def test_the_readme_links_lead_to_pages_and_headings_that_exist() -> None:
         target = ROOT / path if path else README
         assert target.is_file(), link
         assert not anchor or anchor in anchors(target), link
+
+
+def test_the_api_reference_renders_every_public_name() -> None:
+    """Each of ``spacy_korsent``'s lazy exports has its entry in docs/api.md (mkdocstrings renders
+    it from the module that defines it)."""
+    import spacy_korsent
+
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    for name, module in spacy_korsent._LAZY.items():
+        assert f"::: spacy_korsent.{module}.{name}\n" in api, name
