@@ -73,8 +73,12 @@ def commands_markdown() -> str:
 
 
 def _paragraphs(text: str) -> str:
-    """A description's paragraphs, each on one line (argparse wraps them for a terminal)."""
-    return "\n\n".join(_text(part) for part in text.strip().split("\n\n"))
+    """A description's paragraphs, each on one line (argparse wraps them for a terminal); a
+    paragraph laid out by indentation (a list of fields) keeps its layout in a text block."""
+    parts = text.strip().split("\n\n")
+    return "\n\n".join(
+        f"```text\n{part}\n```" if part.startswith(" ") else _text(part) for part in parts
+    )
 
 
 def _text(text: str) -> str:
