@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from markdown_report import add_option, recorded
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -52,44 +53,49 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("model", help="a trained binary sentiment model directory")
     parser.add_argument("--nsmc", type=Path, required=True, help="NSMC ratings_test.txt")
     parser.add_argument("--docs", type=int, help="only the first N cleaned documents")
+    add_option(parser)
     args = parser.parse_args(argv)
-    from spacy_korsent.files.labelled import read_nsmc
+    with recorded(args.markdown):
+        from spacy_korsent.files.labelled import read_nsmc
 
-    data = read_nsmc(args.nsmc)
-    texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
-    from spacy_korsent.inference.backends import backend_kind
-    from spacy_korsent.inference.precision import cpu_supports_bfloat16
+        data = read_nsmc(args.nsmc)
+        texts, gold = data.texts[: args.docs], np.array(data.labels[: args.docs])
+        from spacy_korsent.inference.backends import backend_kind
+        from spacy_korsent.inference.precision import cpu_supports_bfloat16
 
-    def runs_here(backend: str) -> bool:
-        kind = backend_kind(backend)
-        return kind.dtype == "float32" or (
-            cpu_supports_bfloat16() and (kind.runtime != "openvino" or bool(find_spec("openvino")))
-        )
+        def runs_here(backend: str) -> bool:
+            kind = backend_kind(backend)
+            return kind.dtype == "float32" or (
+                cpu_supports_bfloat16()
+                and (kind.runtime != "openvino" or bool(find_spec("openvino")))
+            )
 
-    backends = {
-        name: settings
-        for name, settings in BACKENDS.items()
-        if runs_here(settings.get("backend", "torch"))
-    }
-    results = {name: positive_probabilities(args.model, s, texts) for name, s in backends.items()}
-    reference = results["torch"][0]
-    print(f"{len(texts):,} cleaned NSMC test documents, model {args.model}\n")
-    print(
-        "| backend | accuracy | same label as torch | labels changed | max \\|Δp\\| "
-        "| mean \\|Δp\\| | docs/s |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, (probs, speed) in results.items():
-        change = np.abs(probs - reference)
-        changed = int(np.sum((probs > 0.5) != (reference > 0.5)))
-        same = 1 - changed / len(texts)
-        accuracy = np.mean((probs > 0.5) == gold)
+        backends = {
+            name: settings
+            for name, settings in BACKENDS.items()
+            if runs_here(settings.get("backend", "torch"))
+        }
+        results = {
+            name: positive_probabilities(args.model, s, texts) for name, s in backends.items()
+        }
+        reference = results["torch"][0]
+        print(f"{len(texts):,} cleaned NSMC test documents, model {args.model}\n")
         print(
-            f"| {name} | {accuracy:.4f} | {same:.2%} | {changed:,} | {change.max():.1e} "
-            f"| {change.mean():.1e} "
-            f"| {speed:,.0f} |"
+            "| backend | accuracy | same label as torch | labels changed | max \\|Δp\\| "
+            "| mean \\|Δp\\| | docs/s |"
         )
-    return 0
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, (probs, speed) in results.items():
+            change = np.abs(probs - reference)
+            changed = int(np.sum((probs > 0.5) != (reference > 0.5)))
+            same = 1 - changed / len(texts)
+            accuracy = np.mean((probs > 0.5) == gold)
+            print(
+                f"| {name} | {accuracy:.4f} | {same:.2%} | {changed:,} | {change.max():.1e} "
+                f"| {change.mean():.1e} "
+                f"| {speed:,.0f} |"
+            )
+        return 0
 
 
 if __name__ == "__main__":

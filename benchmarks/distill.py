@@ -46,6 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu import cpu_description, load_note  # noqa: E402
+from markdown_report import add_option, recorded  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -372,6 +373,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         "--without-random-start", action="store_true",
         help="leave out the student trained from random weights (and the table comparing starts)",
     )  # fmt: skip
+    add_option(parser)
     return parser.parse_args(argv)
 
 
@@ -380,16 +382,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     from spacy_korsent.files.labelled import read_nsmc
 
-    started = time.perf_counter()
-    print(f"CPU: {cpu_description()}; at the start: {load_note()}", flush=True)
-    if not args.speed_only:
-        if args.raw is None:
-            raise SystemExit("--raw reviews.tsv is needed (or give --speed-only)")
-        quality_part(args)
-        print(f"\nCPU: {cpu_description()}; {load_note()}", flush=True)
-    speed_part(args, read_nsmc(args.nsmc / "ratings_test.txt").texts)
-    print(f"\nCPU: {cpu_description()}; {load_note()}")
-    print(f"({time.perf_counter() - started:.0f}s in all)")
+    with recorded(args.markdown):
+        started = time.perf_counter()
+        print(f"CPU: {cpu_description()}; at the start: {load_note()}", flush=True)
+        if not args.speed_only:
+            if args.raw is None:
+                raise SystemExit("--raw reviews.tsv is needed (or give --speed-only)")
+            quality_part(args)
+            print(f"\nCPU: {cpu_description()}; {load_note()}", flush=True)
+        speed_part(args, read_nsmc(args.nsmc / "ratings_test.txt").texts)
+        print(f"\nCPU: {cpu_description()}; {load_note()}")
+        print(f"({time.perf_counter() - started:.0f}s in all)")
     return 0
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
+from markdown_report import add_option, recorded
 from report import machine
 
 NSMC = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "nsmc_test_2000.txt"
@@ -117,6 +118,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--one", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
+    add_option(parser)
     args = parser.parse_args(argv)
     if args.one:  # a child: one task, its seconds on standard output
         task, path = args.one
@@ -125,24 +127,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         work(Path(path)) if task.startswith("read") else work(Path(path), args.rows)
         print(time.time() - started)
         return 0
-    folder = Path(tempfile.mkdtemp(prefix="korsent-excel-"))
-    sheet = folder / "sheet.xlsx"
-    started = time.time()
-    write_xlsxwriter(sheet, args.rows)
-    print(machine())
-    print(
-        f"{args.rows:,} rows x {len(HEADER)} columns ({sheet.stat().st_size / 1e6:.1f} MB .xlsx,"
-        f" made in {time.time() - started:.1f} s), median of {args.repeat} runs\n"
-    )
-    print("| task | seconds | CPU seconds | rows/s | peak memory MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for label, task in TASKS.items():
-        target = sheet if task.startswith("read") else folder / f"{task}.xlsx"
-        runs = [child(task, target, args.rows) for _ in range(args.repeat)]
-        seconds, cpu, peak = (statistics.median(run[i] for run in runs) for i in range(3))
-        speed = args.rows / seconds
-        print(f"| {label} | {seconds:.2f} | {cpu:.2f} | {speed:,.0f} | {peak:,.0f} |")
-    return 0
+    with recorded(args.markdown):
+        folder = Path(tempfile.mkdtemp(prefix="korsent-excel-"))
+        sheet = folder / "sheet.xlsx"
+        started = time.time()
+        write_xlsxwriter(sheet, args.rows)
+        print(machine())
+        print(
+            f"{args.rows:,} rows x {len(HEADER)} columns"
+            f" ({sheet.stat().st_size / 1e6:.1f} MB .xlsx, made in {time.time() - started:.1f} s),"
+            f" median of {args.repeat} runs\n"
+        )
+        print("| task | seconds | CPU seconds | rows/s | peak memory MB |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, task in TASKS.items():
+            target = sheet if task.startswith("read") else folder / f"{task}.xlsx"
+            runs = [child(task, target, args.rows) for _ in range(args.repeat)]
+            seconds, cpu, peak = (statistics.median(run[i] for run in runs) for i in range(3))
+            speed = args.rows / seconds
+            print(f"| {label} | {seconds:.2f} | {cpu:.2f} | {speed:,.0f} | {peak:,.0f} |")
+        return 0
 
 
 if __name__ == "__main__":

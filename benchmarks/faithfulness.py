@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
+from markdown_report import add_option, recorded
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -144,58 +145,62 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--random-rounds", type=int, default=3, help="random rankings averaged (default: 3)"
     )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    add_option(parser)
     args = parser.parse_args(argv)
-    from spacy_korsent.files.labelled import read_nsmc
+    with recorded(args.markdown):
+        from spacy_korsent.files.labelled import read_nsmc
 
-    texts = read_nsmc(args.nsmc).texts[: args.docs]
-    docs, speed, rows, classifier = run_pipeline(args.model, texts, {})
-    docs = [doc for doc in docs if doc._.sentiment["label"] is not None]
-    labels = list(docs[0]._.sentiment["scores"])  # every label, in class order
-    targets = np.array([labels.index(doc._.sentiment["label"]) for doc in docs])
-    rng = np.random.default_rng(args.seed)
-    random_rankings = [
-        [ranking(doc, rng.random(len(doc))) for doc in docs] for _ in range(args.random_rounds)
-    ]
-    speeds = [("off", speed, rows)]
-    rankings = {}
-    for method in args.methods:
-        config = {"explain": True, "explain_method": method, "explain_steps": args.steps}
-        explained, method_speed, method_rows, _ = run_pipeline(args.model, texts, config)
-        explained = [doc for doc in explained if doc._.sentiment["label"] is not None]
-        assert [d._.sentiment["label"] for d in explained] == [d._.sentiment["label"] for d in docs]
-        rankings[method] = [ranking(d, np.array(d._.sentiment_attribution)) for d in explained]
-        speeds.append((method, method_speed, method_rows))
-
-    shares = ", ".join(f"{share:.0%}" for share in SHARES)
-    print(
-        f"{len(docs):,} cleaned NSMC test documents ({args.nsmc}), model {args.model}; "
-        f"integrated gradients with {args.steps} steps; random: the mean of "
-        f"{args.random_rounds} random rankings\n"
-    )
-    print(f"Faithfulness: AOPC over removing (keeping) the top {shares} of a doc's n tokens\n")
-    print("| attributions | tokens removed | comprehensiveness ↑ | × random | sufficiency ↓ |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    for rounding_name, rounding in ROUNDINGS.items():
-        scores = [aopc(classifier, docs, r, targets, rounding) for r in random_rankings]
-        random_scores = np.mean(scores, axis=0)
-        rows_out = [("random", random_scores)] + [
-            (method, aopc(classifier, docs, ranked, targets, rounding))
-            for method, ranked in rankings.items()
+        texts = read_nsmc(args.nsmc).texts[: args.docs]
+        docs, speed, rows, classifier = run_pipeline(args.model, texts, {})
+        docs = [doc for doc in docs if doc._.sentiment["label"] is not None]
+        labels = list(docs[0]._.sentiment["scores"])  # every label, in class order
+        targets = np.array([labels.index(doc._.sentiment["label"]) for doc in docs])
+        rng = np.random.default_rng(args.seed)
+        random_rankings = [
+            [ranking(doc, rng.random(len(doc))) for doc in docs] for _ in range(args.random_rounds)
         ]
-        for name, (comprehensiveness, sufficiency) in rows_out:
-            print(
-                f"| {name} | {rounding_name} | {comprehensiveness:.4f} | "
-                f"{comprehensiveness / random_scores[0]:.1f}× | {sufficiency:.4f} |"
-            )
-    print("\nSpeed: nlp.pipe over the same documents\n")
-    print("| explain | docs/s | × explain off | model rows (windows) per doc |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, docs_per_second, rows_per_doc in speeds:
+        speeds = [("off", speed, rows)]
+        rankings = {}
+        for method in args.methods:
+            config = {"explain": True, "explain_method": method, "explain_steps": args.steps}
+            explained, method_speed, method_rows, _ = run_pipeline(args.model, texts, config)
+            explained = [doc for doc in explained if doc._.sentiment["label"] is not None]
+            assert [d._.sentiment["label"] for d in explained] == [
+                d._.sentiment["label"] for d in docs
+            ]
+            rankings[method] = [ranking(d, np.array(d._.sentiment_attribution)) for d in explained]
+            speeds.append((method, method_speed, method_rows))
+
+        shares = ", ".join(f"{share:.0%}" for share in SHARES)
         print(
-            f"| {name} | {docs_per_second:,.1f} | {docs_per_second / speed:.3f}× "
-            f"| {rows_per_doc:,.1f} |"
+            f"{len(docs):,} cleaned NSMC test documents ({args.nsmc}), model {args.model}; "
+            f"integrated gradients with {args.steps} steps; random: the mean of "
+            f"{args.random_rounds} random rankings\n"
         )
-    return 0
+        print(f"Faithfulness: AOPC over removing (keeping) the top {shares} of a doc's n tokens\n")
+        print("| attributions | tokens removed | comprehensiveness ↑ | × random | sufficiency ↓ |")
+        print("| --- | --- | ---: | ---: | ---: |")
+        for rounding_name, rounding in ROUNDINGS.items():
+            scores = [aopc(classifier, docs, r, targets, rounding) for r in random_rankings]
+            random_scores = np.mean(scores, axis=0)
+            rows_out = [("random", random_scores)] + [
+                (method, aopc(classifier, docs, ranked, targets, rounding))
+                for method, ranked in rankings.items()
+            ]
+            for name, (comprehensiveness, sufficiency) in rows_out:
+                print(
+                    f"| {name} | {rounding_name} | {comprehensiveness:.4f} | "
+                    f"{comprehensiveness / random_scores[0]:.1f}× | {sufficiency:.4f} |"
+                )
+        print("\nSpeed: nlp.pipe over the same documents\n")
+        print("| explain | docs/s | × explain off | model rows (windows) per doc |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, docs_per_second, rows_per_doc in speeds:
+            print(
+                f"| {name} | {docs_per_second:,.1f} | {docs_per_second / speed:.3f}× "
+                f"| {rows_per_doc:,.1f} |"
+            )
+        return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu import cpu_description, load_note  # noqa: E402
+from markdown_report import add_option, recorded
 
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -140,79 +141,83 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small", action="store_true", help="a tiny model, to try the script")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "korsent-bench")
+    add_option(parser)
     args = parser.parse_args(argv)
-    import throughput
+    with recorded(args.markdown):
+        import throughput
 
-    from spacy_korsent.files.labelled import read_nsmc
-    from spacy_korsent.inference.engine import WindowClassifier
-    from spacy_korsent.inference.loading import load_pretrained
-    from spacy_korsent.inference.onnx_export import export_onnx
-    from spacy_korsent.inference.torch_backend import TorchBackend
+        from spacy_korsent.files.labelled import read_nsmc
+        from spacy_korsent.inference.engine import WindowClassifier
+        from spacy_korsent.inference.loading import load_pretrained
+        from spacy_korsent.inference.onnx_export import export_onnx
+        from spacy_korsent.inference.torch_backend import TorchBackend
 
-    print(f"CPU: {cpu_description()}; at the start: {load_note()}", flush=True)
-    args.emotion_vocab, args.methods = None, []
-    cleaned = read_nsmc(args.nsmc).texts
-    model_dir = throughput.build_models(args, cleaned[-throughput.HEAD_DOCS :])["sentiment"]
-    work = args.cache / ("small" if args.small else "base") / "int8-variants"
-    work.mkdir(parents=True, exist_ok=True)
-    fp32 = work / "fp32.onnx"
-    if not fp32.exists():
-        export_onnx(model_dir, fp32, quantize=False)
-    tokenizer, module = load_pretrained(model_dir)
-    config = module.config
-    graphs = variants(fp32, work, config.num_attention_heads, config.hidden_size)
+        print(f"CPU: {cpu_description()}; at the start: {load_note()}", flush=True)
+        args.emotion_vocab, args.methods = None, []
+        cleaned = read_nsmc(args.nsmc).texts
+        model_dir = throughput.build_models(args, cleaned[-throughput.HEAD_DOCS :])["sentiment"]
+        work = args.cache / ("small" if args.small else "base") / "int8-variants"
+        work.mkdir(parents=True, exist_ok=True)
+        fp32 = work / "fp32.onnx"
+        if not fp32.exists():
+            export_onnx(model_dir, fp32, quantize=False)
+        tokenizer, module = load_pretrained(model_dir)
+        config = module.config
+        graphs = variants(fp32, work, config.num_attention_heads, config.hidden_size)
 
-    def engine(forward: Any) -> WindowClassifier:
-        return WindowClassifier(
-            tokenizer, forward, max_length=128, stride=32, truncate=False, batch_tokens=1024
-        )
-
-    import torch
-
-    check = cleaned[: args.agreement_docs]
-    reference = np.stack(engine(TorchBackend(module, torch.device("cpu"))).predict(check))
-    engines = {"torch fp32": engine(TorchBackend(module, torch.device("cpu")))}
-    for name, (runtime, graph) in graphs.items():
-        engines[name] = engine(backend(runtime, graph))
-    texts = cleaned[: args.docs]
-    speeds: dict[str, list[float]] = {name: [] for name in engines}
-    per_cpu: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(args.rounds):
-        for name, classifier in engines.items():
-            classifier.predict(texts[:16])
-            wall, cpu = timed(classifier, texts)
-            speeds[name].append(len(texts) / wall)
-            per_cpu[name].append(len(texts) / cpu)
-            print(
-                f"{name}: {speeds[name][-1]:.1f} docs/s, {per_cpu[name][-1]:.1f} docs/CPU-s",
-                file=sys.stderr,
-                flush=True,
+        def engine(forward: Any) -> WindowClassifier:
+            return WindowClassifier(
+                tokenizer, forward, max_length=128, stride=32, truncate=False, batch_tokens=1024
             )
-    base = statistics.median(speeds["torch fp32"])
-    base_cpu = statistics.median(per_cpu["torch fp32"])
-    print(
-        f"\n{args.docs} NSMC test reviews, median of {args.rounds} rounds; agreement with torch "
-        f"fp32 labels on {len(check):,} reviews.\n"
-    )
-    print(
-        "docs/s: wall clock; docs/CPU-s: per second of this process's CPU time over all its "
-        "threads, which other work on the machine disturbs less (a thread that spins while "
-        "waiting counts as busy).\n"
-    )
-    print("| variant | docs/s | × torch fp32 | docs/CPU-s | × torch fp32 | agreement | graph MB |")
-    print("|---|---|---|---|---|---|---|")
-    for name, classifier in engines.items():
-        probs = reference if name == "torch fp32" else np.stack(classifier.predict(check))
-        same = float((probs.argmax(1) == reference.argmax(1)).mean())
-        graph = graphs.get(name, (None, None))[1]
-        size = f"{graph.stat().st_size / 1e6:.0f}" if graph else "–"
-        speed, cpu = statistics.median(speeds[name]), statistics.median(per_cpu[name])
+
+        import torch
+
+        check = cleaned[: args.agreement_docs]
+        reference = np.stack(engine(TorchBackend(module, torch.device("cpu"))).predict(check))
+        engines = {"torch fp32": engine(TorchBackend(module, torch.device("cpu")))}
+        for name, (runtime, graph) in graphs.items():
+            engines[name] = engine(backend(runtime, graph))
+        texts = cleaned[: args.docs]
+        speeds: dict[str, list[float]] = {name: [] for name in engines}
+        per_cpu: dict[str, list[float]] = {name: [] for name in engines}
+        for _ in range(args.rounds):
+            for name, classifier in engines.items():
+                classifier.predict(texts[:16])
+                wall, cpu = timed(classifier, texts)
+                speeds[name].append(len(texts) / wall)
+                per_cpu[name].append(len(texts) / cpu)
+                print(
+                    f"{name}: {speeds[name][-1]:.1f} docs/s, {per_cpu[name][-1]:.1f} docs/CPU-s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        base = statistics.median(speeds["torch fp32"])
+        base_cpu = statistics.median(per_cpu["torch fp32"])
         print(
-            f"| {name} | {speed:.1f} | {speed / base:.2f}× | {cpu:.1f} | {cpu / base_cpu:.2f}× "
-            f"| {same:.2%} | {size} |"
+            f"\n{args.docs} NSMC test reviews, median of {args.rounds} rounds; "
+            f"agreement with torch fp32 labels on {len(check):,} reviews.\n"
         )
-    print(f"\nCPU: {cpu_description()}; {load_note()}")
-    return 0
+        print(
+            "docs/s: wall clock; docs/CPU-s: per second of this process's CPU time over all its "
+            "threads, which other work on the machine disturbs less (a thread that spins while "
+            "waiting counts as busy).\n"
+        )
+        print(
+            "| variant | docs/s | × torch fp32 | docs/CPU-s | × torch fp32 | agreement | graph MB |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for name, classifier in engines.items():
+            probs = reference if name == "torch fp32" else np.stack(classifier.predict(check))
+            same = float((probs.argmax(1) == reference.argmax(1)).mean())
+            graph = graphs.get(name, (None, None))[1]
+            size = f"{graph.stat().st_size / 1e6:.0f}" if graph else "–"
+            speed, cpu = statistics.median(speeds[name]), statistics.median(per_cpu[name])
+            print(
+                f"| {name} | {speed:.1f} | {speed / base:.2f}× | {cpu:.1f} | {cpu / base_cpu:.2f}× "
+                f"| {same:.2%} | {size} |"
+            )
+        print(f"\nCPU: {cpu_description()}; {load_note()}")
+        return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from markdown_report import add_option, recorded  # noqa: E402
 from throughput import build_models, machine  # noqa: E402  (this directory's benchmark)
 
 from spacy_korsent.integrations.ray import BatchAnalyzer  # noqa: E402
@@ -165,6 +166,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "korsent-bench",
         help="where the random model is kept between runs",
     )  # fmt: skip
+    add_option(parser)
     return parser.parse_args(argv)
 
 
@@ -175,34 +177,35 @@ def main(argv: Optional[list[str]] = None) -> int:
     from spacy_korsent import blank_korean
     from spacy_korsent.files.labelled import read_nsmc
 
-    texts = read_nsmc(args.nsmc).texts[: args.docs]
-    if args.model is None:
-        builder = argparse.Namespace(
-            small=False, cache=args.cache, vocab=args.vocab, emotion_vocab=None, methods=()
-        )
-        args.model = build_models(builder, texts)["sentiment"]
-    cores = len(os.sched_getaffinity(0))
-    with tempfile.TemporaryDirectory(prefix="korsent-ray-bench-") as pipeline:
-        nlp = blank_korean()
-        nlp.add_pipe("korean_sentiment", config={"model": str(args.model)})
-        nlp.to_disk(pipeline)
-        del nlp
-        ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR")
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        results: dict[str, list[dict]] = {"local": [], "ray-1": [], "ray-2": []}
-        for round_number in range(1, args.rounds + 1):
-            for method in results:
-                print(f"round {round_number}: {method} ...", file=sys.stderr, flush=True)
-                if method == "local":
-                    result = local(Path(pipeline), texts, args.batch_size)
-                else:
-                    workers = int(method.split("-")[1])
-                    result = on_ray(Path(pipeline), texts, args.batch_size, workers)
-                results[method].append(result)
-                print(f"  {len(texts) / result['seconds']:.1f} docs/s", file=sys.stderr)
-        ray.shutdown()
-    print(report(results, len(texts), args.rounds, cores))
-    print(f"\nModel: {args.model}\nMachine: {machine()}")
+    with recorded(args.markdown):
+        texts = read_nsmc(args.nsmc).texts[: args.docs]
+        if args.model is None:
+            builder = argparse.Namespace(
+                small=False, cache=args.cache, vocab=args.vocab, emotion_vocab=None, methods=()
+            )
+            args.model = build_models(builder, texts)["sentiment"]
+        cores = len(os.sched_getaffinity(0))
+        with tempfile.TemporaryDirectory(prefix="korsent-ray-bench-") as pipeline:
+            nlp = blank_korean()
+            nlp.add_pipe("korean_sentiment", config={"model": str(args.model)})
+            nlp.to_disk(pipeline)
+            del nlp
+            ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR")
+            logging.getLogger("ray.data").setLevel(logging.ERROR)
+            results: dict[str, list[dict]] = {"local": [], "ray-1": [], "ray-2": []}
+            for round_number in range(1, args.rounds + 1):
+                for method in results:
+                    print(f"round {round_number}: {method} ...", file=sys.stderr, flush=True)
+                    if method == "local":
+                        result = local(Path(pipeline), texts, args.batch_size)
+                    else:
+                        workers = int(method.split("-")[1])
+                        result = on_ray(Path(pipeline), texts, args.batch_size, workers)
+                    results[method].append(result)
+                    print(f"  {len(texts) / result['seconds']:.1f} docs/s", file=sys.stderr)
+            ray.shutdown()
+        print(report(results, len(texts), args.rounds, cores))
+        print(f"\nModel: {args.model}\nMachine: {machine()}")
     return 0
 
 

@@ -32,6 +32,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/cpu.py
 from cpu import cpu_model_and_flags  # noqa: E402
+from markdown_report import add_option, recorded  # noqa: E402
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -43,30 +44,31 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="write the files and pages here (default: temp)")
+    add_option(parser)
     args = parser.parse_args(argv)
-
-    reviews = read_nsmc(args.nsmc)
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="korsent-report-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(machine())
-    print(f"NSMC reviews from {args.nsmc} ({len(reviews):,}), seed {args.seed}\n")
-    print("| rows | format | file MB | seconds | CPU seconds | rows/s | peak memory MB |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for fmt in args.formats:
-        for count in [1, *args.rows]:
-            path = folder / f"analysed-{count}.{fmt}"
-            if not path.exists():
-                write(path, fmt, rows(reviews, count, args.seed))
-            seconds, cpu, peak = report(path, folder / f"report-{count}-{fmt}.html")
-            size = path.stat().st_size / 1e6
-            speed = f"{count / seconds:,.0f}" if count > 1 else "–"
-            label = "1 (start-up)" if count == 1 else f"{count:,}"
-            print(
-                f"| {label} | {fmt} | {size:,.1f} | {seconds:.1f} | {cpu:.1f} | {speed} "
-                f"| {peak:,.0f} |"
-            )
-    print(f"\nfiles and pages in {folder}")
-    return 0
+    with recorded(args.markdown):
+        reviews = read_nsmc(args.nsmc)
+        folder = args.keep or Path(tempfile.mkdtemp(prefix="korsent-report-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        print(machine())
+        print(f"NSMC reviews from {args.nsmc} ({len(reviews):,}), seed {args.seed}\n")
+        print("| rows | format | file MB | seconds | CPU seconds | rows/s | peak memory MB |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        for fmt in args.formats:
+            for count in [1, *args.rows]:
+                path = folder / f"analysed-{count}.{fmt}"
+                if not path.exists():
+                    write(path, fmt, rows(reviews, count, args.seed))
+                seconds, cpu, peak = report(path, folder / f"report-{count}-{fmt}.html")
+                size = path.stat().st_size / 1e6
+                speed = f"{count / seconds:,.0f}" if count > 1 else "–"
+                label = "1 (start-up)" if count == 1 else f"{count:,}"
+                print(
+                    f"| {label} | {fmt} | {size:,.1f} | {seconds:.1f} | {cpu:.1f} | {speed} "
+                    f"| {peak:,.0f} |"
+                )
+        print(f"\nfiles and pages in {folder}")
+        return 0
 
 
 def read_nsmc(path: Path) -> list[tuple[str, str, int]]:

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
+from markdown_report import add_option, recorded
+
 from spacy_korsent.inference.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +94,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=list(BACKENDS), default="torch")
     parser.add_argument("--requests", type=int, default=512)
     parser.add_argument("--callers", type=int, nargs="+", default=[1, 4, 16])
+    add_option(parser)
     return parser.parse_args(argv)
 
 
@@ -99,17 +102,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     from spacy_korsent.files.labelled import read_nsmc
 
     args = parse_args(argv)
-    texts = read_nsmc(args.nsmc).texts[: args.requests]
-    nlp = build(args)
-    serve(nlp, texts[:32], 4)  # warm-up: threads, caches
-    rows = [(str(callers), serve(nlp, texts, callers)) for callers in args.callers]
-    rows.append(("1, nlp.pipe (batched)", batched(nlp, texts)))
-    print(
-        f"{len(texts)} NSMC requests, model {args.model.name}, backend {args.backend}; "
-        f"{os.cpu_count()} CPUs, "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"
-    )
-    print(report(rows))
+    with recorded(args.markdown):
+        texts = read_nsmc(args.nsmc).texts[: args.requests]
+        nlp = build(args)
+        serve(nlp, texts[:32], 4)  # warm-up: threads, caches
+        rows = [(str(callers), serve(nlp, texts, callers)) for callers in args.callers]
+        rows.append(("1, nlp.pipe (batched)", batched(nlp, texts)))
+        print(
+            f"{len(texts)} NSMC requests, model {args.model.name}, backend {args.backend}; "
+            f"{os.cpu_count()} CPUs, "
+            f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"
+        )
+        print(report(rows))
     return 0
 
 

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from markdown_report import add_option, recorded
+
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nsmc-koelectra-tiny"
 """The committed test model: its config.json gives the architecture to train from scratch."""
 RECIPE = {"batch": 32, "lr": 1e-3, "warmup": 0.05, "weight_decay": 0.1, "seed": 42}
@@ -108,71 +110,80 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--korsent-train", action="store_true", help="also run korsent train")
     parser.add_argument("--limit", type=int, help="train on the first N rows only (a quick try)")
     parser.add_argument("--work", type=Path, help="keep the outputs here (default: a temp dir)")
+    add_option(parser)
     args = parser.parse_args(argv)
+    with recorded(args.markdown):
+        from spacy_korsent.training.loop import write_random_model
 
-    from spacy_korsent.training.loop import write_random_model
-
-    work = args.work or Path(tempfile.mkdtemp(prefix="korsent-spacy-train-"))
-    work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    korsent = [sys.executable, "-m", "spacy_korsent"]
-    train_file, test_file = args.nsmc_dir / "ratings_train.txt", args.nsmc_dir / "ratings_test.txt"
-    limit = ["--limit", str(args.limit)] if args.limit else []
-
-    config_json = FIXTURE / "config.json"
-    start = write_random_model(
-        ["negative", "positive"], config_json, str(args.vocab), RECIPE["seed"], work
-    )
-    train_spacy, dev_spacy = work / "train.spacy", work / "dev.spacy"
-    run([*korsent, "convert", train_file, train_spacy, "--dev", dev_spacy, *limit], env)
-
-    from spacy.tokens import DocBin
-
-    n_train = len(DocBin().from_disk(train_spacy))
-    total_steps = math.ceil(n_train / RECIPE["batch"])
-    base, config = work / "base.cfg", work / "config.cfg"
-    base.write_text(
-        CONFIG.format(
-            model=start,
-            total_steps=total_steps,
-            warmup_steps=int(RECIPE["warmup"] * total_steps),
-            # Score the dev set at the start and at the end, as korsent train validates once an
-            # epoch: the comparison is of training, not of how often each evaluates.
-            eval_frequency=max(total_steps - 1, 1),
-            **RECIPE,
+        work = args.work or Path(tempfile.mkdtemp(prefix="korsent-spacy-train-"))
+        work.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+        korsent = [sys.executable, "-m", "spacy_korsent"]
+        train_file, test_file = (
+            args.nsmc_dir / "ratings_train.txt",
+            args.nsmc_dir / "ratings_test.txt",
         )
-    )
-    run([sys.executable, "-m", "spacy", "init", "fill-config", base, config], env)
-    results = []
-    spacy_out = work / "spacy-train"
-    minutes = run(
-        [sys.executable, "-m", "spacy", "train", config, "--output", spacy_out,
-         "--paths.train", train_spacy, "--paths.dev", dev_spacy],
-        env,
-    )  # fmt: skip
-    for name in ("model-last", "model-best"):
-        accuracy = evaluate(spacy_out / name / "korean_sentiment" / "model", test_file, work, env)
-        results.append((f"spacy train ({name})", accuracy, minutes))
-    if args.korsent_train:
-        korsent_out = work / "korsent-train"
+        limit = ["--limit", str(args.limit)] if args.limit else []
+
+        config_json = FIXTURE / "config.json"
+        start = write_random_model(
+            ["negative", "positive"], config_json, str(args.vocab), RECIPE["seed"], work
+        )
+        train_spacy, dev_spacy = work / "train.spacy", work / "dev.spacy"
+        run([*korsent, "convert", train_file, train_spacy, "--dev", dev_spacy, *limit], env)
+
+        from spacy.tokens import DocBin
+
+        n_train = len(DocBin().from_disk(train_spacy))
+        total_steps = math.ceil(n_train / RECIPE["batch"])
+        base, config = work / "base.cfg", work / "config.cfg"
+        base.write_text(
+            CONFIG.format(
+                model=start,
+                total_steps=total_steps,
+                warmup_steps=int(RECIPE["warmup"] * total_steps),
+                # Score the dev set at the start and at the end, as korsent train validates once an
+                # epoch: the comparison is of training, not of how often each evaluates.
+                eval_frequency=max(total_steps - 1, 1),
+                **RECIPE,
+            )
+        )
+        run([sys.executable, "-m", "spacy", "init", "fill-config", base, config], env)
+        results = []
+        spacy_out = work / "spacy-train"
         minutes = run(
-            [*korsent, "train", train_file, "--output", korsent_out, "--overwrite",
-             "--init-config", config_json, "--tokenizer", args.vocab, "--epochs", 1,
-             "--batch-size", RECIPE["batch"], "--lr", RECIPE["lr"], "--warmup", RECIPE["warmup"],
-             "--weight-decay", RECIPE["weight_decay"], "--seed", RECIPE["seed"],
-             "--device", "cpu", "--threads", 1, "--quiet", *limit],
+            [sys.executable, "-m", "spacy", "train", config, "--output", spacy_out,
+             "--paths.train", train_spacy, "--paths.dev", dev_spacy],
             env,
         )  # fmt: skip
-        results.append(("korsent train", evaluate(korsent_out, test_file, work, env), minutes))
+        for name in ("model-last", "model-best"):
+            accuracy = evaluate(
+                spacy_out / name / "korean_sentiment" / "model", test_file, work, env
+            )
+            results.append((f"spacy train ({name})", accuracy, minutes))
+        if args.korsent_train:
+            korsent_out = work / "korsent-train"
+            minutes = run(
+                [*korsent, "train", train_file, "--output", korsent_out, "--overwrite",
+                 "--init-config", config_json, "--tokenizer", args.vocab, "--epochs", 1,
+                 "--batch-size", RECIPE["batch"], "--lr", RECIPE["lr"],
+                 "--warmup", RECIPE["warmup"], "--weight-decay", RECIPE["weight_decay"],
+                 "--seed", RECIPE["seed"],
+                 "--device", "cpu", "--threads", 1, "--quiet", *limit],
+                env,
+            )  # fmt: skip
+            results.append(("korsent train", evaluate(korsent_out, test_file, work, env), minutes))
 
-    print(f"\n{n_train:,} training docs, {total_steps:,} steps of {RECIPE['batch']}, one thread")
-    print("| method | NSMC test accuracy | training minutes |")
-    print("| --- | ---: | ---: |")
-    for name, accuracy, minutes in results:
-        print(f"| {name} | {accuracy:.4f} | {minutes:.1f} |")
-    print("| korsent train (the committed fixture, recorded) | 0.8437 | about 4 |")
-    print(f"\noutputs in {work}")
-    return 0
+        print(
+            f"\n{n_train:,} training docs, {total_steps:,} steps of {RECIPE['batch']}, one thread"
+        )
+        print("| method | NSMC test accuracy | training minutes |")
+        print("| --- | ---: | ---: |")
+        for name, accuracy, minutes in results:
+            print(f"| {name} | {accuracy:.4f} | {minutes:.1f} |")
+        print("| korsent train (the committed fixture, recorded) | 0.8437 | about 4 |")
+        print(f"\noutputs in {work}")
+        return 0
 
 
 if __name__ == "__main__":

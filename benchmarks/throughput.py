@@ -52,6 +52,8 @@ from typing import Optional
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/cpu.py
+from markdown_report import add_option, recorded  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -625,6 +627,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--worker", choices=list(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    add_option(parser)
     return parser.parse_args(argv)
 
 
@@ -641,26 +644,27 @@ def main(argv: Optional[list[str]] = None) -> int:
         result = measure(args.worker, models, texts)
         args.result.write_text(json.dumps(result))
         return 0
-    methods = [m for m in args.methods if args.emotion_vocab or m not in NEEDS_EMOTION]
-    rows = [(method, None) for method in methods]
-    if args.before:
-        rows = [
-            row
-            for method in methods
-            for row in [(method, None)] + [(method, args.before)] * is_korsent(method)
-        ]
-    runs: dict[tuple[str, Optional[Path]], list[dict]] = {row: [] for row in rows}
-    for round_number in range(1, args.rounds + 1):
-        for method, before in rows:
-            which = " (before)" if before else ""
-            print(f"round {round_number}: {method}{which} ...", file=sys.stderr, flush=True)
-            result = run_isolated(method, args, before)
-            runs[method, before].append({**result, "before": bool(before)})
-            print(f"  {result['docs_per_s']:.1f} docs/s", file=sys.stderr, flush=True)
-    print(report([medians(runs[row]) for row in rows], len(texts), args.rounds))
-    if args.before:
-        print(f"\nBefore: the package at {args.before} ({_commit(args.before)}).")
-    print(f"\nMachine: {machine()}")
+    with recorded(args.markdown):
+        methods = [m for m in args.methods if args.emotion_vocab or m not in NEEDS_EMOTION]
+        rows = [(method, None) for method in methods]
+        if args.before:
+            rows = [
+                row
+                for method in methods
+                for row in [(method, None)] + [(method, args.before)] * is_korsent(method)
+            ]
+        runs: dict[tuple[str, Optional[Path]], list[dict]] = {row: [] for row in rows}
+        for round_number in range(1, args.rounds + 1):
+            for method, before in rows:
+                which = " (before)" if before else ""
+                print(f"round {round_number}: {method}{which} ...", file=sys.stderr, flush=True)
+                result = run_isolated(method, args, before)
+                runs[method, before].append({**result, "before": bool(before)})
+                print(f"  {result['docs_per_s']:.1f} docs/s", file=sys.stderr, flush=True)
+        print(report([medians(runs[row]) for row in rows], len(texts), args.rounds))
+        if args.before:
+            print(f"\nBefore: the package at {args.before} ({_commit(args.before)}).")
+        print(f"\nMachine: {machine()}")
     return 0
 
 

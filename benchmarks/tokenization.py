@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).parent))
+from markdown_report import add_option, recorded
 from throughput import machine  # noqa: E402  (this directory's benchmark)
 
 TEST_MODEL = Path(__file__).parents[1] / "tests" / "fixtures" / "nsmc-koelectra-tiny"
@@ -154,43 +155,44 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--budget", type=float, default=30.0,
                         help="skip a measurement estimated to take longer (seconds)")  # fmt: skip
+    add_option(parser)
     args = parser.parse_args(argv)
+    with recorded(args.markdown):
+        import spacy
 
-    import spacy
+        from spacy_korsent import blank_korean
 
-    from spacy_korsent import blank_korean
+        lines = args.nsmc.read_text(encoding="utf-8").splitlines()[1:]
+        reviews = [line.split("\t")[1] for line in lines if line.count("\t") == 2]
+        before = spacy.blank("ko", config=SPACY_RULES)
+        after = blank_korean()
+        for nlp in (before, after):
+            nlp.add_pipe("korean_sentiment", config={"model": str(TEST_MODEL)})
+            nlp("모델을 불러온다")
+        texts = {kind: {n: texts_of(kind, n, reviews) for n in args.lengths} for kind in KINDS}
 
-    lines = args.nsmc.read_text(encoding="utf-8").splitlines()[1:]
-    reviews = [line.split("\t")[1] for line in lines if line.count("\t") == 2]
-    before = spacy.blank("ko", config=SPACY_RULES)
-    after = blank_korean()
-    for nlp in (before, after):
-        nlp.add_pipe("korean_sentiment", config={"model": str(TEST_MODEL)})
-        nlp("모델을 불러온다")
-    texts = {kind: {n: texts_of(kind, n, reviews) for n in args.lengths} for kind in KINDS}
-
-    component = after.get_pipe("korean_sentiment")
-    tokenization, analysis, components = {}, {}, {}
-    for kind in KINDS:
-        print(f"{kind} ...", file=sys.stderr, flush=True)
-        tokenization[kind] = {
-            label: measure(nlp.make_doc, texts[kind], args.repeats, args.budget, fresh(nlp))
-            for label, nlp in (("before", before), ("after", after))
-        }
-        analysis[kind] = {
-            label: measure(nlp, texts[kind], args.repeats, args.budget, fresh(nlp))
-            for label, nlp in (("before", before), ("after", after))
-        }
-        docs = {text: after.make_doc(text) for text in texts[kind].values()}
-        components[kind] = {
-            "both": measure(docs_run(component, docs), texts[kind], args.repeats, args.budget)
-        }
-    print(table("Tokenization (nlp.make_doc), median", tokenization))
-    print(table("Whole analysis (nlp(text), test sentiment model), median", analysis))
-    print(table("Analysis after tokenization (the component alone), median", components))
-    print(nsmc_identity(before, after, reviews))
-    print(f"\nMachine: {machine()}")
-    return 0
+        component = after.get_pipe("korean_sentiment")
+        tokenization, analysis, components = {}, {}, {}
+        for kind in KINDS:
+            print(f"{kind} ...", file=sys.stderr, flush=True)
+            tokenization[kind] = {
+                label: measure(nlp.make_doc, texts[kind], args.repeats, args.budget, fresh(nlp))
+                for label, nlp in (("before", before), ("after", after))
+            }
+            analysis[kind] = {
+                label: measure(nlp, texts[kind], args.repeats, args.budget, fresh(nlp))
+                for label, nlp in (("before", before), ("after", after))
+            }
+            docs = {text: after.make_doc(text) for text in texts[kind].values()}
+            components[kind] = {
+                "both": measure(docs_run(component, docs), texts[kind], args.repeats, args.budget)
+            }
+        print(table("Tokenization (nlp.make_doc), median", tokenization))
+        print(table("Whole analysis (nlp(text), test sentiment model), median", analysis))
+        print(table("Analysis after tokenization (the component alone), median", components))
+        print(nsmc_identity(before, after, reviews))
+        print(f"\nMachine: {machine()}")
+        return 0
 
 
 if __name__ == "__main__":

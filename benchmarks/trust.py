@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from markdown_report import add_option, recorded
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -351,30 +352,32 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kote-only", action="store_true", help="table 3 alone")
+    add_option(parser)
     args = parser.parse_args(argv)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    import torch
+    with recorded(args.markdown):
+        args.cache.mkdir(parents=True, exist_ok=True)
+        import torch
 
-    torch.set_num_threads(1)
-    from report import machine  # benchmarks/report.py
+        torch.set_num_threads(1)
+        from report import machine  # benchmarks/report.py
 
-    print(f"{machine()}; torch threads 1")
-    if args.kote_only:
+        print(f"{machine()}; torch threads 1")
+        if args.kote_only:
+            kote_table(args)
+            return 0
+        neutral_table(args)
+        nsmc_calibration(args)
+        print(
+            "\n2. Expected calibration error (15 bins) and log-loss before and after a temperature "
+            "fitted on the first part\n"
+        )
+        print(
+            "| data | texts fitted / scored | temperature | ECE before | ECE after | log-loss "
+            "before | log-loss after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        )
+        print("\n".join(CALIBRATION))
         kote_table(args)
         return 0
-    neutral_table(args)
-    nsmc_calibration(args)
-    print(
-        "\n2. Expected calibration error (15 bins) and log-loss before and after a temperature "
-        "fitted on the first part\n"
-    )
-    print(
-        "| data | texts fitted / scored | temperature | ECE before | ECE after | log-loss "
-        "before | log-loss after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
-    print("\n".join(CALIBRATION))
-    kote_table(args)
-    return 0
 
 
 if __name__ == "__main__":

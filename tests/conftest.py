@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Optional
 
 import pytest
@@ -18,9 +20,20 @@ FIXTURES = ROOT / "tests" / "fixtures"
 KOELECTRA_VOCAB = FIXTURES / "koelectra-v1-vocab.txt"
 KLUE_VOCAB = FIXTURES / "klue-bert-base-vocab.txt"
 TINY_MODEL = FIXTURES / "nsmc-koelectra-tiny"
-"""The committed tiny sentiment model (see the README)."""
+"""The committed tiny sentiment model (see docs/training.md)."""
 
 Analyze = Callable[..., tuple[int, str, str]]
+
+
+@functools.cache
+def docs_hooks() -> ModuleType:
+    """``docs/hooks.py``: the MkDocs hooks that write the docs' generated parts (a file, not a
+    package, as MkDocs loads it)."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_model_dir(

@@ -145,7 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """``--engine`` and the options of the Ray engine."""
-    group = parser.add_argument_group("engine (see 'Running on a cluster' in the README)")
+    group = parser.add_argument_group("engine (see the docs' Scale-out on Ray page)")
     group.add_argument(
         "--engine",
         choices=tuple(ENGINES),

@@ -152,7 +152,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         choices=list(BACKENDS),
         default="torch",
         help="what runs the models (default: torch; onnx-int8 is the fastest on CPU; see "
-        "'Speed on CPU' in the README)",
+        "the docs' Speed page)",
     )
     group.add_argument(
         "--max-length",

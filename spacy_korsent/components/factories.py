@@ -4,8 +4,8 @@ spaCy validates a component's config against its factory's signature, and fills 
 from the factory's default config. Both follow here from the settings dataclass
 (:mod:`.settings`): :func:`register_component` gives the factory an explicit ``__signature__``
 (``nlp``, ``name``, ``model``, each setting, ``scorer``, then the deprecated spellings) and
-registers it with ``Language.factory``. :func:`markdown_table` writes the README's configuration
-table from the same definitions.
+registers it with ``Language.factory``. :func:`markdown_table` writes the docs' settings table
+(``docs/components.md``, at build time) from the same definitions.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def factory_signature(spec: ComponentSpec) -> inspect.Signature:
 
 
 def markdown_table(specs: list[ComponentSpec]) -> str:
-    """The README's configuration table: every setting of ``specs``, with default and meaning.
+    """The docs' settings table: every setting of ``specs``, with default and meaning.
 
     A setting of only some components says which (``top_k`` (emotion)); one whose default differs
     between components lists each (``model``, ``scorer``).

@@ -3,10 +3,10 @@
 A setting is a field of :class:`ClassifierSettings` (both components) or of a component's own
 subclass (:class:`EmotionSettings`). From these fields follow the factories' signatures, which
 spaCy validates a config against, and their default configs (:mod:`.factories`), the component's
-``settings``, and the README's configuration table (:func:`markdown_table`; a test compares the
-two). :meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads:
-first any value that is not of its field's type (:func:`check_fields`, strict: ``"yes"`` is not a
-bool, ``"ab"`` not a list, ``"5"`` not a number), then values out of range.
+``settings``, and the docs' settings table (:func:`markdown_table`).
+:meth:`ClassifierSettings.check` refuses values that cannot work, before any model loads: first
+any value that is not of its field's type (:func:`check_fields`, strict: ``"yes"`` is not a bool,
+``"ab"`` not a list, ``"5"`` not a number), then values out of range.
 
 What a component keeps in its ``cfg`` (labels, activation, ...) is defined the same way
 (:class:`SavedCfg`), and a ``cfg`` read from disk or bytes is checked by the same function and the
@@ -76,7 +76,7 @@ class ClassifierSettings:
         "torch",
         f"what runs the model, and at which precision: {_backends()}. A precision the hardware "
         "would only emulate is refused, with what to use instead. See "
-        "[Speed on CPU](#speed-on-cpu)",
+        "[Speed](speed.md)",
     )
     n_threads: Optional[int] = setting(
         None,
@@ -98,8 +98,7 @@ class ClassifierSettings:
     )
     explain: bool = setting(
         False,
-        "attribute each prediction to the doc's tokens (see "
-        "[Explanations](#explanations-which-words-made-the-prediction))",
+        "attribute each prediction to the doc's tokens (see [Explanations](explanations.md))",
     )
     explain_method: str = setting(
         METHODS[0],
@@ -112,7 +111,7 @@ class ClassifierSettings:
         None,
         "divide the model's logits by this (above 1: less sure) before `scores`, `doc.cats` and "
         "the decisions; `null`: the model directory's `calibration.json` (see "
-        "[Calibration](#calibration-scores-and-decisions-fitted-on-your-data)), else none; `1`: "
+        "[Calibration](calibration.md)), else none; `1`: "
         "none",
     )
 
@@ -444,5 +443,5 @@ def default_value(field: dataclasses.Field) -> Any:
 
 
 def config_value(value: Any) -> str:
-    """A value as a config file (and the README) writes it: JSON, ``null`` for None."""
+    """A value as a config file (and the docs) writes it: JSON, ``null`` for None."""
     return json.dumps(value, ensure_ascii=False)

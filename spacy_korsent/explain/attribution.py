@@ -18,7 +18,7 @@ from ..inference.engine import WindowClassifier
 from .subwords import Offsets
 
 METHODS = ("occlusion", "integrated_gradients")
-"""Method names, the first the default. Costs (forward passes per doc) are in the README."""
+"""Method names, the first the default. Costs (forward passes per doc): docs/explanations.md."""
 
 
 def check_method(method: str, backend: str) -> None:

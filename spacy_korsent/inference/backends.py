@@ -60,7 +60,7 @@ class BackendKind:
 
     name: str
     summary: str
-    """What it runs, for the README and error messages."""
+    """What it runs, for the docs' settings table and error messages."""
     runtime: str
     """What runs the model: ``"torch"``, ``"onnx"`` (ONNX Runtime) or ``"openvino"``."""
     export: Optional[str]
@@ -73,7 +73,7 @@ class BackendKind:
     """The package extra it needs, if any."""
 
 
-_BF16 = "on a CPU with AVX512-BF16 or AMX (see [bfloat16 on CPU](#bfloat16-on-cpu))"
+_BF16 = "on a CPU with AVX512-BF16 or AMX (see [bfloat16 on CPU](speed.md#bfloat16-on-cpu))"
 
 BACKENDS: dict[str, BackendKind] = {
     kind.name: kind
