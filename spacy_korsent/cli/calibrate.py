@@ -185,7 +185,7 @@ def _table(report: dict[str, Any], fit: Fit) -> Iterator[str]:
     yield ""
     yield f"  {'on the fitting data':<22}{'before':>9}{'after':>9}"
     for measure in fit.measures:
-        yield f"  {measure.name:<22}{measure.before:>9.4f}{measure.after:>9.4f}"
+        yield f"  {measure.name:<22}{measure.before:>9.4f}{measure.after:>9.4f}  {measure.scope}"
     for note in fit.notes:
         yield f"  note: {note}"
 

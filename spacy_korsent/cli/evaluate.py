@@ -240,7 +240,12 @@ def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     yield ""
     for key, name in METRIC_NAMES.items():
         if key in report:
-            yield f"  {name:<16}{report[key]:.4f}"
+            on = f"  {report['calibration_texts']['on']}" if key in ("ece", "brier") else ""
+            yield f"  {name:<16}{report[key]:.4f}{on}"
+    other = report.get("calibration_on_model_classes")
+    if other is not None:  # where the model gives some gold classes no probability
+        yield f"  {METRIC_NAMES['ece']:<16}{other['ece']:.4f}  {other['on']}"
+        yield f"  {METRIC_NAMES['brier']:<16}{other['brier']:.4f}  {other['on']}"
     if report["unscored"]:
         yield f"  ({report['unscored']:,} texts without tokens got no prediction: counted wrong)"
     yield ""
