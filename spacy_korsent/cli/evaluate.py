@@ -252,8 +252,11 @@ def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     if scores.table is None:
         yield from _per_label_lines(report)
     else:
-        if "per_class" in report:
-            yield from _per_class_lines(report["per_class"], "class")
+        if "per_class" in report:  # in the matrix's order
+            per_class = report["per_class"]
+            yield from _per_class_lines(
+                {name: per_class[name] for name in report["labels"]}, "class"
+            )
             yield ""
         yield f"{scores.heading} (rows: gold, columns: predicted)"
         yield from _matrix_lines(*scores.table)
@@ -298,16 +301,17 @@ def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
         f"{report['mean_predicted_labels']:.2f} predicted{at}"
     )
     yield ""
-    yield from _per_class_lines(report["per_label"], "label")
+    by_support = sorted(report["per_label"].items(), key=lambda item: -item[1]["support"])
+    yield from _per_class_lines(dict(by_support), "label")
 
 
 def _per_class_lines(per_label: dict[str, Any], what: str) -> Iterator[str]:
-    """Each label's (or class's) F1, precision, recall and support, most frequent first."""
+    """Each label's (or class's) F1, precision, recall and support, in the order given."""
     from ..files.writers import display_width, fit
 
     width = max(8, *map(display_width, per_label))
     yield f"  {fit(what, width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
-    for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
+    for name, scores in per_label.items():
         yield (
             f"  {fit(name, width)}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
             f"{scores['recall']:>6.4f}  {scores['support']:>7,}"
