@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", metavar="FILE", help="also write the figures as JSON here")
     add_overwrite(parser)
     add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
-    add_pipeline_options(parser)
+    add_pipeline_options(parser, calibration=False)
     parser.set_defaults(func=run)
 
 

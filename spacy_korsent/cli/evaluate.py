@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = parse_label_map(args.label_map)
     data = _read(args, label_map, warn)
     factory = SENTIMENT if args.task == "sentiment" else EMOTION
-    nlp = build_pipeline({factory: args.model}, pipeline_options(args))
+    nlp = build_pipeline({factory: args.model}, pipeline_options(args), note=warn.note)
     report = _evaluate(nlp, data, label_map, args)
     # The JSON names the file and its counts next to the report's own keys.
     scores = report.to_dict()

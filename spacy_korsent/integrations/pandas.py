@@ -64,6 +64,7 @@ def analyze_frame(
     backend: Optional[str] = None,
     max_length: Optional[int] = None,
     truncate: bool = False,
+    calibration: bool = True,
     progress: bool = True,
 ) -> pd.DataFrame:
     """``data`` with the result columns of ``korsent analyze`` added, row for row.
@@ -77,7 +78,9 @@ def analyze_frame(
     (``"sentiment"``, the default, ``"emotion"`` or ``"both"``) with ``sentiment_model`` and
     ``emotion_model`` (hub ids, model directories or saved pipelines; None: the defaults), and
     ``sentences``, ``device``, ``backend`` (default ``"torch"``; ``"onnx-int8"`` is the fastest
-    on CPU), ``max_length``, ``truncate`` as the command's options.
+    on CPU), ``max_length``, ``truncate`` as the command's options. A model's saved calibration
+    applies (a warning says which), as in ``korsent analyze``; ``calibration=False`` gives the
+    model's own probabilities and decisions, as ``--no-calibration`` does.
 
     Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone,
     with a progress bar (``tqdm.auto``: a widget in notebooks) unless ``progress`` is false.
@@ -86,7 +89,7 @@ def analyze_frame(
     if nlp is None:
         options = PipelineOptions(
             batch_size=batch_size, device=device, backend="torch" if backend is None else backend,
-            max_length=max_length, truncate=truncate,
+            max_length=max_length, truncate=truncate, calibration=calibration,
         )  # fmt: skip
         nlp = _build_pipeline(task, sentiment_model, emotion_model, sentences, options)
     else:
@@ -99,6 +102,7 @@ def analyze_frame(
             "backend": backend,
             "max_length": max_length,
             "truncate": truncate or None,
+            "calibration": None if calibration else False,
         }
         if any(value is not None for value in given.values()):
             names = ", ".join(name for name, value in given.items() if value is not None)
