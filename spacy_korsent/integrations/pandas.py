@@ -65,7 +65,7 @@ def analyze_frame(
     max_length: Optional[int] = None,
     truncate: bool = False,
     calibration: bool = True,
-    progress: bool = True,
+    progress: Optional[bool] = None,
 ) -> pd.DataFrame:
     """``data`` with the result columns of ``korsent analyze`` added, row for row.
 
@@ -82,8 +82,10 @@ def analyze_frame(
     applies (a warning says which), as in ``korsent analyze``; ``calibration=False`` gives the
     model's own probabilities and decisions, as ``--no-calibration`` does.
 
-    Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone,
-    with a progress bar (``tqdm.auto``: a widget in notebooks) unless ``progress`` is false.
+    Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone.
+    A progress bar (``tqdm.auto``: a widget in notebooks) is drawn with ``progress=True``, never
+    with False, and by default only where someone watches: on a terminal's standard error or in
+    a notebook (not into a script's log or a job's captured output).
     """
     frame, column = _text_frame(data, text)
     if nlp is None:
@@ -123,7 +125,7 @@ def analyze_frame(
             f"the result columns {replaced} replace the frame's columns of the same name.",
             stacklevel=2,
         )
-    values = _analyse(nlp, fields, texts, batch_size, progress)
+    values = _analyse(nlp, fields, texts, batch_size, _watched() if progress is None else progress)
     out = frame.copy()
     for name in fields.names:
         out[name] = _column(values[name], fields.kinds[name], frame.index)
@@ -217,6 +219,16 @@ def _analyse(
     finally:
         nlp.max_length = limit
     return values
+
+
+def _watched() -> bool:
+    """Whether a progress bar has someone to watch it: standard error is a terminal, or this
+    runs in a notebook's kernel (where ``tqdm.auto`` draws a widget)."""
+    if sys.stderr.isatty():
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def _column(values: Sequence[Any], kind: str, index: pd.Index) -> pd.Series:
