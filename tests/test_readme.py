@@ -201,6 +201,22 @@ def test_the_first_json_lines_example_gives_what_it_shows(
         assert row == {k: pytest.approx(v, abs=1e-4) for k, v in expected.items()}
 
 
+def test_the_evaluate_example_prints_what_the_readme_shows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real figures on the committed fixtures, no placeholders: every line but the speed."""
+    block = next(b for b in SHELL if "$ korsent evaluate tests/fixtures/nsmc_test_2000" in b.body)
+    [argv] = commands(block)
+    shown = block.body.splitlines()[1:]
+    monkeypatch.chdir(ROOT)
+    assert main([*argv, "-q"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:-1] == shown[:-1]
+    speed = re.compile(r"([\d,]+ documents) in [\d.]+ s: [\d,.]+ docs/s")
+    ran, claimed = speed.fullmatch(printed[-1]), speed.fullmatch(shown[-1])
+    assert ran and claimed and ran.group(1) == claimed.group(1)
+
+
 def test_the_spacy_train_recipe_runs_as_written(
     scratch: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
