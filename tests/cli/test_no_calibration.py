@@ -18,11 +18,8 @@ from spacy_korsent.cli import main
 KOTE_MODEL = FIXTURES / "kote-koelectra-tiny"
 TEXTS = [
     "이 영화 정말 재미있어요! 배우들 연기도 최고!",
-    "그냥 그랬다",
-    "볼만은 한데 좀 지루했다",
     "평범한 영화",
-    "배우는 좋았는데 스토리가 아쉽다",
-    "나쁘지 않았어요",
+    "완전 별로... 시간 낭비했다.",
 ]
 
 
