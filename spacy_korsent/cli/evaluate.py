@@ -73,8 +73,10 @@ reliability diagram beside the confusion matrix. Sentiment gold with neutral tex
 per-class and macro F1: a negative/positive model that never answers neutral gets 0 for it.
 
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
-group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability; three-way
-sentiment adds macro_f1 and per_class).
+group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability,
+calibration_texts (which texts ece and brier are on); three-way sentiment adds macro_f1 and
+per_class, and for a model without a neutral probability calibration_on_model_classes: ECE and
+Brier score on its negative/positive texts, as korsent calibrate measures them).
 """
 
 
