@@ -24,15 +24,17 @@ from .calibration import (
     log_loss,
     scale_probabilities,
 )
-from .metrics import accuracy, brier_score, expected_calibration_error, macro_f1, multilabel_scores
+from .metrics import TextScope, accuracy, confidence_scores, macro_f1, multilabel_scores
 
 
 class Measure(NamedTuple):
-    """One figure before and after the calibration (lower is better for losses and ECE)."""
+    """One figure before and after the calibration (lower is better for losses and ECE), and
+    the texts it is on."""
 
     name: str
     before: float
     after: float
+    scope: TextScope
 
 
 class Fit(NamedTuple):
@@ -44,10 +46,16 @@ class Fit(NamedTuple):
     """What was not fitted, and why."""
 
     def to_dict(self) -> dict:
+        """``measures`` by name, each with its texts (a name measured on two sets of texts is
+        keyed ``ECE (all texts)`` the second time)."""
+        measures: dict[str, dict] = {}
+        for m in self.measures:
+            key = m.name if m.name not in measures else f"{m.name} ({m.scope.which})"
+            measures[key] = {"before": m.before, "after": m.after, **m.scope.to_dict()}
         return {
             "calibration": self.calibration.to_dict(),
             "texts": self.texts,
-            "measures": {m.name: {"before": m.before, "after": m.after} for m in self.measures},
+            "measures": measures,
             "notes": self.notes,
         }
 
@@ -56,8 +64,10 @@ def fit_single_label(probs: np.ndarray, gold: np.ndarray, labels: list[str]) -> 
     """A softmax model: a temperature, and for a negative/positive model whose gold labels
     include ``neutral`` (class index ``len(labels)``) also a neutral band on p(positive).
 
-    The temperature is fitted on the texts of the model's own classes (a neutral text has no
-    right answer among two); the band on the temperature-scaled p(positive) of every text.
+    The temperature is fitted, and log-loss, ECE and Brier score measured, on the texts of the
+    model's own classes (a neutral text has no right answer among two); ECE and Brier score also
+    on every text, neutral given probability 0 as ``korsent evaluate`` scores them; the band on
+    the temperature-scaled p(positive) of every text.
     """
     probs = np.asarray(probs, dtype=np.float64)
     gold = np.asarray(gold, dtype=np.int64)
@@ -66,10 +76,21 @@ def fit_single_label(probs: np.ndarray, gold: np.ndarray, labels: list[str]) -> 
         raise ValueError(f"no text has one of the model's labels {labels}: nothing to fit.")
     temperature = fit_temperature(probs[own], gold[own], multi_label=False)
     scaled = scale_probabilities(probs, temperature, multi_label=False)
-    measures = _confidence_measures(probs[own], scaled[own], gold[own], multi_label=False)
+    everything = TextScope(len(gold))
+    scope = everything if own.all() else TextScope(int(own.sum()), tuple(labels))
+    truth = np.eye(len(labels))[gold[own]]
+    measures = _confidence_measures(probs[own], scaled[own], truth, scope, multi_label=False)
     notes: list[str] = []
     band = None
     if not own.all():
+        no_neutral = np.zeros((len(gold), 1))  # neutral: the last class, probability 0
+        measures += _ece_and_brier(
+            np.hstack([probs, no_neutral]),
+            np.hstack([scaled, no_neutral]),
+            np.eye(len(labels) + 1)[gold],
+            everything,
+            multi_label=False,
+        )
         positive = labels.index("positive")
         three = np.where(own, np.where(gold == positive, 2, 0), 1)  # negative 0, neutral 1
         if set(three.tolist()) != {0, 1, 2}:
@@ -81,13 +102,17 @@ def fit_single_label(probs: np.ndarray, gold: np.ndarray, labels: list[str]) -> 
             before = np.where(probs[:, positive] >= 0.5, 2, 0)
             after = band.classify(scaled[:, positive])
             measures += [
-                Measure("three-way macro-F1", _f1(three, before), _f1(three, after)),
-                Measure("three-way accuracy", accuracy(three, before), accuracy(three, after)),
+                Measure("three-way macro-F1", _f1(three, before), _f1(three, after), everything),
+                Measure(
+                    "three-way accuracy",
+                    accuracy(three, before),
+                    accuracy(three, after),
+                    everything,
+                ),
             ]
     else:
-        measures.append(
-            Measure("accuracy", accuracy(gold, probs.argmax(1)), accuracy(gold, scaled.argmax(1)))
-        )
+        right = [accuracy(gold, p.argmax(1)) for p in (probs, scaled)]
+        measures.append(Measure("accuracy", right[0], right[1], everything))
     calibration = Calibration(temperature=temperature, neutral_band=band)
     return Fit(calibration, measures, len(gold), notes)
 
@@ -103,12 +128,13 @@ def fit_multi_label(
     temperature = fit_temperature(probs, truth, multi_label=True)
     scaled = scale_probabilities(probs, temperature, multi_label=True)
     fitted: LabelThresholds = fit_thresholds(scaled, truth, labels)
-    measures = _confidence_measures(probs, scaled, truth, multi_label=True)
+    scope = TextScope(len(truth))
+    measures = _confidence_measures(probs, scaled, truth, scope, multi_label=True)
     cuts = np.array([fitted.per_label[label] for label in labels])
     before = multilabel_scores(truth, probs >= threshold, labels)
     after = multilabel_scores(truth, scaled >= cuts, labels)
     for key in ("micro_f1", "macro_f1"):
-        measures.append(Measure(key.replace("_f1", "-F1"), before[key], after[key]))
+        measures.append(Measure(key.replace("_f1", "-F1"), before[key], after[key], scope))
     rare = len(labels) - len(fitted.fitted)
     notes = [
         f"{rare} labels with fewer gold examples than needed share the threshold "
@@ -120,32 +146,30 @@ def fit_multi_label(
 
 
 def _confidence_measures(
-    probs: np.ndarray, scaled: np.ndarray, gold: np.ndarray, *, multi_label: bool
+    probs: np.ndarray, scaled: np.ndarray, truth: np.ndarray, scope: TextScope, *, multi_label: bool
 ) -> list[Measure]:
-    """Log-loss, expected calibration error and Brier score, before and after scaling.
-
-    Single-label: the ECE of the top class's probability; multi-label: of every (text, label)
-    score against whether the label is gold.
-    """
-
-    def ece(p: np.ndarray) -> float:
-        if multi_label:
-            return expected_calibration_error(p.ravel(), gold.ravel())
-        return expected_calibration_error(p.max(axis=1), p.argmax(axis=1) == gold)
-
-    truth = gold if multi_label else np.eye(probs.shape[1])[gold]
-
-    def brier(p: np.ndarray) -> float:
-        return brier_score(p, truth, multi_label=multi_label)
-
+    """Log-loss, expected calibration error and Brier score, before and after scaling, against
+    the one-hot (multi-label: 0/1) ``truth``."""
+    gold = truth if multi_label else truth.argmax(axis=1)
+    loss = [log_loss(p, gold, multi_label=multi_label) for p in (probs, scaled)]
     return [
-        Measure(
-            "log-loss",
-            log_loss(probs, gold, multi_label=multi_label),
-            log_loss(scaled, gold, multi_label=multi_label),
-        ),
-        Measure("ECE", ece(probs), ece(scaled)),
-        Measure("Brier score", brier(probs), brier(scaled)),
+        Measure("log-loss", loss[0], loss[1], scope),
+        *_ece_and_brier(probs, scaled, truth, scope, multi_label=multi_label),
+    ]
+
+
+def _ece_and_brier(
+    probs: np.ndarray, scaled: np.ndarray, truth: np.ndarray, scope: TextScope, *, multi_label: bool
+) -> list[Measure]:
+    """ECE and Brier score before and after, measured as ``korsent evaluate`` measures them
+    (:func:`~spacy_korsent.metrics.confidence_scores`: single-label, of each text's top class;
+    multi-label, of every (text, label) score)."""
+    before, after = (
+        confidence_scores(p, truth, scope, multi_label=multi_label) for p in (probs, scaled)
+    )
+    return [
+        Measure("ECE", before.ece, after.ece, scope),
+        Measure("Brier score", before.brier, after.brier, scope),
     ]
 
 

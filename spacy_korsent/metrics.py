@@ -8,7 +8,7 @@ Ratios with a zero denominator are 0.0, as scikit-learn's ``zero_division=0`` ma
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -208,3 +208,58 @@ def brier_score(probs: np.ndarray, truth: np.ndarray, *, multi_label: bool = Fal
         return 0.0
     squares = (probs - truth) ** 2
     return float(squares.mean() if multi_label else squares.sum(axis=1).mean())
+
+
+class TextScope(NamedTuple):
+    """Which texts a figure is on, so that two figures are only compared on the same texts:
+    ``texts`` of them, all those with a prediction (``classes`` None) or only those whose gold
+    class is one of ``classes`` (a negative/positive model's own, when neutral texts are there)."""
+
+    texts: int
+    classes: Optional[tuple[str, ...]] = None
+
+    @property
+    def which(self) -> str:
+        """``all texts`` or ``negative/positive texts``: the scope without its count."""
+        return "all texts" if self.classes is None else f"{'/'.join(self.classes)} texts"
+
+    def __str__(self) -> str:
+        if self.classes is None:
+            return f"on all {self.texts:,} texts"
+        return f"on the {self.texts:,} {self.which}"
+
+    def to_dict(self) -> dict[str, Any]:
+        classes = None if self.classes is None else list(self.classes)
+        return {"texts": self.texts, "classes": classes, "on": str(self)}
+
+
+class Confidence(NamedTuple):
+    """How far probabilities can be trusted on a :class:`TextScope`: 0 is perfect for both."""
+
+    ece: float
+    brier: float
+    reliability: list[ReliabilityBin]
+    scope: TextScope
+
+
+def confidence_scores(
+    probs: np.ndarray, truth: np.ndarray, scope: TextScope, *, multi_label: bool
+) -> Confidence:
+    """ECE, Brier score and reliability bins of ``probs`` against the 0/1 ``truth`` (the same
+    shape): ``korsent evaluate`` and ``korsent calibrate`` both measure with this.
+
+    A single-label model is judged on each text's top probability and whether that class is gold
+    (top-label calibration); a multi-label model on every (text, label) score.
+    """
+    probs, truth = np.asarray(probs, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if multi_label:
+        confidence, correct = probs.ravel(), truth.ravel()
+    else:
+        confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
+        correct = truth[np.arange(len(truth)), probs.argmax(axis=1)] if len(probs) else confidence
+    return Confidence(
+        ece=expected_calibration_error(confidence, correct),
+        brier=brier_score(probs, truth, multi_label=multi_label),
+        reliability=reliability_bins(confidence, correct),
+        scope=scope,
+    )

@@ -212,11 +212,28 @@ def test_the_first_json_lines_example_gives_what_it_shows(
         assert row == {k: pytest.approx(v, abs=1e-4) for k, v in expected.items()}
 
 
+def test_the_evaluate_example_prints_what_the_docs_show(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real figures on the committed fixtures, no placeholders: every line but the speed."""
+    block = next(b for b in SHELL if "$ korsent evaluate tests/fixtures/nsmc_test_2000" in b.body)
+    [argv] = commands(block)
+    shown = block.body.splitlines()[1:]
+    monkeypatch.chdir(ROOT)
+    assert main([*argv, "-q"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:-1] == shown[:-1]
+    speed = re.compile(r"([\d,]+ documents) in [\d.]+ s: [\d,.]+ docs/s")
+    ran, claimed = speed.fullmatch(printed[-1]), speed.fullmatch(shown[-1])
+    assert ran and claimed and ran.group(1) == claimed.group(1)
+
+
 def test_the_spacy_train_recipe_runs_as_written(
     scratch: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """base.cfg, then fill-config, korsent convert and spacy train as the docs run them,
-    with the test model (``--paths.model``) and a few steps."""
+    """base.cfg, then fill-config, korsent convert and spacy train as the docs run them:
+    the command names the test model (``--paths.model``), so it runs offline as pasted; only a
+    few steps are added."""
     from spacy.cli._util import parse_config_overrides
     from spacy.cli.init_config import fill_config
     from spacy.cli.train import train
@@ -235,9 +252,10 @@ def test_the_spacy_train_recipe_runs_as_written(
     fill_config(Path(fill[6]), Path(fill[5]), silent=True)
     assert convert[0] == "korsent" and main(convert[1:]) == 0
     assert run[:4] == ["python", "-m", "spacy", "train"]
-    model = ["--paths.model", "tests/fixtures/nsmc-koelectra-tiny"]
+    model = run[run.index("--paths.model") + 1]
+    assert model == "tests/fixtures/nsmc-koelectra-tiny", "the hub id belongs in the prose"
     short = ["--training.max_steps", "4", "--training.eval_frequency", "2"]
-    overrides = parse_config_overrides([*run[7:], *model, *short])
+    overrides = parse_config_overrides([*run[7:], *short])
     train(Path(run[4]), Path(run[6]), overrides=overrides)
     capsys.readouterr()
     best = scratch / run[6] / "model-best"

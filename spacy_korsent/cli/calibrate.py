@@ -4,7 +4,8 @@ The fits are :mod:`spacy_korsent.calibrate`'s, on the model's own probabilities 
 calibration the model had is set aside). ``-o`` gets a copy of the model in the form it was given:
 a model directory (or hub id) becomes a model directory with ``calibration.json``; a saved pipeline
 a saved pipeline whose component's ``model/calibration.json`` and ``config.cfg`` block hold the
-values. ``-o`` may be the model directory itself: then only the calibration is written.
+values. ``-o`` may be the model directory itself: then only the calibration is written; another
+directory that is not empty takes ``--overwrite`` (:mod:`.outputs`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .common import (
     pipeline_options,
     progress,
 )
+from .outputs import add_overwrite, check_output_dir, clear_output
 
 if TYPE_CHECKING:
     from ..calibrate import Fit
@@ -60,8 +62,9 @@ with it (OUT), so that spacy.load, the components, every korsent command and Ray
 Prints the figures before and after (measured on the same file: held-out texts tell more) and
 writes them to OUT's calibration_report.json (and --report FILE). OUT is written in the form the
 model was given: a model directory (hub ids too) or a saved pipeline; OUT may be the model
-directory itself. The same values can be set by hand: the components' temperature, neutral_band
-and thresholds settings, which win over a saved calibration.json.
+directory itself (or, with --overwrite, an earlier model to replace). The same values can be
+set by hand: the components' temperature, neutral_band and thresholds settings, which win over a
+saved calibration.json.
 
 sentiment (default): an NSMC-format file (.txt, labels 0/1) or a CSV/TSV/JSONL file with
 --text-column and --label-column whose labels are negative/neutral/positive (0/1 for
@@ -91,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-t", "--task", choices=("sentiment", "emotion"), default="sentiment")
     parser.add_argument("--report", metavar="FILE", help="also write the figures as JSON here")
+    add_overwrite(parser)
     add_file_options(parser, format_flag="--format", formats=LABELLED_FORMATS, labelled=True)
-    add_pipeline_options(parser)
+    add_pipeline_options(parser, calibration=False)
     parser.set_defaults(func=run)
 
 
@@ -102,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.model) if args.model else None
     out = Path(args.output)
     in_place = source is not None and source.is_dir() and _same(source, out)
-    if out.exists() and not in_place and (not out.is_dir() or any(out.iterdir())):
-        raise CommandError(f"-o {out} exists; give a new directory (or the model directory).")
+    if not in_place:
+        check_output_dir(out, "-o", args.overwrite, [("the model", source)])
     refuse_input_as_output(args.report, [args.input], "--report")
     refuse_input_as_output(str(out), [args.input], "-o")
     data, layout = _read(args, warn)
@@ -119,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         **fit.to_dict(),
     }
     print("\n".join(_table(report, fit)))
-    _write(component, source, out, in_place, fit.calibration, report)
+    _write(component, source, out, in_place, fit.calibration, report, args.overwrite)
     if args.report:
         _save(Path(args.report), report)
     print(f"korsent calibrate: wrote {out}", file=sys.stderr)
@@ -181,7 +185,7 @@ def _table(report: dict[str, Any], fit: Fit) -> Iterator[str]:
     yield ""
     yield f"  {'on the fitting data':<22}{'before':>9}{'after':>9}"
     for measure in fit.measures:
-        yield f"  {measure.name:<22}{measure.before:>9.4f}{measure.after:>9.4f}"
+        yield f"  {measure.name:<22}{measure.before:>9.4f}{measure.after:>9.4f}  {measure.scope}"
     for note in fit.notes:
         yield f"  note: {note}"
 
@@ -193,12 +197,16 @@ def _write(
     in_place: bool,
     calibration: Calibration,
     report: dict[str, Any],
+    overwrite: bool,
 ) -> None:
-    """OUT in the form of the source, carrying ``calibration``."""
+    """OUT in the form of the source, carrying ``calibration`` (an earlier model in OUT goes
+    first, with ``overwrite``)."""
     from ..components.registry import saved_model_dir
 
     with whole():  # Ctrl-C or SIGTERM waits for a whole directory
         try:
+            if overwrite and not in_place:
+                clear_output(out)
             if source is not None and source.is_dir():
                 inner = saved_model_dir(source).relative_to(source)
                 if not in_place:

@@ -136,8 +136,9 @@ def _names(value: str) -> tuple[str, ...]:
     return names
 
 
-def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    """The component settings both commands pass through to ``add_pipe``."""
+def add_pipeline_options(parser: argparse.ArgumentParser, *, calibration: bool = True) -> None:
+    """The component settings the commands pass through to ``add_pipe``; ``calibration``: with
+    ``--no-calibration`` (not for ``calibrate``, which always starts from the raw model)."""
     group = parser.add_argument_group("pipeline")
     group.add_argument(
         "--batch-size",
@@ -164,14 +165,22 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--truncate", action="store_true", help="classify only the first window of a long text"
     )
+    if calibration:
+        group.add_argument(
+            "--no-calibration",
+            dest="calibration",
+            action="store_false",
+            help="the models' own probabilities and decisions: leave out the calibration saved "
+            "with a model (temperature, neutral band, per-label thresholds)",
+        )
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
-    """The settings parsed by :func:`add_pipeline_options`."""
-    return PipelineOptions(
-        **{name.name: getattr(args, name.name) for name in fields(PipelineOptions)}
-    )
+    """The settings parsed by :func:`add_pipeline_options` (a command without one of them gets
+    its default)."""
+    names = [item.name for item in fields(PipelineOptions) if hasattr(args, item.name)]
+    return PipelineOptions(**{name: getattr(args, name) for name in names})
 
 
 class Warnings:

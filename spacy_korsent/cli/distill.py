@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..files.readers import FORMATS
 from ..inference.backends import BACKENDS
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
+from .outputs import add_overwrite, check_output_dir
 
 if TYPE_CHECKING:
     from ..training.recipe import Settings
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", metavar="DIR", type=Path, required=True, help="student directory"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    add_overwrite(parser)
     add_file_options(parser, format_flag="--format", formats=FORMATS, labelled=True)
 
     shape = parser.add_argument_group("the student")
@@ -148,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
 
     warn = Warnings("distill")
     output: Path = args.output
-    _check_output(output, Path(args.teacher).expanduser(), args.overwrite)
+    check_output_dir(
+        output, "--output", args.overwrite, [("the teacher", Path(args.teacher).expanduser())]
+    )
     if args.layers is None and args.hidden is None:
         raise CommandError("give the student's size: --layers N and/or --hidden N.")
     if args.speed_texts < 0:
@@ -188,29 +191,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a student shape the teacher cannot give, a component's refusal
         raise CommandError(str(err)) from err
     return _summary(outcome.report, outcome.interrupted, output)
-
-
-def _check_output(output: Path, teacher: Path, overwrite: bool) -> None:
-    """Refuse an --output that would destroy the teacher or files that are not a model."""
-    if output.is_file():
-        raise CommandError(f"--output {output} is a file; give a directory.")
-    if teacher.exists():
-        target, source = output.resolve(), teacher.resolve()
-        if target == source or target in source.parents:
-            raise CommandError(
-                f"--output {output} holds the teacher {teacher}: give the student a directory "
-                "of its own."
-            )
-    if output.is_dir() and any(output.iterdir()):
-        if not overwrite:
-            raise CommandError(
-                f"{output} is not empty; choose another --output or add --overwrite."
-            )
-        if not (output / "config.json").is_file():
-            raise CommandError(
-                f"{output} holds files that are not a model; --overwrite only replaces a model "
-                "directory (an earlier student). Choose another --output."
-            )
 
 
 def _summary(report: dict, interrupted: bool, output: Path) -> int:

@@ -73,8 +73,10 @@ reliability diagram beside the confusion matrix. Sentiment gold with neutral tex
 per-class and macro F1: a negative/positive model that never answers neutral gets 0 for it.
 
 --json writes the metrics as JSON (keys: task, file, model, counts, the metrics, confusion or
-group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability; three-way
-sentiment adds macro_f1 and per_class).
+group_confusion, documents, unscored, seconds, docs_per_second, ece, brier, reliability,
+calibration_texts (which texts ece and brier are on); three-way sentiment adds macro_f1 and
+per_class, and for a model without a neutral probability calibration_on_model_classes: ECE and
+Brier score on its negative/positive texts, as korsent calibrate measures them).
 """
 
 
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = parse_label_map(args.label_map)
     data = _read(args, label_map, warn)
     factory = SENTIMENT if args.task == "sentiment" else EMOTION
-    nlp = build_pipeline({factory: args.model}, pipeline_options(args))
+    nlp = build_pipeline({factory: args.model}, pipeline_options(args), note=warn.note)
     report = _evaluate(nlp, data, label_map, args)
     # The JSON names the file and its counts next to the report's own keys.
     scores = report.to_dict()
@@ -240,15 +242,23 @@ def _text_report(report: dict[str, Any], scores: Report) -> Iterator[str]:
     yield ""
     for key, name in METRIC_NAMES.items():
         if key in report:
-            yield f"  {name:<16}{report[key]:.4f}"
+            on = f"  {report['calibration_texts']['on']}" if key in ("ece", "brier") else ""
+            yield f"  {name:<16}{report[key]:.4f}{on}"
+    other = report.get("calibration_on_model_classes")
+    if other is not None:  # where the model gives some gold classes no probability
+        yield f"  {METRIC_NAMES['ece']:<16}{other['ece']:.4f}  {other['on']}"
+        yield f"  {METRIC_NAMES['brier']:<16}{other['brier']:.4f}  {other['on']}"
     if report["unscored"]:
         yield f"  ({report['unscored']:,} texts without tokens got no prediction: counted wrong)"
     yield ""
     if scores.table is None:
         yield from _per_label_lines(report)
     else:
-        if "per_class" in report:
-            yield from _per_class_lines(report["per_class"], "class")
+        if "per_class" in report:  # in the matrix's order
+            per_class = report["per_class"]
+            yield from _per_class_lines(
+                {name: per_class[name] for name in report["labels"]}, "class"
+            )
             yield ""
         yield f"{scores.heading} (rows: gold, columns: predicted)"
         yield from _matrix_lines(*scores.table)
@@ -293,16 +303,17 @@ def _per_label_lines(report: dict[str, Any]) -> Iterator[str]:
         f"{report['mean_predicted_labels']:.2f} predicted{at}"
     )
     yield ""
-    yield from _per_class_lines(report["per_label"], "label")
+    by_support = sorted(report["per_label"].items(), key=lambda item: -item[1]["support"])
+    yield from _per_class_lines(dict(by_support), "label")
 
 
 def _per_class_lines(per_label: dict[str, Any], what: str) -> Iterator[str]:
-    """Each label's (or class's) F1, precision, recall and support, most frequent first."""
+    """Each label's (or class's) F1, precision, recall and support, in the order given."""
     from ..files.writers import display_width, fit
 
     width = max(8, *map(display_width, per_label))
     yield f"  {fit(what, width)}  {'F1':>6}  {'precision':>9}  {'recall':>6}  {'support':>7}"
-    for name, scores in sorted(per_label.items(), key=lambda item: -item[1]["support"]):
+    for name, scores in per_label.items():
         yield (
             f"  {fit(name, width)}  {scores['f1']:>6.4f}  {scores['precision']:>9.4f}  "
             f"{scores['recall']:>6.4f}  {scores['support']:>7,}"

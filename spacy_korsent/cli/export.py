@@ -14,6 +14,7 @@ from ..components.registry import EMOTION, SENTIMENT
 from ..files.packing import member_path
 from ..interrupts import whole
 from .common import CommandError
+from .outputs import add_overwrite, check_output_dir, clear_output
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -49,15 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the component for a SOURCE that is a model (default: sentiment)",
     )
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantization")
+    add_overwrite(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load or build the pipeline on an ONNX backend (which exports), then save it."""
-    if args.output.exists() and any(args.output.iterdir()):
-        raise CommandError(f"{args.output} exists and is not empty; choose a new directory.")
-    settings = {"backend": "onnx-int8" if args.quantize else "onnx"}
     source = Path(args.source)
+    check_output_dir(args.output, "OUTPUT", args.overwrite, [("the source", source)])
+    settings = {"backend": "onnx-int8" if args.quantize else "onnx"}
     try:
         if (source / "config.cfg").is_file():
             nlp, names = _load_pipeline(source, settings)
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, ValueError) as err:  # onnx not installed; the components' checks
         raise CommandError(str(err)) from err
     with whole():  # Ctrl-C or SIGTERM waits for a whole pipeline (the export is done by now)
+        if args.overwrite:
+            clear_output(args.output)
         nlp.to_disk(args.output)
     for name in names:
         print(args.output / name / "model.onnx")

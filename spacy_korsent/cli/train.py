@@ -12,6 +12,7 @@ from ..files.labelled import LABELLED_FORMATS
 from ..interrupts import exit_code
 from ..scratch import temporary
 from .common import Warnings, add_file_options, check_file_options, positive_int
+from .outputs import add_overwrite, check_output_dir, clear_output
 
 DESCRIPTION = """\
 Train a sequence classifier on an NSMC-format file (.txt) or a labelled CSV/TSV/JSONL file and
@@ -108,7 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default: torch's choice; fewer is faster on a busy machine)",
     )
     recipe.add_argument("--fp16", action="store_true", help="mixed precision (CUDA only)")
-    recipe.add_argument("--overwrite", action="store_true", help="write into a non-empty --output")
+    add_overwrite(recipe)
     recipe.add_argument(
         "-q",
         "--quiet",
@@ -122,17 +123,15 @@ def run(args: argparse.Namespace) -> int:
     """Check everything, then train and report; 130 (Ctrl-C) or 143 (SIGTERM) when interrupted
     (the best model is kept).
 
-    Bad input raises :class:`InputError` before training starts; ``korsent`` prints it and exits 2.
+    Bad input raises :class:`InputError` (or CommandError) before training starts; ``korsent``
+    prints it and exits 2.
     """
     from ..components.registry import resolve_model
-    from ..files.readers import InputError
     from ..training import data, loop
 
     warn = Warnings("train")
-    if args.output.is_file():
-        raise InputError(f"--output {args.output} is a file; give a directory.")
-    if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
-        raise InputError(f"{args.output} is not empty; choose another --output or add --overwrite.")
+    start = Path(args.model) if args.model else None
+    check_output_dir(args.output, "--output", args.overwrite, [("the --model", start)])
     settings = _fill(loop.Settings, args)
     source = _fill(data.Source, args)
     for path in (args.train, args.val, args.test):
@@ -161,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
             settings=settings,
             scratch=scratch,
         )
+        if args.overwrite:  # an earlier run's files, which check_output_dir let go
+            clear_output(args.output)
         args.output.mkdir(parents=True, exist_ok=True)
         loop.write_args(args.output, _recorded(args), train_data.names)
         if checkpoint:

@@ -36,6 +36,16 @@ class PipelineOptions:
     backend: str = "torch"
     max_length: int | None = None
     truncate: bool = False
+    calibration: bool = True
+    """Apply the calibration saved with a model (``calibration.json``); False: the model's own
+    probabilities and decisions (no temperature, no neutral band, no per-label thresholds)."""
+
+
+NO_CALIBRATION = {
+    SENTIMENT: {"temperature": 1.0, "neutral_band": []},
+    EMOTION: {"temperature": 1.0, "thresholds": {}},
+}
+"""The settings that turn a saved calibration off, per component."""
 
 
 def build_pipeline(
@@ -51,7 +61,9 @@ def build_pipeline(
     the first one loads, so a missing one fails within seconds. With ``sentences`` a sentence
     splitter goes first (``korean_sentencizer`` when kiwipiepy is installed, else spaCy's
     ``sentencizer``, which ``note`` hears about) and the components classify each sentence too.
-    There is no limit on the length of a text: long texts are windowed like any other.
+    There is no limit on the length of a text: long texts are windowed like any other. A model's
+    saved calibration applies unless ``args.calibration`` is False; ``note`` hears, once per
+    component, which one applies.
     """
     from .blank import blank_korean, sentence_splitter
     from .emotion import DEFAULT_MODEL as EMOTION_MODEL
@@ -88,13 +100,37 @@ def build_pipeline(
         }
         if args.max_length is not None:
             config["max_length"] = args.max_length
+        if not args.calibration:
+            config.update(NO_CALIBRATION[factory])
         config["model"] = model
         try:
-            cast("KoreanClassifier", nlp.add_pipe(factory, config=config)).initialize()
+            component = cast("KoreanClassifier", nlp.add_pipe(factory, config=config))
+            component.initialize()
         # the components' checks of model and settings; a backend's missing extra or failed export
         except (ValueError, ImportError, ExportError) as err:
             raise PipelineError(str(err)) from err
+        if note is not None and not component.calibration.empty:
+            note(calibration_note(component))
     return nlp
+
+
+def calibration_note(component: KoreanClassifier) -> str:
+    """What a component applies of the calibration saved with its model, in one line."""
+    values = component.calibration.to_dict()
+    shown = []
+    if "temperature" in values:
+        shown.append(f"temperature {values['temperature']}")
+    if "neutral_band" in values:
+        low, high = values["neutral_band"]
+        shown.append(f"neutral band [{low}, {high})")
+    if "thresholds" in values:
+        cuts = sorted(values["thresholds"].values())
+        shown.append(f"{len(cuts)} per-label thresholds, {cuts[0]} to {cuts[-1]}")
+    return (
+        f"{component.name} applies the calibration saved with {component.model_name} "
+        f"({', '.join(shown)}); --no-calibration (analyze_frame: calibration=False) shows the "
+        "model's own probabilities."
+    )
 
 
 def _check_device(device: str) -> None:

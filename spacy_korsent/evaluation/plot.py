@@ -57,7 +57,7 @@ def report_figure(
         figure = Figure(figsize=(width + RELIABILITY_WIDTH, height))
         main, side = figure.subplots(1, 2, width_ratios=(width, RELIABILITY_WIDTH))
         what = "(text, label) scores" if isinstance(report, MultiLabelReport) else "top class"
-        summary = f"ECE {calibration.ece:.4f}, Brier {calibration.brier:.4f}"
+        summary = f"ECE {calibration.ece:.4f}, Brier {calibration.brier:.4f} {calibration.scope}"
         reliability_axes(side, calibration.reliability, f"reliability of the {what}\n{summary}")
     if isinstance(report, MultiLabelReport):
         _per_label_axes(main, report.per_label, title, warn)

@@ -2,9 +2,11 @@
 
 A report holds the scores, the model's name and the speed of one evaluation. :meth:`Report.to_dict`
 gives the keys of ``korsent evaluate --json``: every field in the order declared, the fields of a
-nested :class:`Speed` or :class:`Calibration` in its place, and a field that is None left out
-(unless its metadata says ``"null": True``). A new metric is a new field with a default of None:
-it shows up in the JSON where it is set, and older reports stay as they were.
+nested :class:`Speed` in its place, the ``calibration`` as ``ece``, ``brier``, ``reliability`` and
+``calibration_texts`` (which texts they are on), another :class:`Calibration` as an object of
+its own, and a field that is None left out (unless its metadata says ``"null": True``). A new
+metric is a new field with a default of None: it shows up in the JSON where it is set, and older
+reports stay as they were.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from ..metrics import ReliabilityBin
+from ..metrics import Confidence, ReliabilityBin
 from ..taxonomy import GROUPS
 
 
@@ -35,21 +37,17 @@ class Speed:
         return cls(documents, unscored, seconds, documents / seconds if seconds else 0.0)
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """How far the probabilities can be trusted: 0 is perfect for both scores.
+Calibration = Confidence
+"""How far the probabilities can be trusted: 0 is perfect for both scores.
 
-    ``ece`` is the expected calibration error (the count-weighted gap between confidence and
-    accuracy over ``reliability``, 15 equal-width bins); ``brier`` the Brier score (summed over
-    the classes of a text for a single-label model, 0 to 2; the mean over (text, label) pairs
-    for a multi-label one). A single-label model is judged on each text's top probability and
-    whether that class is gold, a multi-label model on every (text, label) score. Texts without
-    a prediction are left out.
-    """
-
-    ece: float
-    brier: float
-    reliability: list[ReliabilityBin]
+``ece`` is the expected calibration error (the count-weighted gap between confidence and
+accuracy over ``reliability``, 15 equal-width bins); ``brier`` the Brier score (summed over
+the classes of a text for a single-label model, 0 to 2; the mean over (text, label) pairs
+for a multi-label one); ``scope`` the texts they are on. A single-label model is judged on each
+text's top probability and whether that class is gold, a multi-label model on every (text,
+label) score. Texts without a prediction are left out. ``korsent calibrate`` measures with the
+same function (:func:`~spacy_korsent.metrics.confidence_scores`).
+"""
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,13 @@ class Report:
         out: dict[str, Any] = {"task": self.task}
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, (Speed, Calibration)):
-                out.update({key: _plain(item) for key, item in vars(value).items()})
+            if isinstance(value, Speed):
+                out.update(vars(value))
+            elif isinstance(value, Confidence) and item.name == "calibration":
+                out.update(ece=value.ece, brier=value.brier, reliability=_plain(value.reliability))
+                out["calibration_texts"] = value.scope.to_dict()
+            elif isinstance(value, Confidence):
+                out[item.name] = {"ece": value.ece, "brier": value.brier, **value.scope.to_dict()}
             elif value is not None or item.metadata.get("null"):
                 out[item.name] = _plain(value)
         return out
@@ -122,6 +125,10 @@ class SentimentReport(Report):
     macro_f1: Optional[float] = None
     per_class: Optional[dict[str, LabelScores]] = None
     calibration: Optional[Calibration] = None
+    calibration_on_model_classes: Optional[Calibration] = None
+    """The calibration on the texts whose gold class the model gives a probability for, where
+    some have none (neutral texts for a negative/positive model, with or without a band): the
+    texts ``korsent calibrate`` fits and measures the temperature on."""
 
     @property
     def heading(self) -> str:

@@ -25,17 +25,16 @@ import numpy as np
 from ..files.labelled import THREE_WAY_NAMES, LabelledRows, LabelMap, LabelSet, sentiment_labels
 from ..metrics import (
     NO_PREDICTION,
+    TextScope,
     accuracy,
-    brier_score,
+    confidence_scores,
     confusion_matrix,
-    expected_calibration_error,
     group_accuracy,
     group_predictions,
     macro_f1,
     multilabel_scores,
     precision_recall_f1,
     predictions,
-    reliability_bins,
     top_k_accuracy,
 )
 from ..taxonomy import EMOTIONS, GROUP_SIZE, GROUPS, LABELS
@@ -94,7 +93,10 @@ def evaluate_sentiment(
 
     Predictions are the component's answers (``doc._.sentiment["label"]``); calibration is that
     of its probabilities (``doc._.sentiment["scores"]``, neutral 0 when the model gives none):
-    each text's top probability against whether that class is gold.
+    each text's top probability against whether that class is gold, on every text; where some
+    gold classes have no probability from the model (neutral texts for a negative/positive
+    model), also on the texts of the model's own classes (``calibration_on_model_classes``, the
+    texts ``korsent calibrate`` measures on).
     """
     rows = _rows(texts, labels, source, lines)
     gold = np.asarray(sentiment_labels(label_map, neutral=True).encode_single(rows))
@@ -119,6 +121,14 @@ def evaluate_sentiment(
         gold, pred = binary[gold], np.where(pred >= 0, binary[np.maximum(pred, 0)], pred)
         probs = probs[:, [0, 2]]
     names = list(THREE_WAY if three_way else SENTIMENT_CLASSES)
+    truth = _one_hot(gold, len(names))
+    own = tuple(classes[label] for label in component.labels)
+    covered = np.isin(gold, [names.index(name) for name in own if name in names])
+    on_own_classes = None
+    if covered.any() and not covered.all():
+        on_own_classes = _calibration(
+            probs[covered], truth[covered], multi_label=False, classes=own
+        )
     positive = len(names) - 1
     precision, recall, f1 = precision_recall_f1(gold, pred, positive=positive)
     per_class = {
@@ -138,7 +148,8 @@ def evaluate_sentiment(
         speed=speed,
         macro_f1=macro_f1(gold, pred, labels=range(len(names))) if three_way else None,
         per_class=per_class if three_way else None,
-        calibration=_calibration(probs, _one_hot(gold, len(names)), multi_label=False),
+        calibration=_calibration(probs, truth, multi_label=False),
+        calibration_on_model_classes=on_own_classes,
     )
 
 
@@ -165,26 +176,19 @@ def _one_hot(gold: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[gold]
 
 
-def _calibration(probs: np.ndarray, truth: np.ndarray, *, multi_label: bool) -> Calibration:
-    """Expected calibration error, Brier score and the reliability bins of ``probs`` against
-    the 0/1 ``truth`` (the same shape), over the texts that got a prediction.
-
-    A single-label model is judged on each text's top probability and whether that class is
-    gold (top-label calibration); a multi-label model on every (text, label) score.
-    """
+def _calibration(
+    probs: np.ndarray,
+    truth: np.ndarray,
+    *,
+    multi_label: bool,
+    classes: Optional[tuple[str, ...]] = None,
+) -> Calibration:
+    """:func:`~spacy_korsent.metrics.confidence_scores` of ``probs`` against the 0/1 ``truth``
+    over the texts that got a prediction; ``classes`` names the gold classes they were chosen
+    by (None: all texts)."""
     scored = ~np.isnan(probs).any(axis=1)
-    probs, truth = probs[scored], truth[scored]
-    if multi_label:
-        confidence, correct = probs.ravel(), truth.ravel()
-    else:
-        top = probs.argmax(axis=1)
-        confidence = probs.max(axis=1)
-        correct = truth[np.arange(len(truth)), top]
-    return Calibration(
-        ece=expected_calibration_error(confidence, correct),
-        brier=brier_score(probs, truth, multi_label=multi_label),
-        reliability=reliability_bins(confidence, correct),
-    )
+    scope = TextScope(int(scored.sum()), classes)
+    return confidence_scores(probs[scored], truth[scored], scope, multi_label=multi_label)
 
 
 def evaluate_emotions(

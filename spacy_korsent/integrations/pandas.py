@@ -64,7 +64,8 @@ def analyze_frame(
     backend: Optional[str] = None,
     max_length: Optional[int] = None,
     truncate: bool = False,
-    progress: bool = True,
+    calibration: bool = True,
+    progress: Optional[bool] = None,
 ) -> pd.DataFrame:
     """``data`` with the result columns of ``korsent analyze`` added, row for row.
 
@@ -77,16 +78,20 @@ def analyze_frame(
     (``"sentiment"``, the default, ``"emotion"`` or ``"both"``) with ``sentiment_model`` and
     ``emotion_model`` (hub ids, model directories or saved pipelines; None: the defaults), and
     ``sentences``, ``device``, ``backend`` (default ``"torch"``; ``"onnx-int8"`` is the fastest
-    on CPU), ``max_length``, ``truncate`` as the command's options.
+    on CPU), ``max_length``, ``truncate`` as the command's options. A model's saved calibration
+    applies (a warning says which), as in ``korsent analyze``; ``calibration=False`` gives the
+    model's own probabilities and decisions, as ``--no-calibration`` does.
 
-    Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone,
-    with a progress bar (``tqdm.auto``: a widget in notebooks) unless ``progress`` is false.
+    Texts go through ``nlp.pipe`` ``batch_size`` at a time, each batch in a spaCy memory zone.
+    A progress bar (``tqdm.auto``: a widget in notebooks) is drawn with ``progress=True``, never
+    with False, and by default only where someone watches: on a terminal's standard error or in
+    a notebook (not into a script's log or a job's captured output).
     """
     frame, column = _text_frame(data, text)
     if nlp is None:
         options = PipelineOptions(
             batch_size=batch_size, device=device, backend="torch" if backend is None else backend,
-            max_length=max_length, truncate=truncate,
+            max_length=max_length, truncate=truncate, calibration=calibration,
         )  # fmt: skip
         nlp = _build_pipeline(task, sentiment_model, emotion_model, sentences, options)
     else:
@@ -99,6 +104,7 @@ def analyze_frame(
             "backend": backend,
             "max_length": max_length,
             "truncate": truncate or None,
+            "calibration": None if calibration else False,
         }
         if any(value is not None for value in given.values()):
             names = ", ".join(name for name, value in given.items() if value is not None)
@@ -119,7 +125,7 @@ def analyze_frame(
             f"the result columns {replaced} replace the frame's columns of the same name.",
             stacklevel=2,
         )
-    values = _analyse(nlp, fields, texts, batch_size, progress)
+    values = _analyse(nlp, fields, texts, batch_size, _watched() if progress is None else progress)
     out = frame.copy()
     for name in fields.names:
         out[name] = _column(values[name], fields.kinds[name], frame.index)
@@ -213,6 +219,16 @@ def _analyse(
     finally:
         nlp.max_length = limit
     return values
+
+
+def _watched() -> bool:
+    """Whether a progress bar has someone to watch it: standard error is a terminal, or this
+    runs in a notebook's kernel (where ``tqdm.auto`` draws a widget)."""
+    if sys.stderr.isatty():
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def _column(values: Sequence[Any], kind: str, index: pd.Index) -> pd.Series:

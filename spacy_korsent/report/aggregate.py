@@ -9,6 +9,7 @@ counts in a :class:`~.words.WordTable` of bounded size. Texts are kept only for 
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ EMOTION_GROUP = "emotion group"
 NONE = "(none)"
 EXAMPLE_CHARS = 300
 """An example's text is cut here (with …): enough to read a review, bounded for a long one."""
+NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+"""A group value that is a number (as a CSV cell or ``str()`` of an int or float holds it)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,15 @@ class TaskStats:
         return [example for _, _, example in sorted(heap, reverse=True)]
 
 
+def group_key(name: str) -> tuple[int, float, str]:
+    """Numbers by value, then other names as text, then (none) and (other)."""
+    if name in (NONE, OTHER):
+        return (2, 0.0, name)
+    if NUMBER.fullmatch(name):
+        return (0, float(name), name)
+    return (1, 0.0, name)
+
+
 def _keep(
     heap: list[tuple[float, int, Example]], key: float, number: int, k: int, ident: Any, text: str
 ) -> None:
@@ -244,6 +256,17 @@ class Corpus:
             self._group(row.get(columns.group)).add(results, emotion_group)
         if columns.date is not None:
             self._day(row.get(columns.date), results, emotion_group)
+
+    def ranked_groups(self, limit: int) -> tuple[list[tuple[str, Tally]], list[tuple[str, Tally]]]:
+        """The ``limit`` groups with the most rows, and the others. The ones kept are listed by
+        value when they are all numbers (ratings 1 to 10, not 1, 10, 2; rows without a value
+        last), else most rows first; ties go by :func:`group_key`."""
+        ranked = sorted(self.groups.items(), key=lambda item: (-item[1].rows, group_key(item[0])))
+        kept, rest = ranked[:limit], ranked[limit:]
+        values = [name for name, _ in kept if name not in (NONE, OTHER)]
+        if values and all(NUMBER.fullmatch(name) for name in values):
+            kept.sort(key=lambda item: group_key(item[0]))
+        return kept, rest
 
     def _group(self, value: Any) -> Tally:
         name = NONE if value is None or value == "" else str(value)

@@ -308,18 +308,17 @@ def _lumped(counts: Counter[str], kept: list[str]) -> Counter[str]:
 
 def _by_group(corpus: Corpus) -> str:
     column = corpus.columns.group or ""
-    ranked = sorted(corpus.groups.items(), key=lambda item: (-item[1].rows, item[0]))
-    shown, rest = ranked[:TOP_GROUPS], ranked[TOP_GROUPS:]
+    shown, rest = corpus.ranked_groups(TOP_GROUPS)
+    parts = [
+        f"<section><h2>By {escape(column)}</h2>",
+        f'<p class="note">{len(corpus.groups):,} distinct values; the '
+        f"{len(shown)} with the most rows are shown one by one.</p>",
+    ]
     if rest:
         merged = Tally()
         for _, tally in rest:
             merged.merge(tally)
         shown.append((f"{len(rest):,} other groups", merged))
-    parts = [
-        f"<section><h2>By {escape(column)}</h2>",
-        f'<p class="note">{len(corpus.groups):,} distinct values; the '
-        f"{min(TOP_GROUPS, len(ranked))} with the most rows are shown one by one.</p>",
-    ]
     for what, order, counts in _splits(corpus):
         rows = [(name, tally.rows, counts(tally)) for name, tally in shown]
         chart = svg.shares(rows, order, colours(order), f"{what} by {column}")

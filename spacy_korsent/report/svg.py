@@ -85,10 +85,9 @@ def histogram(
     """Columns of rows per score bin from 0 to 1, stacked by label (in ``counts``'s order)."""
     bins = len(next(iter(counts.values()), []))
     totals = [sum(column[i] for column in counts.values()) for i in range(bins)]
-    top = max(totals, default=0) or 1
     left, right, height, bottom = 56, 10, 170, 34
     step = (WIDTH - left - right) / max(bins, 1)
-    body = _y_axis(left, height, top, WIDTH - right)
+    body, top = _y_axis(left, height, max(totals, default=0), WIDTH - right)
     for i in range(bins):
         y: float = height
         for name, column in counts.items():
@@ -106,14 +105,30 @@ def histogram(
     return _svg(height + bottom, label, body)
 
 
-def _y_axis(left: float, height: float, top: int, right: float) -> list[str]:
-    """Grid lines and counts at 0, half and the top of a column chart."""
+def _y_axis(left: float, height: float, most: int, right: float) -> tuple[list[str], int]:
+    """Grid lines and counts at :func:`round_ticks` up to ``most``, and the count at the top of
+    the axis (what a full-height column stands for)."""
+    ticks = round_ticks(most)
+    top = ticks[-1]
     out = []
-    for share in (0, 0.5, 1):
-        y = height - height * share
+    for tick in ticks:
+        y = height - height * tick / top
         out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y + 4, f"{round(top * share):,}", anchor="end", cls="tick"))
-    return out
+        out.append(_text(left - 6, y + 4, f"{tick:,}", anchor="end", cls="tick"))
+    return out, top
+
+
+def round_ticks(most: int, steps: int = 5) -> list[int]:
+    """Counts from 0 to ``most`` or just above, at most ``steps`` steps apart by 1, 2 or 5 times
+    a power of ten: 0, 500, 1,000, 1,500 for 1,367 (never 683 and 1,367)."""
+    most = max(int(most), 1)
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if -(-most // step) <= steps:
+                return list(range(0, step * -(-most // step) + 1, step))
+        magnitude *= 10
 
 
 def shares(
@@ -153,10 +168,9 @@ def columns(
 ) -> str:
     """A column per period, stacked by ``order``: how many rows, and of which labels."""
     totals = [sum(counts.get(key, 0) for key in order) for _, counts in periods]
-    top = max(totals, default=0) or 1
     left, right, height, bottom = 56, 10, 170, 40
     step = (WIDTH - left - right) / max(len(periods), 1)
-    body = _y_axis(left, height, top, WIDTH - right)
+    body, top = _y_axis(left, height, max(totals, default=0), WIDTH - right)
     every = max(1, round(len(periods) / (WIDTH / 80)))
     for i, (name, counts) in enumerate(periods):
         y: float = height

@@ -259,3 +259,22 @@ def test_a_sentiment_model_with_other_classes_is_refused_not_scored_as_two(
     code, out, err = run(capsys, str(nsmc_slice), "--model", str(model))
     assert (code, out) == (2, "")
     assert "has 4 classes (bad, meh, good, great)" in err and len(err.splitlines()) == 1
+
+
+def test_the_per_class_table_lists_the_classes_in_the_matrix_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Most texts are positive, fewest negative: the table still reads negative, neutral,
+    positive, as the matrix under it and the model's labels do."""
+    reviews = [("최고의 영화", "positive")] * 5 + [("그냥 그랬다", "neutral")] * 3
+    reviews += [("최악이다", "negative")] * 2
+    path = tmp_path / "rated.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{g}\n" for t, g in reviews), encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--model", str(FIXTURES / "nsmc-koelectra-tiny"), "-q")
+    assert code == 0, err
+    lines = out.splitlines()
+    table = lines.index(next(line for line in lines if line.split()[:2] == ["class", "F1"]))
+    listed = [line.split()[0] for line in lines[table + 1 : table + 4]]
+    matrix = lines.index("sentiment confusion matrix (rows: gold, columns: predicted)")
+    assert listed == lines[matrix + 1].split() == ["negative", "neutral", "positive"]
+    assert [line.split()[0] for line in lines[matrix + 2 : matrix + 5]] == listed

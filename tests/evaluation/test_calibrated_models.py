@@ -264,7 +264,7 @@ def test_calibrate_writes_a_model_directory_that_every_command_applies(tmp_path)
     assert row["sentiment"] == ("neutral" if low <= p < high else row["sentiment"])
     assert "sentiment_neutral" not in row  # not a label of the model
     again = korsent("calibrate", "-m", NSMC_MODEL, "-i", data, *read, "-o", out, "-q")
-    assert again.returncode == 2 and "exists" in again.stderr
+    assert again.returncode == 2 and "add --overwrite" in again.stderr
     unknown = korsent("calibrate", "-m", NSMC_MODEL, "-i", data, *read[:4], "-o", tmp_path / "x")
     assert unknown.returncode == 2
     assert unknown.stderr.count("\n") == 1 and "--label-map" in unknown.stderr

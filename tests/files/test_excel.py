@@ -251,3 +251,34 @@ def test_report_reads_the_workbook_analyze_wrote(
     assert code == 0, capsys.readouterr().err
     html = page.read_text(encoding="utf-8")
     assert "연출도 좋고" in html and "2024-03" in html
+
+
+def test_pandas_reads_the_workbook_analyze_wrote_with_the_excel_extra_alone(
+    analyze: Analyze, workbook: Path, tmp_path: Path
+) -> None:
+    """``pd.read_excel(path)`` with no engine reads .xlsx with openpyxl: the extra brings it.
+    The values and types are the ones the command wrote (JSON Lines of the same run)."""
+    import configparser
+
+    import pandas as pd
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).parents[2] / "setup.cfg", encoding="utf-8")
+    extra = setup["options.extras_require"]["excel"].split()
+    assert any(requirement.startswith("openpyxl") for requirement in extra), extra
+
+    output, lines = tmp_path / "out.xlsx", tmp_path / "out.jsonl"
+    for target in (output, lines):
+        assert analyze("-i", workbook, "--sheet", "리뷰", "-o", target)[0] == 0
+    frame = pd.read_excel(output)
+    rows = [json.loads(line) for line in lines.read_text(encoding="utf-8").splitlines()]
+    assert list(frame.columns) == list(rows[0])
+    assert frame["id"].tolist() == [101, 102, 103] and frame["id"].dtype == "int64"
+    assert frame["text"].tolist() == [review[1] for review in REVIEWS[1:]]
+    assert frame["평점"].dtype == "float64" and frame["평점"].tolist()[:2] == [5.0, 1.5]
+    dates = [pd.Timestamp(2024, 3, 5), pd.Timestamp(2024, 3, 6, 14, 5)]
+    assert frame["작성일"].tolist()[:2] == dates
+    assert frame["추천"].tolist()[:2] == [True, False]
+    assert frame["sentiment"].tolist() == [row["sentiment"] for row in rows]
+    assert frame["sentiment_score"].dtype == "float64"
+    assert frame["sentiment_score"].tolist() == pytest.approx([r["sentiment_score"] for r in rows])

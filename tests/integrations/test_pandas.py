@@ -173,3 +173,19 @@ def test_without_pandas_the_import_error_names_the_extra() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert 'pip install "spacy-korsent[pandas]"' in done.stdout
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_or_when_asked(
+    tiny_pipeline: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not into a script's log (standard error that is no terminal) unless ``progress=True``."""
+    frame = pd.DataFrame({"text": REVIEWS})
+
+    def drawn(**given: Any) -> bool:
+        spacy_korsent.analyze_frame(frame, nlp=tiny_pipeline, **given)
+        return "4/4" in capsys.readouterr().err  # tqdm's count of the four texts
+
+    assert not drawn() and not drawn(progress=False)
+    assert drawn(progress=True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert drawn() and not drawn(progress=False)

@@ -283,3 +283,30 @@ def test_every_text_from_the_file_is_escaped() -> None:
     page = render_report(corpus_of(rows, group="movie", date="when"), title=attack)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_numeric_groups_are_listed_by_value_and_other_groups_by_rows() -> None:
+    ratings = ["10", "2", "10", "1", "9", "10", "2", "", "9.5"]
+    rows = [sentiment_row("positive", 0.9, rating=r) for r in ratings]
+    corpus = corpus_of(rows, group="rating")
+    shown, rest = corpus.ranked_groups(20)
+    assert [name for name, _ in shown] == ["1", "2", "9", "9.5", "10", "(none)"] and rest == []
+    kept, rest = corpus.ranked_groups(2)  # the most rows are kept, then listed by value
+    assert [name for name, _ in kept] == ["2", "10"] and len(rest) == 4
+    html = render_report(corpus, title="ratings")
+    html = html[html.index("<h2>By rating</h2>") :]
+    assert html.index(">1<") < html.index(">2<") < html.index(">9.5<") < html.index(">10<")
+    movies = corpus_of([sentiment_row("positive", 0.9, movie=m) for m in "BABCC"], group="movie")
+    assert [name for name, _ in movies.ranked_groups(20)[0]] == ["B", "C", "A"]
+
+
+def test_count_axes_tick_at_round_numbers() -> None:
+    from spacy_korsent.report import svg
+
+    assert svg.round_ticks(1367) == [0, 500, 1000, 1500]
+    assert svg.round_ticks(7) == [0, 2, 4, 6, 8] and svg.round_ticks(0) == [0, 1]
+    chart = svg.histogram({"positive": [1367, 40, 0, 3]}, {}, "scores", "sentiment_score")
+    ticks = [part.split(">")[1] for part in chart.split('class="tick"')[1:]]
+    assert ticks[:4] == ["0</text", "500</text", "1,000</text", "1,500</text"]
+    columns = svg.columns([("2024-03", {"positive": 683})], ["positive"], {}, "over time")
+    assert ">683<" not in columns and ">800<" in columns

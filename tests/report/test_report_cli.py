@@ -71,6 +71,7 @@ def test_report_of_analyze_output(
         "--sentiment-model", str(FIXTURES / "nsmc-koelectra-tiny"),
         "--emotion-model", str(FIXTURES / "kote-koelectra-tiny"), "-o", str(analysed),
     ]) == 0  # fmt: skip
+    assert "applies the calibration saved with" in capsys.readouterr().err  # KOTE's thresholds
     page = tmp_path / "report.html"
     code, err = report(
         capsys, "-i", str(analysed), "-o", str(page), "--text-column", "document",
