@@ -396,7 +396,26 @@ def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return replace_lone_surrogates(value)
     if isinstance(value, dict):
-        return {key: _replace_surrogates(item) for key, item in value.items()}
+        return _with_keys_replaced({key: _replace_surrogates(item) for key, item in value.items()})
     if isinstance(value, list):
         return [_replace_surrogates(item) for item in value]
     return value
+
+
+def _with_keys_replaced(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with lone surrogates in its keys replaced, as in values (no writer can encode
+    them); keys that become one name get pandas' suffixes (``.1``), so that no value is lost."""
+    keys = [replace_lone_surrogates(key) for key in row]
+    if keys == list(row):
+        return row
+    renamed = [key if key == old else None for key, old in zip(keys, row)]
+    taken = {key for key in renamed if key is not None}
+    for index, key in enumerate(keys):
+        if renamed[index] is None:
+            new, count = key, 0
+            while new in taken:
+                count += 1
+                new = f"{key}.{count}"
+            renamed[index] = new
+            taken.add(new)
+    return dict(zip(map(str, renamed), row.values()))

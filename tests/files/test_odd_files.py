@@ -131,6 +131,50 @@ def test_column_names_with_line_breaks_are_quoted_so_the_output_parses(
     assert [row[:4] for row in cells] == [["1", "x", "y", "좋다"], ["", "", "", "싫다\r끝"]]
 
 
+def output_keys_and_texts(fmt: str, path: Path, out: str) -> tuple[list[str], list[str]]:
+    """The column names (field names) and the texts that an output holds, in any format."""
+    if fmt in ("csv", "tsv"):
+        header, *rows = read_table(path, "," if fmt == "csv" else "\t")
+        return header, [row[header.index("text")] for row in rows]
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        return list(rows[0]), [row["text"] for row in rows]
+    if fmt == "parquet":
+        table = pytest.importorskip("pyarrow.parquet").read_table(path)
+        return table.column_names, table.column("text").to_pylist()
+    if fmt == "xlsx":
+        header, *rows = pytest.importorskip("python_calamine").CalamineWorkbook.from_path(
+            str(path)
+        ).get_sheet_by_index(0).to_python()
+        return header, [row[header.index("text")] for row in rows]
+    header, _, *lines = out.splitlines()
+    return header.split(), lines
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "parquet", "xlsx", "table"])
+def test_a_lone_surrogate_in_a_json_key_becomes_a_replacement_character(
+    analyze: Analyze, tmp_path: Path, fmt: str
+) -> None:
+    """As in a value: U+FFFD, in every output format, with every row written (nested keys too;
+    two keys that become one name keep both values)."""
+    source = tmp_path / "keys.jsonl"
+    source.write_text(
+        '{"id":1,"text":"좋다","\\ud800key":"v","\\udc00key":"w","m":{"\\udfff":2}}\n'
+        '{"id":2,"text":"싫다","\\ud800key":"x"}\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / f"out.{fmt}"
+    code, out, err = analyze("-i", source, "-f", fmt, *([] if fmt == "table" else ["-o", output]))
+    assert code == 0, err
+    keys, texts = output_keys_and_texts(fmt, output, out)
+    assert keys[:5] == ["id", "text", "\ufffdkey", "\ufffdkey.1", "m"]
+    assert len(texts) == 2 and (fmt == "table" or texts == ["좋다", "싫다"])
+    if fmt == "jsonl":
+        first = json.loads(output.read_text(encoding="utf-8").splitlines()[0])
+        assert first["\ufffdkey"] == "v" and first["\ufffdkey.1"] == "w"
+        assert first["m"] == {"\ufffd": 2}
+
+
 # --- repeated and empty column names -----------------------------------------------------------
 
 
