@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .records import InputError, Record, pandas_names, source_name
+from .workbook_limits import SheetLimits
 from .writing import FixedColumns, Writer, text_of
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -59,6 +60,7 @@ def read_sheet_records(
     columns: Sequence[str] | None = None,
     required: Sequence[str] = (),
     stream: Iterable[bytes] | None = None,
+    limits: SheetLimits | None = None,
 ) -> Iterator[Record]:
     """Stream the rows of a workbook's sheet (the first unless ``sheet`` names one, by name or
     by number from 1) as :class:`~.readers.Record` s numbered by sheet row.
