@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .records import InputError, Record, pandas_names, source_name
-from .workbook_limits import SheetLimits
+from .workbook_limits import SheetLimits, Workbook
 from .writing import FixedColumns, Writer, text_of
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -66,22 +66,19 @@ def read_sheet_records(
     by number from 1) as :class:`~.readers.Record` s numbered by sheet row.
 
     ``required`` columns are checked against the header before the first row; ``stream`` gives
-    the workbook's bytes (standard input). A file that is no workbook, a sheet it does not have
-    or a missing column is an :class:`InputError` before the first row.
+    the workbook's bytes (standard input). A file that is no workbook, a sheet it does not have,
+    one past Excel's limits or ``limits`` (:mod:`.workbook_limits`) or a missing column is an
+    :class:`InputError` before the first row.
     """
     name = source_name(path)
     calamine = _calamine(name)
+    source = b"".join(stream) if stream is not None else path
     try:
-        if stream is not None:
-            book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(stream)))
-        else:
-            book = calamine.CalamineWorkbook.from_path(str(path))
-        table = _sheet(book, sheet, name)
+        book, index = _open(source, name, sheet, limits or SheetLimits())
+        table = book.get_sheet_by_index(index)
         rows = table.iter_rows()
     except calamine.CalamineError as err:
         raise InputError(f"cannot read {name} as an Excel workbook (.xlsx): {err}.") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}.") from err
     where = f"{name} (sheet {table.name!r})"
     first = table.start[0] + 1 if table.start else 1  # the sheet row of the range's first row
     numbered = ((first + index, [_cell(value) for value in row]) for index, row in enumerate(rows))
@@ -98,25 +95,40 @@ def read_sheet_records(
         _check([], required, where, columns)
 
 
-def _sheet(book: Any, sheet: str | int | None, name: str) -> Any:
-    """The sheet asked for: by name, by number from 1, else the first."""
-    names = list(book.sheet_names)
+def _open(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[Any, int]:
+    """The workbook opened by calamine and the index of the sheet asked for, both checked
+    within ``limits`` first (:mod:`.workbook_limits`): an InputError for one past them."""
+    calamine = _calamine(name)
+    checked = Workbook(source, name, limits)  # the shared strings, before calamine reads them
+    try:
+        if isinstance(source, bytes):
+            book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(source))
+        else:
+            book = calamine.CalamineWorkbook.from_path(str(source))
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
+    index = _sheet(list(book.sheet_names), sheet, name)
+    checked.check_sheet(index)
+    return book, index
+
+
+def _sheet(names: list[str], sheet: str | int | None, name: str) -> int:
+    """The index of the sheet asked for: by name, by number from 1, else the first."""
     if sheet is None:
-        chosen = 0
-    elif isinstance(sheet, int) or sheet.isdigit():
+        return 0
+    if isinstance(sheet, int) or sheet.isdigit():
         chosen = int(sheet) - 1
         if not 0 <= chosen < len(names):
             raise InputError(
                 f"{name} has {len(names)} sheet(s) ({', '.join(map(repr, names))}); --sheet "
                 f"{sheet} is not one of them (sheets are numbered from 1)."
             )
-    elif sheet in names:
-        chosen = names.index(sheet)
-    else:
-        raise InputError(
-            f"{name} has no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}."
-        )
-    return book.get_sheet_by_index(chosen)
+        return chosen
+    if sheet in names:
+        return names.index(sheet)
+    raise InputError(f"{name} has no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}.")
 
 
 def _check(
@@ -154,10 +166,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def sheet_rows(path: Path | str, sheet: str | int | None = None) -> int:
-    """The number of rows in the sheet's used range (for a progress bar's total)."""
-    book = _calamine(str(path)).CalamineWorkbook.from_path(str(path))
-    return int(_sheet(book, sheet, str(path)).height)
+def sheet_rows(
+    path: Path | str, sheet: str | int | None = None, limits: SheetLimits | None = None
+) -> int:
+    """The number of rows in the sheet's range (for a progress bar's total), found without
+    reading its cells into memory."""
+    checked = Workbook(path, str(path), limits or SheetLimits())
+    return checked.check_sheet(_sheet(checked.sheet_names, sheet, str(path))).rows
 
 
 def check_writable() -> None:

@@ -1,38 +1,62 @@
 """How much of a workbook korsent reads into memory, checked before python-calamine reads it.
 
-calamine cannot stream a sheet: it holds the sheet's whole used range (every cell from the first
-filled one to the last, about 32 bytes each, so one cell at XFD5000 makes 82 million of them) and
-each cell's own copy of its text (a shared string used by a million cells is held a million
-times), and it reserves room for as many shared strings as the workbook declares. A workbook of a
-few kilobytes can so ask for gigabytes, or for more than the machine has (the process aborts).
+calamine cannot stream a sheet: it holds every filled cell it reads (so a cell written a million
+times over is held a million times), then the sheet's whole range from its first cell to its last
+(about 32 bytes a cell: one cell at XFD5000 besides A1 makes 82 million of them), each with its
+own copy of its text (a shared string that a million cells use is held a million times); and it
+reserves room for as many shared strings as the workbook declares. A workbook of a few kilobytes
+can so ask for gigabytes, or for more than any machine has (the process aborts).
 
-So the XML of the shared strings and of the sheet is read first, streaming, with expat, keeping
-nothing but counts: the extent of the cells (as calamine places them, ``r`` attributes or not),
-the text they hold, and what the workbook declares. A reference past Excel's own limits
-(:data:`EXCEL_ROWS` rows, :data:`EXCEL_COLUMNS` columns) makes no sheet Excel could have
-written; a sheet past :class:`SheetLimits` is one that would take more memory than korsent grants
-a workbook. Both are an :class:`~.records.InputError` that says which, before calamine starts.
+So the shared strings and the sheet are read first, as a stream through expat, keeping only
+counts: the extent of the cells (where calamine puts them, with or without ``r`` attributes), the
+cells that hold something, the characters of text (all text in the sheet's XML, a shared string
+counted for each cell that uses it, and the shared strings themselves), and what the workbook
+declares (``<dimension>``, ``uniqueCount``). A reference past Excel's own limits (row
+:data:`EXCEL_ROWS`, column XFD) belongs to no sheet Excel could write: the file is damaged or
+made to exhaust memory. A sheet past :class:`SheetLimits` would take more memory than korsent
+grants a workbook. Either is an :class:`~.records.InputError` that says which, before calamine
+reads anything.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import re
+import zipfile
+import zlib
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from xml.parsers import expat
+
+from .records import InputError
 
 MAX_SHEET_CELLS = 20_000_000
-"""Cells of a sheet's used range read at most by default: a million rows of 19 columns (about
-640 MB in calamine's cells)."""
+"""Cells of a sheet's range read at most by default: a million rows of 19 columns (about 640 MB
+as calamine holds them)."""
 MAX_SHEET_TEXT = 100_000_000
-"""Characters of text (shared strings and cell text, a shared string counted for each cell that
-uses it) read at most by default: about 300 MB as calamine holds Hangul."""
+"""Characters of text read at most by default (about 300 MB as calamine holds Hangul)."""
 EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
+HARMLESS_RESERVE = EXCEL_ROWS
+"""Shared strings a workbook may declare beyond those it holds (calamine reserves them)."""
+CHUNK = 1 << 20
+"""Bytes of XML decompressed and parsed at a time."""
+OLE = bytes.fromhex("d0cf11e0a1b11ae1")
+"""How an OLE compound file starts: an encrypted .xlsx, or an .xls."""
+
+_REFERENCE = re.compile(r"([A-Za-z]*)([0-9]+)")
 
 
 @dataclass(frozen=True)
 class SheetLimits:
-    """The most of a workbook that is read: ``cells`` in the sheet's used range (rows x columns,
-    from the first filled cell to the last) and ``text`` characters (see the module docstring);
-    the command line's ``--max-sheet-cells`` and ``--max-sheet-text``."""
+    """The most of a workbook that is read: ``cells`` of the sheet's range (rows x columns from
+    its first row and column to its last filled cell, and cells written) and ``text`` characters
+    (see the module docstring); the command line's ``--max-sheet-cells`` and ``--max-sheet-text``.
+    """
 
     cells: int = MAX_SHEET_CELLS
     text: int = MAX_SHEET_TEXT
@@ -44,3 +68,408 @@ class SheetLimits:
         cells = getattr(options, "max_sheet_cells", None) or MAX_SHEET_CELLS
         text = getattr(options, "max_sheet_text", None) or MAX_SHEET_TEXT
         return cls(cells, text)
+
+
+@dataclass(frozen=True)
+class SheetExtent:
+    """What reading a sheet takes: its range's ``rows`` and ``columns``, the ``cells`` written
+    with something in them, and the ``text`` characters held (shared strings included)."""
+
+    rows: int
+    columns: int
+    cells: int
+    text: int
+
+
+class Workbook:
+    """A workbook's parts as calamine finds them, its shared strings checked on opening.
+
+    ``source`` is a path or the workbook's bytes; ``name`` names it in messages.
+    """
+
+    def __init__(self, source: Path | str | bytes, name: str, limits: SheetLimits) -> None:
+        self.name = name
+        self.limits = limits
+        file = io.BytesIO(source) if isinstance(source, bytes) else source
+        try:
+            self.zip = zipfile.ZipFile(file)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as err:
+            why = _why(file, err)
+            raise InputError(f"cannot read {name} as an Excel workbook (.xlsx): {why}") from err
+        except OSError as err:
+            raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
+        self.parts = {part.replace("\\", "/").lower(): part for part in self.zip.namelist()}
+        self.base = self._base()
+        self.sheets = self._sheets()
+        self.shared_sizes = array("I")
+        self.shared_text = 0
+        self._check_shared_strings()
+
+    @property
+    def sheet_names(self) -> list[str]:
+        """The sheets' names, in the workbook's order."""
+        return [name for name, _ in self.sheets]
+
+    def check_sheet(self, index: int) -> SheetExtent:
+        """The extent of sheet ``index`` (from 0); an InputError past Excel's limits or
+        :attr:`limits`, or when the workbook names the sheet but does not hold it."""
+        name, path = self.sheets[index]
+        where = f"{self.name} (sheet {name!r})"
+        part = self.parts.get(path.lower())
+        if part is None:
+            raise InputError(
+                f"{where}: the workbook lists the sheet, but its data ({path}) is not in the "
+                "file: the workbook is damaged; open it in Excel and save it again."
+            )
+        scan = _SheetScan(where, self.limits, self.shared_sizes, self.shared_text)
+        _parse(self.zip, part, where, scan.handlers(), scan.check, self.limits.text)
+        return scan.extent()
+
+    def _base(self) -> str:
+        """The folder of the workbook's main part (``xl/``), as the package's relationships
+        name it."""
+        relations = self._relationships("_rels/.rels")
+        targets = [t for t, kind in relations.values() if kind.endswith("/officeDocument")]
+        if not targets:
+            return "xl/"  # calamine refuses the workbook
+        folder, slash, _ = targets[-1].rpartition("/")
+        return (folder + slash).removeprefix("/")
+
+    def _sheets(self) -> list[tuple[str, str]]:
+        """(name, part) of each sheet in the workbook's order, where calamine looks for it."""
+        relations = self._relationships(f"{self.base}_rels/workbook.xml.rels")
+        sheets: list[tuple[str, str]] = []
+
+        def start(element: str, attributes: dict[str, str]) -> None:
+            if _local(element) == "sheet":
+                ids = [value for key, value in attributes.items() if _local(key) == "id"]
+                target = relations.get(ids[-1] if ids else "", ("", ""))[0]
+                path = target[1:] if target.startswith("/") else self.base + target
+                sheets.append((attributes.get("name", ""), path.replace("\\", "/")))
+
+        self._read_small(f"{self.base}workbook.xml", start)
+        return sheets
+
+    def _relationships(self, path: str) -> dict[str, tuple[str, str]]:
+        """Id -> (target, type) of a relationships part (none when it is missing)."""
+        found: dict[str, tuple[str, str]] = {}
+
+        def start(element: str, attributes: dict[str, str]) -> None:
+            if _local(element) == "Relationship":
+                target, kind = attributes.get("Target", ""), attributes.get("Type", "")
+                found[attributes.get("Id", "")] = (target, kind)
+
+        self._read_small(path, start)
+        return found
+
+    def _read_small(self, path: str, start: Callable[[str, dict[str, str]], None]) -> None:
+        part = self.parts.get(path.lower())
+        if part is not None:  # a missing part is calamine's error to report
+            handlers: dict[str, Callable[..., None]] = {"StartElementHandler": start}
+            _parse(self.zip, part, self.name, handlers, lambda: None, self.limits.text)
+
+    def _check_shared_strings(self) -> None:
+        """Count the shared strings and their characters; refuse a table past the limits, or
+        one that declares far more strings than it holds (calamine reserves room for them)."""
+        part = self.parts.get(f"{self.base}sharedStrings.xml".lower())
+        if part is None:
+            return
+        where = f"{self.name} (its shared strings)"
+        declared: list[int] = []
+        depth = [0, 0]  # open <si> elements, characters in the current one
+
+        def start(element: str, attributes: dict[str, str]) -> None:
+            local = _local(element)
+            if local == "sst" and _DIGITS.fullmatch(attributes.get("uniqueCount", "")):
+                declared.append(int(attributes["uniqueCount"]))
+            elif local == "si":
+                depth[0] += 1
+                if depth[0] == 1:
+                    depth[1] = 0
+
+        def end(element: str) -> None:
+            if _local(element) == "si" and depth[0]:
+                depth[0] -= 1
+                if not depth[0]:
+                    self.shared_sizes.append(min(depth[1], 2**32 - 1))
+
+        def text(data: str) -> None:
+            self.shared_text += len(data)
+            if depth[0]:
+                depth[1] += len(data)
+
+        def check() -> None:
+            _check_count(where, len(self.shared_sizes), "shared strings", self.limits)
+            _check_text(where, self.shared_text, self.limits)
+
+        handlers: dict[str, Callable[..., None]] = {"StartElementHandler": start}
+        handlers.update(EndElementHandler=end, CharacterDataHandler=text)
+        _parse(self.zip, part, where, handlers, check, self.limits.text)
+        held = len(self.shared_sizes)
+        if declared and declared[0] > max(held, HARMLESS_RESERVE):
+            raise InputError(
+                f"{where}: the workbook declares {declared[0]:,} shared strings but holds "
+                f"{held:,}: the file is damaged (or made to exhaust memory) and is not read."
+            )
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class _SheetScan:
+    """The expat handlers that follow a sheet as calamine reads it (see :meth:`handlers`).
+
+    calamine places a cell at its ``r`` attribute, else after the cell before it in the row
+    (its row: the row's ``r``, else the one after the row before). It skips ``<c/>`` and
+    ``<row/>`` written as empty elements, which expat cannot tell from ``<c></c>``: for those
+    the position calamine may have reached is followed from above (``row``, ``column`` are
+    upper bounds), which can only make the extent larger than calamine's, never smaller. A cell
+    with any element in it counts as filled (calamine reads its value from such an element).
+    """
+
+    def __init__(
+        self, where: str, limits: SheetLimits, shared_sizes: array[int], shared_text: int
+    ) -> None:
+        self.where = where
+        self.limits = limits
+        self.shared_sizes = shared_sizes
+        self.text = shared_text
+        self.row = self.column = 0  # where calamine's next cell without r goes (0-based)
+        self.top = self.left = EXCEL_ROWS  # the range's first row and column
+        self.bottom = self.right = -1  # its last
+        self.filled = 0
+        self.rows: list[list[Any]] = []  # [row before, column before, r or None, has a child]
+        self.cell: tuple[int, int, int, bool, bool] | None = None  # row, column, column before,
+        self.has_child = False  # explicit, shared; whether an element is in it
+        self.depth = 0  # elements open inside the cell
+        self.index: list[str] | None = None  # the text of a shared string cell's <v>
+
+    def handlers(self) -> dict[str, Callable[..., None]]:
+        return {
+            "StartElementHandler": self.start,
+            "EndElementHandler": self.end,
+            "CharacterDataHandler": self.characters,
+        }
+
+    def start(self, element: str, attributes: dict[str, str]) -> None:
+        if self.cell is not None:  # calamine reads the cell's value from any element in it
+            self.has_child = True
+            self.depth += 1
+            if self.depth == 1 and self.cell[4] and _local(element) == "v":
+                self.index = []
+            return
+        if self.rows:
+            self.rows[-1][3] = True
+        local = _local(element)
+        if local == "c":
+            reference = attributes.get("r")
+            if reference is None:
+                row, column, explicit = self.row, self.column, False
+            else:
+                row, column = self._position(reference)
+                explicit = True
+            self.cell = (row, column, self.column, explicit, attributes.get("t") == "s")
+            self.has_child = False
+            self.column = column
+        elif local == "row":
+            reference = attributes.get("r")
+            given = None if reference is None else self._position(reference, row_only=True)[0]
+            self.rows.append([self.row, self.column, given, False])
+            if given is not None:
+                self.row = given
+        elif local == "dimension":
+            for corner in attributes.get("ref", "").split(":"):
+                self._position(corner)
+
+    def end(self, element: str) -> None:
+        if self.depth:
+            self.depth -= 1
+            if self.index is not None and not self.depth:
+                self._add_shared_string()
+        elif self.cell is not None:
+            row, column, column_before, explicit, _ = self.cell
+            self.cell = None
+            if self.has_child:
+                self.column = column + 1
+                self.filled += 1
+                self._place(row, column, explicit)
+            else:  # <c/> (skipped) or <c></c> (an empty cell): the larger of the two
+                self.column = max(column_before, column + 1) if explicit else column_before + 1
+        elif self.rows and _local(element) == "row":
+            row_before, column_before, row, had_child = self.rows.pop()
+            if had_child:  # calamine read it as a row: the next one follows it
+                self.row, self.column = self.row + 1, 0
+            else:  # <row/> (skipped) or <row></row> (read): the larger of the two
+                after = row_before + 1 if row is None else max(row_before, row + 1)
+                self.row, self.column = after, column_before
+
+    def _place(self, row: int, column: int, explicit: bool) -> None:
+        if not explicit:  # only an upper bound: the range may start at A1
+            if row >= EXCEL_ROWS or column >= EXCEL_COLUMNS:
+                self._refuse_position(row, column)
+            self.top = self.left = 0
+        if row > self.bottom:
+            self.bottom = row
+        if row < self.top:
+            self.top = row
+        if column > self.right:
+            self.right = column
+        if column < self.left:
+            self.left = column
+
+    def _add_shared_string(self) -> None:
+        digits = "".join(self.index or ())
+        self.index = None
+        if _DIGITS.fullmatch(digits) and int(digits) < len(self.shared_sizes):
+            self.text += self.shared_sizes[int(digits)]
+
+    def characters(self, data: str) -> None:
+        self.text += len(data)
+        if self.index is not None:
+            self.index.append(data)
+
+    def _position(self, reference: str, *, row_only: bool = False) -> tuple[int, int]:
+        """The 0-based (row, column) of a reference as calamine reads it; an InputError for one
+        it could not read or that is past Excel's limits."""
+        match = _REFERENCE.fullmatch(reference)
+        if not match or not (match[1] or row_only) or match[2].strip("0") == "":
+            raise InputError(
+                f"{self.where}: {reference!r} is no cell reference: the workbook is damaged; "
+                "open it in Excel and save it again."
+            )
+        row, column = int(match[2]) - 1, _column(match[1]) - 1
+        if row >= EXCEL_ROWS or (column >= EXCEL_COLUMNS and not row_only):
+            self._refuse_position(row, column)
+        return row, column
+
+    def _refuse_position(self, row: int, column: int) -> None:
+        cell = f"row {row + 1:,}" if row >= EXCEL_ROWS else f"column {column + 1:,}"
+        raise InputError(
+            f"{self.where}: a cell at {cell} is past Excel's last cell XFD1048576 "
+            f"({EXCEL_ROWS:,} rows, {EXCEL_COLUMNS:,} columns), which no sheet Excel writes has: "
+            "the workbook is damaged (or made to exhaust memory) and is not read."
+        )
+
+    def check(self) -> None:
+        """Called after each piece of XML: refuse as soon as a limit is passed."""
+        _check_text(self.where, self.text, self.limits)
+        _check_count(self.where, self.filled, "cells written", self.limits)
+        rows, columns = self._size()
+        if rows * columns > self.limits.cells:
+            first = f"{_letters(self.left + 1)}{self.top + 1}"
+            last = f"{_letters(self.right + 1)}{self.bottom + 1}"
+            raise InputError(
+                f"{self.where}: the sheet's range {first}:{last} is {rows:,} rows x {columns:,} "
+                f"columns = {rows * columns:,} cells, past the limit of {self.limits.cells:,} "
+                "cells read into memory; raise it with --max-sheet-cells, or save the sheet as "
+                "CSV (read as a stream)."
+            )
+
+    def _size(self) -> tuple[int, int]:
+        if self.bottom < 0:
+            return 0, 0
+        return self.bottom - self.top + 1, self.right - self.left + 1
+
+    def extent(self) -> SheetExtent:
+        rows, columns = self._size()
+        return SheetExtent(rows, columns, self.filled, self.text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column(letters: str) -> int:
+    """A column's number from 1 (A is 1; no letters is 0)."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _letters(number: int) -> str:
+    """A column's letters from its number from 1."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _check_count(where: str, count: int, what: str, limits: SheetLimits) -> None:
+    if count > limits.cells:
+        raise InputError(
+            f"{where}: more than {limits.cells:,} {what}, the limit of cells read into memory; "
+            "raise it with --max-sheet-cells, or save the sheet as CSV (read as a stream)."
+        )
+
+
+def _check_text(where: str, text: int, limits: SheetLimits) -> None:
+    if text > limits.text:
+        raise InputError(
+            f"{where}: more than {limits.text:,} characters of text (a shared string counted for "
+            "each cell that uses it), the limit read into memory; raise it with --max-sheet-text, "
+            "or save the sheet as CSV (read as a stream)."
+        )
+
+
+def _parse(
+    archive: zipfile.ZipFile,
+    part: str,
+    where: str,
+    handlers: dict[str, Callable[..., None]],
+    check: Callable[[], None],
+    text_limit: int,
+) -> None:
+    """Parse a part of the workbook with expat, a chunk at a time, calling ``check`` after each.
+
+    A document type declaration (which could define entities) and XML that is not well formed
+    are refused as damage; so is a run of more than ``text_limit`` bytes without a tag (one
+    token, text or a tag, that expat and calamine would hold whole).
+    """
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    for event, handler in handlers.items():
+        setattr(parser, event, handler)
+
+    def no_doctype(*_: Any) -> None:
+        raise InputError(f"{where}: {part} declares a document type, which no workbook does.")
+
+    parser.StartDoctypeDeclHandler = no_doctype
+    run = 0  # bytes since the last "<"
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(CHUNK):
+                tag = chunk.rfind(b"<")
+                run = run + len(chunk) if tag < 0 else len(chunk) - tag
+                if run > text_limit:
+                    _check_text(where, run, SheetLimits(text=text_limit))
+                parser.Parse(chunk, False)
+                check()
+            parser.Parse(b"", True)
+    except expat.ExpatError as err:
+        raise InputError(
+            f"{where}: {part} is not well-formed XML ({expat.errors.messages[err.code]}, line "
+            f"{err.lineno}): the workbook is damaged; open it in Excel and save it again."
+        ) from err
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error) as err:
+        raise InputError(f"cannot read {where} as an Excel workbook (.xlsx): {err}.") from err
+
+
+def _why(file: Path | str | IO[bytes], error: Exception) -> str:
+    """Why a file is no ZIP archive, as a sentence: a password or an old .xls, when it is an
+    OLE compound file (which both are), else ``error``."""
+    if isinstance(file, (str, Path)):
+        with open(file, "rb") as stream:
+            start = stream.read(len(OLE))
+    else:
+        start = file.getvalue()[: len(OLE)] if isinstance(file, io.BytesIO) else b""
+    if start == OLE:
+        return (
+            "it is protected with a password, or an Excel 97-2003 workbook (.xls); save it as "
+            ".xlsx without a password."
+        )
+    return f"{error}."
+
+
+@functools.lru_cache(maxsize=1024)
+def _local(name: str) -> str:
+    """An element's or attribute's name without its namespace prefix."""
+    return name.rpartition(":")[2]
