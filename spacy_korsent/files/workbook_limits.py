@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import string
 import zipfile
 import zlib
 from array import array
@@ -48,7 +49,7 @@ CHUNK = 1 << 20
 OLE = bytes.fromhex("d0cf11e0a1b11ae1")
 """How an OLE compound file starts: an encrypted .xlsx, or an .xls."""
 
-_REFERENCE = re.compile(r"([A-Za-z]*)([0-9]+)")
+_LETTERS = string.ascii_letters
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ class _SheetScan:
     def _place(self, row: int, column: int, explicit: bool) -> None:
         if not explicit:  # only an upper bound: the range may start at A1
             if row >= EXCEL_ROWS or column >= EXCEL_COLUMNS:
-                self._refuse_position(row, column)
+                self._refuse_position(f"a cell at row {row + 1:,}, column {column + 1:,}")
             self.top = self.left = 0
         if row > self.bottom:
             self.bottom = row
@@ -329,25 +330,29 @@ class _SheetScan:
             self.index.append(data)
 
     def _position(self, reference: str, *, row_only: bool = False) -> tuple[int, int]:
-        """The 0-based (row, column) of a reference as calamine reads it; an InputError for one
-        it could not read or that is past Excel's limits."""
-        match = _REFERENCE.fullmatch(reference)
-        if not match or not (match[1] or row_only) or match[2].strip("0") == "":
+        """The 0-based (row, column) of a reference as calamine reads it (letters, then the row's
+        digits); an InputError for one it could not read or that is past Excel's limits."""
+        digits = reference.lstrip(_LETTERS)
+        letters = reference[: len(reference) - len(digits)]
+        if not (digits.isascii() and digits.isdigit() and digits.strip("0")) or not (
+            letters or row_only
+        ):
             raise InputError(
-                f"{self.where}: {reference!r} is no cell reference: the workbook is damaged; "
-                "open it in Excel and save it again."
+                f"{self.where}: {reference[:40]!r} is no cell reference: the workbook is "
+                "damaged; open it in Excel and save it again."
             )
-        row, column = int(match[2]) - 1, _column(match[1]) - 1
+        if len(digits) > 7 or len(letters) > 3:  # past Excel, and too long to be a number
+            self._refuse_position(f"{'row' if row_only else 'cell'} {reference[:40]}")
+        row, column = int(digits) - 1, _column(letters) - 1
         if row >= EXCEL_ROWS or (column >= EXCEL_COLUMNS and not row_only):
-            self._refuse_position(row, column)
+            self._refuse_position(f"{'row' if row_only else 'cell'} {reference}")
         return row, column
 
-    def _refuse_position(self, row: int, column: int) -> None:
-        cell = f"row {row + 1:,}" if row >= EXCEL_ROWS else f"column {column + 1:,}"
+    def _refuse_position(self, what: str) -> None:
         raise InputError(
-            f"{self.where}: a cell at {cell} is past Excel's last cell XFD1048576 "
-            f"({EXCEL_ROWS:,} rows, {EXCEL_COLUMNS:,} columns), which no sheet Excel writes has: "
-            "the workbook is damaged (or made to exhaust memory) and is not read."
+            f"{self.where}: {what} is past Excel's last cell XFD1048576 ({EXCEL_ROWS:,} rows, "
+            f"{EXCEL_COLUMNS:,} columns), which no sheet Excel writes has: the workbook is damaged "
+            "(or made to exhaust memory) and is not read."
         )
 
     def check(self) -> None:

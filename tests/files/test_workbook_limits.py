@@ -84,25 +84,30 @@ HOSTILE = {  # name: (sheetData, other parts, what the one line says)
         {},
         "range A1:XFD1048576 is 1,048,576 rows x 16,384 columns = 17,179,869,184 cells",
     ),
-    "row-past-excel": (
-        HEADER + '<row r="99999999999"><c r="A99999999999"><v>1</v></c></row>',
+    "cell-past-the-last-row": (
+        HEADER + '<row r="3"><c r="A99999999999"><v>1</v></c></row>',
         {},
-        "a cell at row 99,999,999,999 is past Excel's last cell XFD1048576",
+        "cell A99999999999 is past Excel's last cell XFD1048576",
     ),
     "row-without-cell-reference": (
         HEADER + '<row r="99999999999"><c><v>1</v></c></row>',
         {},
-        "a cell at row 99,999,999,999 is past Excel's last cell",
+        "row 99999999999 is past Excel's last cell XFD1048576",
+    ),
+    "reference-of-5000-digits": (
+        HEADER + f'<row r="3"><c r="A{"9" * 5000}"><v>1</v></c></row>',
+        {},
+        "cell A9999999999999999999999999999999999999 is past Excel's last cell",
     ),
     "column-past-excel": (
         HEADER + '<row r="2"><c r="XFE2"><v>1</v></c></row>',
         {},
-        "a cell at column 16,385 is past Excel's last cell XFD1048576",
+        "cell XFE2 is past Excel's last cell XFD1048576",
     ),
     "dimension-past-excel": (
         HEADER + ROW,
         {"dimension": "A1:B99999999"},
-        "a cell at row 99,999,999 is past Excel's last cell",
+        "cell B99999999 is past Excel's last cell XFD1048576",
     ),
     "declared-strings": (
         HEADER,
