@@ -97,7 +97,7 @@ HOSTILE = {  # name: (sheetData, other parts, what the one line says)
     "reference-of-5000-digits": (
         HEADER + f'<row r="3"><c r="A{"9" * 5000}"><v>1</v></c></row>',
         {},
-        "cell A9999999999999999999999999999999999999 is past Excel's last cell",
+        f"cell A{'9' * 39} is past Excel's last cell",  # the reference's first 40 characters
     ),
     "column-past-excel": (
         HEADER + '<row r="2"><c r="XFE2"><v>1</v></c></row>',
