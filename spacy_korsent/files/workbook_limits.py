@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import re
 import string
 import zipfile
@@ -50,6 +51,19 @@ OLE = bytes.fromhex("d0cf11e0a1b11ae1")
 """How an OLE compound file starts: an encrypted .xlsx, or an .xls."""
 
 _LETTERS = string.ascii_letters
+_UPPER = string.ascii_uppercase
+_COLUMNS = {
+    "".join(letters): number
+    for number, letters in enumerate(
+        itertools.chain(
+            string.ascii_uppercase,
+            itertools.product(string.ascii_uppercase, repeat=2),
+            itertools.product(string.ascii_uppercase, repeat=3),
+        )
+    )
+    if number < EXCEL_COLUMNS
+}
+"""The 0-based number of each column Excel has, by its letters (A is 0, XFD is 16,383)."""
 
 
 @dataclass(frozen=True)
@@ -266,15 +280,24 @@ class _SheetScan:
             reference = attributes.get("r")
             if reference is None:
                 row, column, explicit = self.row, self.column, False
-            else:
-                row, column = self._position(reference)
+            else:  # A1 to XFD1048576 as Excel writes them at once, anything else in _position
+                digits = reference.lstrip(_UPPER)
+                column = _COLUMNS.get(reference[: len(reference) - len(digits)], -1)
+                row = int(digits) - 1 if digits.isdigit() and len(digits) < 8 else -1
+                if not (column >= 0 and 0 <= row < EXCEL_ROWS):
+                    row, column = self._position(reference)
                 explicit = True
             self.cell = (row, column, self.column, explicit, attributes.get("t") == "s")
             self.has_child = False
             self.column = column
         elif local == "row":
             reference = attributes.get("r")
-            given = None if reference is None else self._position(reference, row_only=True)[0]
+            if reference is not None and reference.isdigit() and len(reference) < 8:
+                given: int | None = int(reference) - 1
+            else:
+                given = None if reference is None else self._position(reference, row_only=True)[0]
+            if given is not None and not 0 <= given < EXCEL_ROWS:
+                given = self._position(reference or "", row_only=True)[0]
             self.rows.append([self.row, self.column, given, False])
             if given is not None:
                 self.row = given
