@@ -234,12 +234,11 @@ _DIGITS = re.compile(r"[0-9]+")
 class _SheetScan:
     """The expat handlers that follow a sheet as calamine reads it (see :meth:`handlers`).
 
-    calamine places a cell at its ``r`` attribute, else after the cell before it in the row
-    (its row: the row's ``r``, else the one after the row before). It skips ``<c/>`` and
-    ``<row/>`` written as empty elements, which expat cannot tell from ``<c></c>``: for those
-    the position calamine may have reached is followed from above (``row``, ``column`` are
-    upper bounds), which can only make the extent larger than calamine's, never smaller. A cell
-    with any element in it counts as filled (calamine reads its value from such an element).
+    calamine places a cell at its ``r`` attribute, else after the cell before it (its row: the
+    row's ``r``, else the one after the row before; every row's end moves to the next row and
+    its first column), empty elements (``<c/>``, ``<row/>``) as if written in full, as expat
+    reports them. A cell with any element in it counts as filled (calamine reads its value from
+    such an element), which can only make the extent larger than calamine's, never smaller.
     """
 
     def __init__(
@@ -253,9 +252,8 @@ class _SheetScan:
         self.top = self.left = EXCEL_ROWS  # the range's first row and column
         self.bottom = self.right = -1  # its last
         self.filled = 0
-        self.rows: list[list[Any]] = []  # [row before, column before, r or None, has a child]
-        self.cell: tuple[int, int, int, bool, bool] | None = None  # row, column, column before,
-        self.has_child = False  # explicit, shared; whether an element is in it
+        self.cell: tuple[int, int, bool] | None = None  # row, column, shared string
+        self.has_child = False  # whether an element is in the cell
         self.depth = 0  # elements open inside the cell
         self.index: list[str] | None = None  # the text of a shared string cell's <v>
 
@@ -270,24 +268,21 @@ class _SheetScan:
         if self.cell is not None:  # calamine reads the cell's value from any element in it
             self.has_child = True
             self.depth += 1
-            if self.depth == 1 and self.cell[4] and _local(element) == "v":
+            if self.depth == 1 and self.cell[2] and _local(element) == "v":
                 self.index = []
             return
-        if self.rows:
-            self.rows[-1][3] = True
         local = _local(element)
         if local == "c":
             reference = attributes.get("r")
             if reference is None:
-                row, column, explicit = self.row, self.column, False
+                row, column = self.row, self.column
             else:  # A1 to XFD1048576 as Excel writes them at once, anything else in _position
                 digits = reference.lstrip(_UPPER)
                 column = _COLUMNS.get(reference[: len(reference) - len(digits)], -1)
                 row = int(digits) - 1 if digits.isdigit() and len(digits) < 8 else -1
                 if not (column >= 0 and 0 <= row < EXCEL_ROWS):
                     row, column = self._position(reference)
-                explicit = True
-            self.cell = (row, column, self.column, explicit, attributes.get("t") == "s")
+            self.cell = (row, column, attributes.get("t") == "s")
             self.has_child = False
             self.column = column
         elif local == "row":
@@ -298,7 +293,6 @@ class _SheetScan:
                 given = None if reference is None else self._position(reference, row_only=True)[0]
             if given is not None and not 0 <= given < EXCEL_ROWS:
                 given = self._position(reference or "", row_only=True)[0]
-            self.rows.append([self.row, self.column, given, False])
             if given is not None:
                 self.row = given
         elif local == "dimension":
@@ -311,27 +305,18 @@ class _SheetScan:
             if self.index is not None and not self.depth:
                 self._add_shared_string()
         elif self.cell is not None:
-            row, column, column_before, explicit, _ = self.cell
+            row, column, _ = self.cell
             self.cell = None
+            self.column = column + 1
             if self.has_child:
-                self.column = column + 1
                 self.filled += 1
-                self._place(row, column, explicit)
-            else:  # <c/> (skipped) or <c></c> (an empty cell): the larger of the two
-                self.column = max(column_before, column + 1) if explicit else column_before + 1
-        elif self.rows and _local(element) == "row":
-            row_before, column_before, row, had_child = self.rows.pop()
-            if had_child:  # calamine read it as a row: the next one follows it
-                self.row, self.column = self.row + 1, 0
-            else:  # <row/> (skipped) or <row></row> (read): the larger of the two
-                after = row_before + 1 if row is None else max(row_before, row + 1)
-                self.row, self.column = after, column_before
+                self._place(row, column)
+        elif _local(element) == "row":
+            self.row, self.column = self.row + 1, 0
 
-    def _place(self, row: int, column: int, explicit: bool) -> None:
-        if not explicit:  # only an upper bound: the range may start at A1
-            if row >= EXCEL_ROWS or column >= EXCEL_COLUMNS:
-                self._refuse_position(f"a cell at row {row + 1:,}, column {column + 1:,}")
-            self.top = self.left = 0
+    def _place(self, row: int, column: int) -> None:
+        if row >= EXCEL_ROWS or column >= EXCEL_COLUMNS:  # a cell without r, after the last
+            self._refuse_position(f"a cell at row {row + 1:,}, column {column + 1:,}")
         if row > self.bottom:
             self.bottom = row
         if row < self.top:
