@@ -22,14 +22,16 @@ naming its row and column.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import math
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
 from .records import InputError, Record, pandas_names, source_name
-from .workbook_limits import SheetLimits, Workbook
+from .workbook_limits import SheetExtent, SheetLimits, Workbook
 from .writing import FixedColumns, Writer, text_of
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -101,7 +103,7 @@ def _open(
     """The workbook opened by calamine and the index of the sheet asked for, both checked
     within ``limits`` first (:mod:`.workbook_limits`): an InputError for one past them."""
     calamine = _calamine(name)
-    checked = Workbook(source, name, limits)  # the shared strings, before calamine reads them
+    index, _ = _checked(source, name, sheet, limits)
     try:
         if isinstance(source, bytes):
             book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(source))
@@ -109,9 +111,38 @@ def _open(
             book = calamine.CalamineWorkbook.from_path(str(source))
     except OSError as err:
         raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
-    index = _sheet(list(book.sheet_names), sheet, name)
-    checked.check_sheet(index)
     return book, index
+
+
+def _checked(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    """The index of the sheet asked for and its extent, checked within ``limits``. A file's
+    answer is kept while the file is unchanged: a run reads its header, counts its rows for the
+    progress bar and reads its rows, and one check is enough."""
+    if isinstance(source, bytes):
+        return _check_sheet(source, name, sheet, limits)
+    try:
+        stat = os.stat(source)
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
+    stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return _checked_file(str(source), stamp, name, sheet, limits)
+
+
+@functools.lru_cache(maxsize=16)
+def _checked_file(
+    path: str, stamp: tuple[int, int, int], name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    return _check_sheet(path, name, sheet, limits)
+
+
+def _check_sheet(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    book = Workbook(source, name, limits)  # the shared strings, before calamine reads them
+    index = _sheet(book.sheet_names, sheet, name)
+    return index, book.check_sheet(index)
 
 
 def _sheet(names: list[str], sheet: str | int | None, name: str) -> int:
@@ -171,8 +202,7 @@ def sheet_rows(
 ) -> int:
     """The number of rows in the sheet's range (for a progress bar's total), found without
     reading its cells into memory."""
-    checked = Workbook(path, str(path), limits or SheetLimits())
-    return checked.check_sheet(_sheet(checked.sheet_names, sheet, str(path))).rows
+    return _checked(path, str(path), sheet, limits or SheetLimits())[1].rows
 
 
 def check_writable() -> None:
