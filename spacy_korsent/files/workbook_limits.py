@@ -47,6 +47,8 @@ HARMLESS_RESERVE = EXCEL_ROWS
 """Shared strings a workbook may declare beyond those it holds (calamine reserves them)."""
 CHUNK = 1 << 20
 """Bytes of XML decompressed and parsed at a time."""
+SMALL_PART = 16 << 20
+"""Bytes a part read whole on opening may have however low the text limit (styles can have MBs)."""
 OLE = bytes.fromhex("d0cf11e0a1b11ae1")
 """How an OLE compound file starts: an encrypted .xlsx, or an .xls."""
 
@@ -116,6 +118,7 @@ class Workbook:
         self.parts = {part.replace("\\", "/").lower(): part for part in self.zip.namelist()}
         self.base = self._base()
         self.sheets = self._sheets()
+        self._read_small(f"{self.base}styles.xml")
         self.shared_sizes = array("I")
         self.shared_text = 0
         self._check_shared_strings()
@@ -177,11 +180,19 @@ class Workbook:
         self._read_small(path, start)
         return found
 
-    def _read_small(self, path: str, start: Callable[[str, dict[str, str]], None]) -> None:
+    def _read_small(
+        self, path: str, start: Callable[[str, dict[str, str]], None] | None = None
+    ) -> None:
+        """Parse a part calamine reads whole on opening (relationships, the workbook's sheets
+        and names, its styles), which is never large: one past the text limit (or
+        :data:`SMALL_PART`, if more) is refused."""
         part = self.parts.get(path.lower())
         if part is not None:  # a missing part is calamine's error to report
-            handlers: dict[str, Callable[..., None]] = {"StartElementHandler": start}
-            _parse(self.zip, part, self.name, handlers, lambda: None, self.limits.text)
+            handlers: dict[str, Callable[..., None]] = {}
+            if start is not None:
+                handlers["StartElementHandler"] = start
+            limit = max(self.limits.text, SMALL_PART)
+            _parse(self.zip, part, self.name, handlers, lambda: None, limit, whole=limit)
 
     def _check_shared_strings(self) -> None:
         """Count the shared strings and their characters; refuse a table past the limits, or
@@ -430,12 +441,15 @@ def _parse(
     handlers: dict[str, Callable[..., None]],
     check: Callable[[], None],
     text_limit: int,
+    *,
+    whole: int | None = None,
 ) -> None:
     """Parse a part of the workbook with expat, a chunk at a time, calling ``check`` after each.
 
     A document type declaration (which could define entities) and XML that is not well formed
     are refused as damage; so is a run of more than ``text_limit`` bytes without a tag (one
-    token, text or a tag, that expat and calamine would hold whole).
+    token, text or a tag, that expat and calamine would hold whole), and a part of more than
+    ``whole`` bytes when given.
     """
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -446,10 +460,17 @@ def _parse(
         raise InputError(f"{where}: {part} declares a document type, which no workbook does.")
 
     parser.StartDoctypeDeclHandler = no_doctype
-    run = 0  # bytes since the last "<"
+    run = read = 0  # bytes since the last "<", and in all
     try:
         with archive.open(part) as stream:
             while chunk := stream.read(CHUNK):
+                read += len(chunk)
+                if whole is not None and read > whole:
+                    raise InputError(
+                        f"{where}: {part} is more than {whole:,} bytes long, far more than a "
+                        "workbook needs: the file is damaged (or made to exhaust memory) and is "
+                        "not read."
+                    )
                 tag = chunk.rfind(b"<")
                 run = run + len(chunk) if tag < 0 else len(chunk) - tag
                 if run > text_limit:

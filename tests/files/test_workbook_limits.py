@@ -292,3 +292,16 @@ def test_an_encrypted_workbook_or_an_xls_is_named_as_such(tmp_path: Path) -> Non
     path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))  # an OLE compound file
     with pytest.raises(InputError, match="protected with a password, or an Excel 97-2003"):
         list(read_records(path))
+
+
+def test_a_part_calamine_reads_whole_on_opening_is_bounded_too(tmp_path: Path) -> None:
+    """Styles (or the workbook's names) past the text limit, or 16 MB when that is lower:
+    calamine would hold them whole."""
+    path = workbook(tmp_path / "styles.xlsx", HEADER + ROW)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        styles = "<xf/>" * 3_500_000  # 17.5 MB
+        archive.writestr("xl/styles.xml", f'<styleSheet xmlns="{MAIN}">{styles}</styleSheet>')
+    assert path.stat().st_size < 50_000
+    with pytest.raises(InputError, match="xl/styles.xml is more than 16,777,216 bytes long"):
+        list(read_records(path, Layout(sheet_limits=SheetLimits(text=1_000_000))))
+    assert len(list(read_records(path))) == 1  # within the default limits: read
