@@ -1,14 +1,15 @@
 """How fast .xlsx sheets are read and written, by the library korsent uses and its alternative.
 
-    python benchmarks/excel.py [--rows 100000] [--repeat 3]
+    python benchmarks/excel.py [--rows 100000] [--repeat 3] [--only REGEX]
 
 Makes a sheet like an analyst's export: an id, a Korean review (NSMC texts from the test fixture,
 cycled), a rating, a date and a probability, ``--rows`` rows below a header. Each measurement runs
 in a child process, timed inside it (imports excluded), its peak resident memory read from the
 kernel (``os.wait4``) with its CPU time: reading with python-calamine (what korsent uses,
-through its own reader, so the cost of making rows is included) and with openpyxl's read-only
-mode (rows of cell values); writing with XlsxWriter in constant_memory mode (what korsent uses)
-and with openpyxl's write-only mode. Prints a Markdown table of medians over ``--repeat`` runs.
+through its own reader, so the cost of making rows and of its workbook check is included; the
+check is also timed alone) and with openpyxl's read-only mode (rows of cell values); writing
+with XlsxWriter in constant_memory mode (what korsent uses) and with openpyxl's write-only mode.
+Prints a Markdown table of medians over ``--repeat`` runs (of the tasks ``--only`` matches).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +46,13 @@ def read_calamine(path: Path) -> int:
     from spacy_korsent.files.readers import Layout, read_records
 
     return sum(1 for _ in read_records(path, Layout("xlsx"), required=("text",)))
+
+
+def read_check(path: Path) -> int:
+    """The check of a workbook's extent and text that korsent's reader makes first (alone)."""
+    from spacy_korsent.files.workbook_limits import SheetLimits, Workbook
+
+    return Workbook(path, str(path), SheetLimits()).check_sheet(0).rows - 1
 
 
 def read_openpyxl(path: Path) -> int:
@@ -93,6 +102,7 @@ def write_openpyxl(path: Path, count: int) -> int:
 
 TASKS = {
     "read: python-calamine (korsent)": "read_calamine",
+    "read: its workbook check alone (part of the line above)": "read_check",
     "read: openpyxl read_only": "read_openpyxl",
     "write: XlsxWriter constant_memory (korsent)": "write_xlsxwriter",
     "write: openpyxl write_only": "write_openpyxl",
@@ -117,6 +127,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", metavar="REGEX", help="the tasks whose names match (default all)")
     parser.add_argument("--one", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
     add_option(parser)
     args = parser.parse_args(argv)
@@ -141,6 +152,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("| task | seconds | CPU seconds | rows/s | peak memory MB |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for label, task in TASKS.items():
+            if args.only and not re.search(args.only, label):
+                continue
             target = sheet if task.startswith("read") else folder / f"{task}.xlsx"
             runs = [child(task, target, args.rows) for _ in range(args.repeat)]
             seconds, cpu, peak = (statistics.median(run[i] for run in runs) for i in range(3))

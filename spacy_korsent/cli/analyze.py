@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         texts=tuple(args.texts),
         files=tuple(files),
         input=args.input,
-        layout=Layout(None, args.columns, args.quoting, args.encoding, args.sheet),
+        layout=Layout.from_options(args),
         text_column=text_column,
         sentences=args.sentences,
         output=args.output,

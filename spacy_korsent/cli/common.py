@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..components.pipeline import PipelineOptions
 from ..files.labelled import LabelledLayout
+from ..files.workbook_limits import MAX_SHEET_CELLS, MAX_SHEET_TEXT
 from ..inference.backends import BACKENDS
 
 
@@ -70,10 +71,31 @@ def add_file_options(
         "CP949/EUC-KR)",
     )
     group.add_argument(
+        "--strict-rows",
+        action="store_true",
+        default=None,
+        help="CSV/TSV: a quoted field that takes in lines looking like rows of their own (a stray "
+        "quote) ends the run (exit 2) instead of being read as one row with a warning",
+    )
+    group.add_argument(
         "--sheet",
         metavar="NAME|N",
         help="the sheet of an Excel workbook (.xlsx) to read, by name or number from 1 "
         "(default: the first; needs pip install 'spacy-korsent[excel]')",
+    )
+    group.add_argument(
+        "--max-sheet-cells",
+        metavar="N",
+        type=positive_int,
+        help=f"read a sheet only if its used range (rows x columns) has at most N cells "
+        f"(default: {MAX_SHEET_CELLS:,}; the reader holds them all in memory)",
+    )
+    group.add_argument(
+        "--max-sheet-text",
+        metavar="N",
+        type=positive_int,
+        help=f"read a workbook only if its cells hold at most N characters of text, a shared "
+        f"string counted for each cell that uses it (default: {MAX_SHEET_TEXT:,})",
     )
     if labelled:
         group.add_argument(
@@ -92,10 +114,14 @@ def add_file_options(
 
 def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None:
     """A CommandError for file options given that the file's format cannot use."""
-    sheet = ["--sheet"] if getattr(args, "sheet", None) and fmt != "xlsx" else []
+    if fmt not in ("csv", "tsv", "nsmc") and getattr(args, "strict_rows", None):
+        raise CommandError(
+            f"--strict-rows cannot apply to {path}: only CSV and TSV files have quoted fields "
+            "that can take in rows; leave it out."
+        )
+    sheet = [] if fmt == "xlsx" else _given(args, "sheet", "max_sheet_cells", "max_sheet_text")
     if fmt == "nsmc":
-        names = ("text_column", "label_column", "columns")
-        given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name, None)]
+        given = _given(args, "text_column", "label_column", "columns")
         why = "it is read as NSMC (id, document, label with a header)"
         hint = "give --format tsv (or csv, jsonl) to read it with your own columns"
     elif fmt in ("jsonl", "text"):
@@ -103,18 +129,24 @@ def check_file_options(path: object, fmt: str, args: argparse.Namespace) -> None
         why = f"it is read as {'JSON Lines' if fmt == 'jsonl' else 'plain text'}"
         hint = "--columns names the columns of a CSV/TSV file without a header line"
     elif fmt == "parquet":
-        given = [f"--{name}" for name in ("columns", "encoding") if getattr(args, name, None)]
+        given = _given(args, "columns", "encoding")
         why = "it is read as Parquet, which holds its own column names, types and encoding"
         hint = "leave them out for Parquet files"
     elif fmt == "xlsx":
         given = ["--encoding"] if getattr(args, "encoding", None) else []
         why = "it is read as an Excel workbook, whose cells hold text, not encoded bytes"
         hint = "leave them out for .xlsx files"
-    else:  # CSV and TSV take every option but --sheet
-        given, why, hint = [], "only Excel workbooks (.xlsx) have sheets", "leave --sheet out"
+    else:  # CSV and TSV take every option but the sheet's
+        given, why = [], "only Excel workbooks (.xlsx) have sheets"
+        hint = f"leave {' and '.join(sheet) or '--sheet'} out"
     given += sheet + ([] if args.quoting or fmt in ("csv", "tsv") else ["--no-quoting"])
     if given:
         raise CommandError(f"{', '.join(given)} cannot apply to {path}: {why}; {hint}.")
+
+
+def _given(args: argparse.Namespace, *names: str) -> list[str]:
+    """The options of ``names`` given on the command line, as the user wrote them."""
+    return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name, None)]
 
 
 def gold_layout(path: str, args: argparse.Namespace) -> LabelledLayout:

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--texts {path}: no such file.")
         fmt = args.fmt or guess_format(path)
         check_file_options(path, fmt, args)
-        sources.append((path, Layout(fmt, args.columns, args.quoting, args.encoding)))
+        sources.append((path, Layout.from_options(args, fmt)))
     corpus = read_corpus(
         sources,
         text_column=args.text_column or "text",

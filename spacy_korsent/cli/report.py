@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = report_format(args.input, args.fmt)
     check_file_options(source, fmt, args)
     _check_output(args)
-    layout = Layout(fmt, args.columns, args.quoting, args.encoding, args.sheet)
+    layout = Layout.from_options(args, fmt)
     find = partial(
         find_columns,
         source=source,

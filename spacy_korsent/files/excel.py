@@ -22,13 +22,16 @@ naming its row and column.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import math
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
 from .records import InputError, Record, pandas_names, source_name
+from .workbook_limits import SheetExtent, SheetLimits, Workbook
 from .writing import FixedColumns, Writer, text_of
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -59,27 +62,25 @@ def read_sheet_records(
     columns: Sequence[str] | None = None,
     required: Sequence[str] = (),
     stream: Iterable[bytes] | None = None,
+    limits: SheetLimits | None = None,
 ) -> Iterator[Record]:
     """Stream the rows of a workbook's sheet (the first unless ``sheet`` names one, by name or
     by number from 1) as :class:`~.readers.Record` s numbered by sheet row.
 
     ``required`` columns are checked against the header before the first row; ``stream`` gives
-    the workbook's bytes (standard input). A file that is no workbook, a sheet it does not have
-    or a missing column is an :class:`InputError` before the first row.
+    the workbook's bytes (standard input). A file that is no workbook, a sheet it does not have,
+    one past Excel's limits or ``limits`` (:mod:`.workbook_limits`) or a missing column is an
+    :class:`InputError` before the first row.
     """
     name = source_name(path)
     calamine = _calamine(name)
+    source = b"".join(stream) if stream is not None else path
     try:
-        if stream is not None:
-            book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(b"".join(stream)))
-        else:
-            book = calamine.CalamineWorkbook.from_path(str(path))
-        table = _sheet(book, sheet, name)
+        book, index = _open(source, name, sheet, limits or SheetLimits())
+        table = book.get_sheet_by_index(index)
         rows = table.iter_rows()
     except calamine.CalamineError as err:
         raise InputError(f"cannot read {name} as an Excel workbook (.xlsx): {err}.") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}.") from err
     where = f"{name} (sheet {table.name!r})"
     first = table.start[0] + 1 if table.start else 1  # the sheet row of the range's first row
     numbered = ((first + index, [_cell(value) for value in row]) for index, row in enumerate(rows))
@@ -96,25 +97,69 @@ def read_sheet_records(
         _check([], required, where, columns)
 
 
-def _sheet(book: Any, sheet: str | int | None, name: str) -> Any:
-    """The sheet asked for: by name, by number from 1, else the first."""
-    names = list(book.sheet_names)
+def _open(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[Any, int]:
+    """The workbook opened by calamine and the index of the sheet asked for, both checked
+    within ``limits`` first (:mod:`.workbook_limits`): an InputError for one past them."""
+    calamine = _calamine(name)
+    index, _ = _checked(source, name, sheet, limits)
+    try:
+        if isinstance(source, bytes):
+            book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(source))
+        else:
+            book = calamine.CalamineWorkbook.from_path(str(source))
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
+    return book, index
+
+
+def _checked(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    """The index of the sheet asked for and its extent, checked within ``limits``. A file's
+    answer is kept while the file is unchanged: a run reads its header, counts its rows for the
+    progress bar and reads its rows, and one check is enough."""
+    if isinstance(source, bytes):
+        return _check_sheet(source, name, sheet, limits)
+    try:
+        stat = os.stat(source)
+    except OSError as err:
+        raise InputError(f"cannot read {name}: {err.strerror or err}.") from err
+    stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return _checked_file(str(source), stamp, name, sheet, limits)
+
+
+@functools.lru_cache(maxsize=16)
+def _checked_file(
+    path: str, stamp: tuple[int, int, int], name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    return _check_sheet(path, name, sheet, limits)
+
+
+def _check_sheet(
+    source: Path | str | bytes, name: str, sheet: str | int | None, limits: SheetLimits
+) -> tuple[int, SheetExtent]:
+    book = Workbook(source, name, limits)  # the shared strings, before calamine reads them
+    index = _sheet(book.sheet_names, sheet, name)
+    return index, book.check_sheet(index)
+
+
+def _sheet(names: list[str], sheet: str | int | None, name: str) -> int:
+    """The index of the sheet asked for: by name, by number from 1, else the first."""
     if sheet is None:
-        chosen = 0
-    elif isinstance(sheet, int) or sheet.isdigit():
+        return 0
+    if isinstance(sheet, int) or sheet.isdigit():
         chosen = int(sheet) - 1
         if not 0 <= chosen < len(names):
             raise InputError(
                 f"{name} has {len(names)} sheet(s) ({', '.join(map(repr, names))}); --sheet "
                 f"{sheet} is not one of them (sheets are numbered from 1)."
             )
-    elif sheet in names:
-        chosen = names.index(sheet)
-    else:
-        raise InputError(
-            f"{name} has no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}."
-        )
-    return book.get_sheet_by_index(chosen)
+        return chosen
+    if sheet in names:
+        return names.index(sheet)
+    raise InputError(f"{name} has no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}.")
 
 
 def _check(
@@ -152,10 +197,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def sheet_rows(path: Path | str, sheet: str | int | None = None) -> int:
-    """The number of rows in the sheet's used range (for a progress bar's total)."""
-    book = _calamine(str(path)).CalamineWorkbook.from_path(str(path))
-    return int(_sheet(book, sheet, str(path)).height)
+def sheet_rows(
+    path: Path | str, sheet: str | int | None = None, limits: SheetLimits | None = None
+) -> int:
+    """The number of rows in the sheet's range (for a progress bar's total), found without
+    reading its cells into memory."""
+    return _checked(path, str(path), sheet, limits or SheetLimits())[1].rows
 
 
 def check_writable() -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .readers import InputError, Layout, Warn, guess_format, read_records, source_name
+from .workbook_limits import SheetLimits
 
 LABELLED_FORMATS = ("nsmc", "csv", "tsv", "jsonl", "xlsx")
 NSMC_COLUMNS = ("document", "label")
@@ -36,6 +37,7 @@ class LabelledLayout:
     ``fmt`` None takes the format from the suffix (.csv, .tsv, .jsonl), else ``default_fmt``.
     ``columns`` names the columns of a CSV/TSV file without a header line. ``label_separator``
     splits a label cell into several labels (multi-label data); None keeps the cell whole.
+    ``strict_rows`` and ``sheet_limits`` are as in :class:`~.readers.Layout`.
     """
 
     fmt: str | None = None
@@ -47,6 +49,8 @@ class LabelledLayout:
     label_separator: str | None = None
     sheet: str | None = None
     default_fmt: str = "nsmc"
+    strict_rows: bool = False
+    sheet_limits: SheetLimits = SheetLimits()
 
     @classmethod
     def from_options(cls, options: object, default_fmt: str = "nsmc") -> LabelledLayout:
@@ -61,6 +65,8 @@ class LabelledLayout:
             label_separator=getattr(options, "label_separator", None),
             sheet=getattr(options, "sheet", None),
             default_fmt=default_fmt,
+            strict_rows=bool(getattr(options, "strict_rows", False)),
+            sheet_limits=SheetLimits.from_options(options),
         )
 
     def format_of(self, path: Path | str) -> str:
@@ -123,7 +129,13 @@ def read_labelled(
     nsmc = fmt == "nsmc"
     text_column, label_column = NSMC_COLUMNS if nsmc else (layout.text_column, layout.label_column)
     reading = Layout(
-        "tsv" if nsmc else fmt, layout.columns, layout.quoting, layout.encoding, layout.sheet
+        "tsv" if nsmc else fmt,
+        layout.columns,
+        layout.quoting,
+        layout.encoding,
+        layout.sheet,
+        layout.strict_rows,
+        layout.sheet_limits,
     )
     data = LabelledRows(source_name(path), nsmc=nsmc)
     warn = warn or (lambda message: None)

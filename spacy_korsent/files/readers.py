@@ -12,6 +12,10 @@ line it starts on and handled on its own, so one bad row never costs the rest of
 - a quote that opens a field and does not close on its line is taken as a plain character when
   closing it further down would swallow other rows (a quoted field may span lines only if the row
   it makes has the header's number of fields, and at most :data:`MAX_RECORD_LINES` lines);
+- a quoted field that does span lines is one row (Excel's multi-line cells), but when lines it
+  takes in look like rows of their own (the header's number of fields, and a number where the
+  rows around it have a numeric id first), a stray quote is the likelier story: it is reported
+  with the line it opens on and the lines it took, or refused with ``strict_rows``;
 - a header line ended by a lone carriage return (an old Mac file, or mixed line ends) ends there,
   and lone carriage returns end the lines of the rest of the file too, as pandas reads it; after a
   header ended otherwise, a data line with lone carriage returns is split at them only when every
@@ -33,12 +37,13 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Literal
 
 from .encoding import EncodingError, decode_lines
 from .records import InputError, Record, pandas_names, source_name
+from .workbook_limits import SheetLimits
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "xlsx")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -55,6 +60,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 """The places just after a carriage return that is not part of a CRLF line end."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_NUMBER = re.compile(r"\s*[0-9]+\s*")
+_LINE_BREAK = re.compile(r"[\r\n]")
+"""A numeric id, such as the first column of most exports."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,11 @@ class Layout:
 
     ``columns`` names the columns of a file without a header line (its first line is data).
     ``quoting=False`` reads CSV/TSV without quote handling: a ``"`` is a character of the text,
-    as in TSV files such as KOTE. ``encoding`` overrides the detection. ``sheet`` is the sheet of
-    a workbook to read (a name, or a number from 1; default: the first); ``columns`` names the
-    columns of a sheet without a header row too.
+    as in TSV files such as KOTE. ``encoding`` overrides the detection. ``strict_rows`` makes a
+    quoted field that takes in lines looking like rows an :class:`InputError` (else a warning).
+    ``sheet`` is the sheet of a workbook to read (a name, or a number from 1; default: the
+    first); ``columns`` names the columns of a sheet without a header row too. A workbook is
+    read only within ``sheet_limits`` (see :mod:`.workbook_limits`).
     """
 
     fmt: str | None = None
@@ -73,10 +83,26 @@ class Layout:
     quoting: bool = True
     encoding: str | None = None
     sheet: str | None = None
+    strict_rows: bool = False
+    sheet_limits: SheetLimits = SheetLimits()
 
     def of(self, fmt: str) -> Layout:
         """This layout for a file of ``fmt``."""
-        return Layout(fmt, self.columns, self.quoting, self.encoding, self.sheet)
+        return replace(self, fmt=fmt)
+
+    @classmethod
+    def from_options(cls, options: object, fmt: str | None = None) -> Layout:
+        """The layout from command-line options of the same names (absent or None: the
+        default); ``fmt`` is the format, None to take it from each file's suffix."""
+        return cls(
+            fmt=fmt,
+            columns=getattr(options, "columns", None),
+            quoting=getattr(options, "quoting", True),
+            encoding=getattr(options, "encoding", None),
+            sheet=getattr(options, "sheet", None),
+            strict_rows=bool(getattr(options, "strict_rows", False)),
+            sheet_limits=SheetLimits.from_options(options),
+        )
 
 
 def guess_format(path: Path | str) -> str:
@@ -136,7 +162,12 @@ def read_records(
         from .excel import read_sheet_records
 
         yield from read_sheet_records(
-            path, sheet=layout.sheet, columns=layout.columns, required=required, stream=stream
+            path,
+            sheet=layout.sheet,
+            columns=layout.columns,
+            required=required,
+            stream=stream,
+            limits=layout.sheet_limits,
         )
         return
     try:
@@ -167,6 +198,7 @@ class _Delimited:
         self.delimiter = delimiter
         self.quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE
         self.columns = list(layout.columns) if layout.columns else None
+        self.strict_rows = layout.strict_rows
         self.warn = warn or (lambda message: None)
         self.note = note or (lambda message: None)
 
@@ -220,11 +252,13 @@ class _Delimited:
 
     def _parsed(self, feed: _Feed, header: list[str] | None) -> Iterator[tuple[int, list[str]]]:
         """(first line, fields) of each non-blank record; see the module docstring for repairs."""
+        before: list[str] = []  # the fields of the record before, for the ids of neighbours
         while True:
             reader = csv.reader(feed, delimiter=self.delimiter, quoting=self.quoting, strict=False)
             try:
                 for fields in reader:
                     cut_short, lines = feed.cut_short, feed.take()
+                    heading = header is None
                     if header is None:
                         header = fields  # the header line itself
                     unclosed = cut_short and bool(fields)  # still in a quoted field at the end
@@ -232,9 +266,13 @@ class _Delimited:
                         feed.push_back(lines[1:])
                         line = self._up_to_a_lone_cr(lines[0], len(header), feed)
                         yield line[0], self._stray_quote(line)
+                        before = []
                         break  # a fresh reader: the pushed-back lines are read anew
+                    if len(lines) > 1 and not heading:
+                        self._check_taken_in(lines, fields, before)
                     if fields:
                         yield lines[0][0], fields
+                        before = [] if heading else fields
                 else:
                     return
             except csv.Error:  # a carriage return inside an unquoted field
@@ -247,6 +285,65 @@ class _Delimited:
                     continue
                 feed.split_cr = feed.split_cr or header is None  # the header's line end counts
                 feed.push_back(pieces)
+
+    def _check_taken_in(
+        self, lines: list[tuple[int, str]], fields: list[str], before: list[str]
+    ) -> None:
+        """Report (or refuse, with ``strict_rows``) a quoted field over ``lines`` that takes in
+        lines which look like rows of their own: one row where the file may have meant several.
+
+        Lines are cut at lone carriage returns too (mixed line ends). A line in the middle looks
+        like a row when it is one, read alone; the last only when the quote that closes the field
+        is not followed by a delimiter or the line end, as a closing quote is (e.g. it opens a
+        field of its own): else any multi-line field in the first column would look like rows.
+        In a file of one column every line is a row: only such a malformed close tells there.
+        """
+        ids = [row[0] for row in (before, fields) if row and not _LINE_BREAK.search(row[0])]
+        numeric = bool(ids) and all(_NUMBER.fullmatch(value) for value in ids)
+        pieces = [piece for line in lines for piece in _split_at_lone_cr(line)]
+        taken = [_without_line_end(text) for _, text in pieces[1:]]
+        taken = [text for text in taken if text]  # a blank line would be no row
+        unclean = bool(taken) and not self._closes_cleanly(taken[-1])
+        if len(fields) == 1 and not unclean:
+            return  # every line is a row of one field: only a malformed close tells
+        rows = sum(self._looks_like_row(text, len(fields), numeric) for text in taken[:-1])
+        rows += unclean and self._looks_like_row(taken[-1], len(fields), numeric)
+        if not rows:
+            return
+        first, last = lines[0][0], lines[-1][0]
+        where = f"{self.source}:{first}: a quoted field opens here and closes on line {last}"
+        if self.strict_rows:
+            raise InputError(
+                f"{where}, taking in {rows} line(s) that look like rows of their own (a stray "
+                "quote?); fix the quote, or leave out --strict-rows to read them as one row "
+                "with a warning."
+            )
+        self.warn(
+            f"{where}: {len(taken) + 1} lines were read as one row, {rows} of which look like "
+            "rows of their own (a stray quote?); --strict-rows makes this an error."
+        )
+
+    def _looks_like_row(self, text: str, width: int, numeric: bool) -> bool:
+        """Whether a line read alone is a whole row of ``width`` fields, with a numeric id first
+        where its neighbours have one."""
+        try:
+            fields = next(
+                csv.reader([text + "\n"], delimiter=self.delimiter, quoting=self.quoting), []
+            )
+        except csv.Error:  # a carriage return in an unquoted field
+            return False
+        whole = not any("\n" in field for field in fields)  # no quote left open at its end
+        return (
+            len(fields) == width and whole and (not numeric or bool(_NUMBER.fullmatch(fields[0])))
+        )
+
+    def _closes_cleanly(self, text: str) -> bool:
+        """Whether the first quote of ``text`` that is not a doubled one (the line starts inside
+        a quoted field) is followed by a delimiter or the line end, as a closing quote is."""
+        at = 0
+        while (at := text.find('"', at)) >= 0 and text.startswith('""', at):
+            at += 2
+        return at < 0 or text[at + 1 : at + 2] in ("", self.delimiter)
 
     def _are_rows(self, pieces: list[tuple[int, str]], width: int) -> bool:
         """Whether lines split at lone carriage returns make rows of ``width`` fields each (the
@@ -396,7 +493,26 @@ def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return replace_lone_surrogates(value)
     if isinstance(value, dict):
-        return {key: _replace_surrogates(item) for key, item in value.items()}
+        return _with_keys_replaced({key: _replace_surrogates(item) for key, item in value.items()})
     if isinstance(value, list):
         return [_replace_surrogates(item) for item in value]
     return value
+
+
+def _with_keys_replaced(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with lone surrogates in its keys replaced, as in values (no writer can encode
+    them); keys that become one name get pandas' suffixes (``.1``), so that no value is lost."""
+    keys = [replace_lone_surrogates(key) for key in row]
+    if keys == list(row):
+        return row
+    renamed = [key if key == old else None for key, old in zip(keys, row)]
+    taken = {key for key in renamed if key is not None}
+    for index, key in enumerate(keys):
+        if renamed[index] is None:
+            new, count = key, 0
+            while new in taken:
+                count += 1
+                new = f"{key}.{count}"
+            renamed[index] = new
+            taken.add(new)
+    return dict(zip(map(str, renamed), row.values()))

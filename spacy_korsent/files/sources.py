@@ -161,7 +161,8 @@ class InputRows:
             elif file.fmt == "xlsx":
                 from .excel import sheet_rows
 
-                total += sheet_rows(path, self.layout.sheet) - (not self.layout.columns)
+                rows = sheet_rows(path, self.layout.sheet, self.layout.sheet_limits)
+                total += rows - (not self.layout.columns)
             else:
                 header = file.fmt in ("csv", "tsv") and not self.layout.columns
                 total += count_lines(path) - header

@@ -60,6 +60,9 @@ class Source:
     quoting: bool = True
     encoding: str | None = None
     sheet: str | None = None
+    strict_rows: bool | None = False
+    max_sheet_cells: int | None = None
+    max_sheet_text: int | None = None
     labels: str | None = None
     label_map: str | None = None
     label_separator: str | None = None

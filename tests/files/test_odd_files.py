@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Analyze
+from conftest import TINY_MODEL, Analyze
 
+from spacy_korsent.cli import main
 from spacy_korsent.files.readers import pandas_names
 
 RESULTS = ["sentiment", "sentiment_score", "sentiment_negative", "sentiment_positive"]
@@ -102,6 +103,92 @@ def test_a_quote_that_never_closes_does_not_swallow_the_rows_after_it(
     assert [(row["id"], row["text"]) for row in rows] == [("1", '"안 닫힌 따옴표'), ("2", "좋다")]
 
 
+STRAY = (
+    'id,text,label\n1,"첫 리뷰 정말 좋았다,positive\n2,괜찮다,positive\n3,"별로",negative\n'
+    "4,최고,positive\n"
+)
+"""A quote that opens a field and closes two lines below, taking in two rows: 4 rows, 2 read."""
+
+
+def test_a_quoted_field_that_takes_in_rows_is_reported_with_its_lines(
+    analyze: Analyze, tmp_path: Path
+) -> None:
+    source = tmp_path / "stray.csv"
+    source.write_text(STRAY, encoding="utf-8")
+    code, _, err = analyze("-i", source, "-o", tmp_path / "out.csv")
+    assert code == 0
+    assert err == (
+        f"korsent analyze: warning: {source}:2: a quoted field opens here and closes on line 4: "
+        "3 lines were read as one row, 2 of which look like rows of their own (a stray quote?); "
+        "--strict-rows makes this an error.\n"
+    )
+    assert [row["id"] for row in read_dicts(tmp_path / "out.csv")] == ["1", "4"]
+
+
+@pytest.mark.parametrize(
+    "content, rows",
+    [
+        ('id,text,stars\n1,"첫 줄\n둘째 줄",5\n2,좋다,4\n', 2),  # Excel's multi-line cell
+        ('text,id,stars\n"첫 줄\n둘째, 줄",1,5\n"좋다",2,4\n', 2),  # in the first column
+        ('id,text,stars\n1,"첫 줄\n둘째, 줄, 셋\n끝",5\n2,좋다,4\n', 2),  # commas, not ids
+        ('id\ttext\n1\t"여러\r\n줄의 ""인용""\r\n끝"\n', 1),  # TSV, CRLF, doubled quotes
+        ('text\n"한 열\n여러 줄\n끝"\n다음\n', 2),  # one column
+    ],
+)
+def test_multi_line_fields_are_read_as_one_row_without_a_word(
+    analyze: Analyze, tmp_path: Path, content: str, rows: int
+) -> None:
+    source = tmp_path / ("multi.tsv" if "\t" in content else "multi.csv")
+    source.write_text(content, encoding="utf-8")
+    code, _, err = analyze("-i", source, "-o", tmp_path / "out.jsonl", "--strict-rows")
+    assert (code, err) == (0, "")
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) == rows
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["analyze", "--sentiment-model", TINY_MODEL, "-o", "{out}.csv", "-i", "{source}"],
+        ["report", "-o", "{out}.html", "-i", "{source}"],
+        ["evaluate", "-m", TINY_MODEL, "--format", "csv", "{source}"],
+        ["calibrate", "-m", TINY_MODEL, "-o", "{out}.json", "--format", "csv", "-i", "{source}"],
+        ["convert", "--format", "csv", "--labels", "negative,positive", "{source}", "{out}"],
+        ["train", "--model", TINY_MODEL, "-o", "{out}", "--format", "csv", "{source}"],
+        ["distill", "--teacher", TINY_MODEL, "--layers", "1", "-o", "{out}", "--texts", "{source}"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_strict_rows_makes_a_quoted_field_that_takes_in_rows_an_error_everywhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[Any]
+) -> None:
+    """Every command that reads CSV/TSV: exit 2 and one line, whatever it reads the file for
+    (analysed rows for report, labelled rows for evaluate, calibrate, convert and train)."""
+    source = tmp_path / "stray.csv"
+    source.write_text(STRAY.replace("label", "sentiment" if command[0] == "report" else "label"))
+    argv = [str(arg).format(out=tmp_path / "out", source=source) for arg in command]
+    code = main([argv[0], "--strict-rows", *argv[1:]])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert err == (
+        f"korsent {command[0]}: error: {source}:2: a quoted field opens here and closes on line "
+        "4, taking in 2 line(s) that look like rows of their own (a stray quote?); fix the quote, "
+        "or leave out --strict-rows to read them as one row with a warning.\n"
+    )
+
+
+def test_strict_rows_is_refused_for_files_without_quoted_fields(
+    analyze: Analyze, tmp_path: Path
+) -> None:
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"text": "좋다"}\n', encoding="utf-8")
+    code, _, err = analyze("-i", source, "--strict-rows")
+    assert code == 2
+    assert err == (
+        f"korsent analyze: error: --strict-rows cannot apply to {source}: only CSV and TSV files "
+        "have quoted fields that can take in rows; leave it out.\n"
+    )
+
+
 def test_a_carriage_return_header_on_standard_input_is_recognized(
     analyze: Analyze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,6 +216,53 @@ def test_column_names_with_line_breaks_are_quoted_so_the_output_parses(
     header, *cells = read_table(output, "," if fmt == "csv" else "\t")
     assert header == ["a\rb", "c\nd", "e\r\nf", "text", *RESULTS]
     assert [row[:4] for row in cells] == [["1", "x", "y", "좋다"], ["", "", "", "싫다\r끝"]]
+
+
+def output_keys_and_texts(fmt: str, path: Path, out: str) -> tuple[list[str], list[str]]:
+    """The column names (field names) and the texts that an output holds, in any format."""
+    if fmt in ("csv", "tsv"):
+        header, *rows = read_table(path, "," if fmt == "csv" else "\t")
+        return header, [row[header.index("text")] for row in rows]
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        return list(rows[0]), [row["text"] for row in rows]
+    if fmt == "parquet":
+        table = pytest.importorskip("pyarrow.parquet").read_table(path)
+        return table.column_names, table.column("text").to_pylist()
+    if fmt == "xlsx":
+        header, *rows = (
+            pytest.importorskip("python_calamine")
+            .CalamineWorkbook.from_path(str(path))
+            .get_sheet_by_index(0)
+            .to_python()
+        )
+        return header, [row[header.index("text")] for row in rows]
+    header, _, *lines = out.splitlines()
+    return header.split(), lines
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "parquet", "xlsx", "table"])
+def test_a_lone_surrogate_in_a_json_key_becomes_a_replacement_character(
+    analyze: Analyze, tmp_path: Path, fmt: str
+) -> None:
+    """As in a value: U+FFFD, in every output format, with every row written (nested keys too;
+    two keys that become one name keep both values)."""
+    source = tmp_path / "keys.jsonl"
+    source.write_text(
+        '{"id":1,"text":"좋다","\\ud800key":"v","\\udc00key":"w","m":{"\\udfff":2}}\n'
+        '{"id":2,"text":"싫다","\\ud800key":"x"}\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / f"out.{fmt}"
+    code, out, err = analyze("-i", source, "-f", fmt, *([] if fmt == "table" else ["-o", output]))
+    assert code == 0, err
+    keys, texts = output_keys_and_texts(fmt, output, out)
+    assert keys[:5] == ["id", "text", "\ufffdkey", "\ufffdkey.1", "m"]
+    assert len(texts) == 2 and (fmt == "table" or texts == ["좋다", "싫다"])
+    if fmt == "jsonl":
+        first = json.loads(output.read_text(encoding="utf-8").splitlines()[0])
+        assert first["\ufffdkey"] == "v" and first["\ufffdkey.1"] == "w"
+        assert first["m"] == {"\ufffd": 2}
 
 
 # --- repeated and empty column names -----------------------------------------------------------
@@ -250,7 +384,8 @@ class FuzzFile:
 
     ``rows`` is the number of data rows known by construction; ``texts`` their text values where
     they must come out unchanged (None where a repair may change them); ``skipped`` the lines the
-    command must report as skipped; ``must_succeed`` whether exit code 2 would be wrong.
+    command must report as skipped; ``must_succeed`` whether exit code 2 would be wrong;
+    ``stray`` the index of the row with a stray quote (after which rows may be merged).
     """
 
     def __init__(self, fmt: str, options: list[str]) -> None:
@@ -263,6 +398,7 @@ class FuzzFile:
         self.skipped = 0
         self.must_succeed = True
         self.header: list[str] | None = None
+        self.stray: int | None = None
 
     def encode(self, rng: random.Random) -> None:
         """Encode the content, in an encoding Korean offices use, and damage it where marked."""
@@ -294,8 +430,9 @@ def fuzz_value(rng: random.Random, *, breaks: bool, damage: bool, odd: bool) -> 
 
 
 def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
-    """CSV/TSV with quotes everywhere (one left open), repeated and empty names, ragged rows,
-    CR, LF, CRLF and mixed line ends, blank lines."""
+    """CSV/TSV with quotes everywhere (one left open, which a quote in a later row may close:
+    the lines between are one quoted field), repeated and empty names, ragged rows, CR, LF, CRLF
+    and mixed line ends, blank lines."""
     delimiter = "," if fmt == "csv" else "\t"
     quoting = rng.random() < 0.8
     file = FuzzFile(fmt, [] if quoting else ["--no-quoting"])
@@ -324,8 +461,12 @@ def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
     # A quote that opens a field and never closes, in any row: the rows after it hold no quote.
     stray_at = rng.randrange(count) if quoting and count and rng.random() < 0.3 else count
     with_text = False
+    stray_column = 0
     for number in range(count):
-        width = len(names) + (rng.choice([-1, 1]) if ragged and rng.random() < 0.15 else 0)
+        # After a stray quote rows have the header's width: a field that takes in ragged rows
+        # is a multi-line field as far as anyone can tell.
+        odd_width = ragged and number <= stray_at and rng.random() < 0.15
+        width = len(names) + (rng.choice([-1, 1]) if odd_width else 0)
         damage = rng.random() < 0.05
         breaks = quoting and width == len(names) and number < stray_at
         values = [
@@ -338,10 +479,18 @@ def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
             values = [v.replace(delimiter, " ").replace('"', "") or "x" for v in values]
             if not quoting:
                 values = [value + '"' * rng.randint(0, 2) for value in values]  # quotes are text
+            fields = list(values)
             if number == stray_at:
-                at = rng.randrange(len(values))
-                values[at] = '"' + values[at]
-            line = delimiter.join(values)
+                stray_column = at = rng.randrange(len(values))
+                fields[at] = values[at] = '"' + values[at]
+            elif number > stray_at and rng.random() < 0.4:  # a quote that closes the stray one
+                # In the stray's column the rows between are one field with the header's width.
+                at = stray_column if rng.random() < 0.6 else rng.randrange(len(values))
+                if rng.random() < 0.5:
+                    fields[at] = '"' + values[at] + '"'  # a quoted field: read as the value
+                else:  # a quote inside a field, as a character (not where a field could close)
+                    fields[at] = values[at] = values[at][:1] + '"' + (values[at][1:] or "x")
+            line = delimiter.join(fields)
         lines.append(line + (end() if number < count - 1 or rng.random() < 0.7 else ""))
         if ragged and rng.random() < 0.1:
             lines.append(ends)  # a blank line: no row
@@ -350,6 +499,7 @@ def fuzz_table(rng: random.Random, fmt: str) -> FuzzFile:
         exact = width == len(names) and number != stray_at and not damage
         file.texts.append(values[text_index] if exact and text_index is not None else None)
     file.content = "".join(lines)
+    file.stray = stray_at if stray_at < count else None
     file.must_succeed = with_text  # else: no row has a text (exit 2)
     file.header = pandas_names([name.strip() for name in names])
     file.encode(rng)
@@ -448,9 +598,11 @@ def test_malformed_files_exit_0_or_2_with_one_output_row_per_data_row(
     analyze: Analyze, tmp_path: Path
 ) -> None:
     """The command never ends in a traceback, never changes its input, and on exit 0 writes one
-    output row per data row (skipped JSON lines are reported) in output that parses again."""
+    output row per data row, or says why not (skipped JSON lines, lines read as one row after a
+    stray quote), in output that parses again."""
     rng = random.Random(FUZZ_SEED)
     exits = []
+    merges = 0
     for index, file in enumerate(fuzz_files()):
         suffix = {"text": "txt"}.get(file.fmt, file.fmt)
         source = tmp_path / f"{index}.{suffix}"
@@ -474,20 +626,28 @@ def test_malformed_files_exit_0_or_2_with_one_output_row_per_data_row(
             continue
         assert code == 0, (case, code, err)
         header, rows = output_rows(fmt, output, out)
+        merged = sum(int(lines) - 1 for lines in re.findall(MERGED, err))
+        merges += bool(merged)
         if file.rows >= 0:
-            assert len(rows) == file.rows, (case, err)
+            assert len(rows) + merged == file.rows, (case, err)
+        texts = file.texts[: file.stray] if merged else file.texts
         if file.fmt == "jsonl":
             assert err.count("; line skipped.") == file.skipped, (case, err)
         if header is not None and file.header is not None:
             assert header == [escape(name, options) for name in file.header + RESULTS], case
-        if fmt != "table" and file.texts:
+        if fmt != "table" and texts:
             column = header.index(escape("text", options)) if header else "text"
-            for row, text in zip(rows, file.texts):
+            for row, text in zip(rows, texts):
                 if text is not None:
                     assert row[column] == escape(text, options), (case, err)
         if options:
             assert not [cell for row in rows for cell in row if formula(cell)], case
     assert exits.count(0) > FUZZ_FILES // 2  # most files are read, not refused
+    assert merges >= 5  # the fuzz has stray quotes that another quote closes
+
+
+MERGED = r"a quoted field opens here and closes on line \d+: (\d+) lines were read as one row"
+"""The warning of a quoted field that took in lines looking like rows, with how many it took."""
 
 
 def escape(cell: str, options: list[str]) -> str:
