@@ -50,7 +50,8 @@ RAY_CELLS = [("banded", "torch"), ("three-class", "onnx-int8"), ("kote", "onnx-i
 FORK_CELLS = [("banded", "onnx-int8"), ("emotion-60", "torch"), ("student", "torch")]
 """``nlp.pipe(n_process=2)``'s cells."""
 OUTPUTS = ("jsonl", "csv", "tsv", "xlsx", "parquet")
-"""Every format ``korsent analyze`` writes and ``korsent report`` reads."""
+"""Every format ``korsent analyze`` writes and ``korsent report`` reads (and ``table``, which
+only ``analyze`` writes)."""
 
 # p(positive) by the NSMC test model: 0.989, 0.036, 0.13, 0.33, 0.171, 0.885
 TEXTS = [
@@ -269,6 +270,15 @@ def analyze(capsys: Any, kind: str, backend: str, models: dict, inputs: dict, *m
     )
 
 
+def labelled(kind: str, inputs: dict[str, Path]) -> tuple[Path, list[str]]:
+    """A labelled file for the kind's task, and the options that read it (with -t and -q)."""
+    task = ["-t", TASK[kind], "-q"]
+    if TASK[kind] == "sentiment":
+        columns = ["--text-column", "text", "--label-column", "stars", "--label-map", RATING_MAP]
+        return inputs["rated"], [*task, *columns]
+    return inputs[kind], task
+
+
 def answer_kinds(nlp: Any) -> dict[str, AnswerKind]:
     """Each task's answer kind in the pipeline."""
     pipes = [nlp.get_pipe(name) for name in nlp.pipe_names]
@@ -320,6 +330,11 @@ def test_analyze_to_every_format_and_report_each(kind, backend, models, inputs, 
         assert report.read_text("utf-8").startswith("<!DOCTYPE html>")
     page = (cell / "page.html").read_text("utf-8")
     assert page.count("<article") == len(TEXTS)
+    table = cell / "out.txt"
+    succeeded(
+        analyze(capsys, kind, backend, models, inputs, "--sentences", "-f", "table", "-o", table)
+    )
+    assert len(table.read_text("utf-8").splitlines()) == 2 + len(TEXTS)  # a header, a rule
 
 
 @pytest.mark.parametrize("kind, backend", CELLS)
@@ -353,31 +368,10 @@ def test_frame_docbin_and_render(kind, backend, models):
 
 @pytest.mark.parametrize("kind, backend", CELLS)
 def test_evaluate_with_plot_and_json(kind, backend, models, inputs, work, capsys):
-    task = TASK[kind]
-    if task == "sentiment":
-        data = [inputs["rated"], "--text-column", "text", "--label-column", "stars"]
-        data += ["--label-map", RATING_MAP]
-    else:
-        data = [inputs[kind]]
     metrics, plot = work / f"eval-{kind}-{backend}.json", work / f"eval-{kind}-{backend}.png"
-    succeeded(
-        korsent(
-            capsys,
-            "evaluate",
-            "-t",
-            task,
-            "-m",
-            models[kind],
-            *data,
-            "--backend",
-            backend,
-            "--json",
-            metrics,
-            "--plot",
-            plot,
-            "-q",
-        )
-    )
+    file, options = labelled(kind, inputs)
+    run = ["evaluate", file, "-m", models[kind], *options, "--backend", backend]
+    succeeded(korsent(capsys, *run, "--json", metrics, "--plot", plot))
     summary = json.loads(metrics.read_text("utf-8"))
     assert summary["backend"] == backend and plot.stat().st_size > 0
     if kind in ("banded", "three-class"):  # a model that answers neutral is scored three ways
@@ -425,31 +419,17 @@ def test_export(kind, models, work, capsys):
 @pytest.mark.parametrize("kind", ["banded", "kote"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_calibrate_an_already_calibrated_model(kind, backend, models, inputs, work, capsys):
-    """Calibrating a model that carries a calibration fits on its raw probabilities again."""
-    task = TASK[kind]
-    if task == "sentiment":
-        data = ["-i", inputs["rated"], "--text-column", "text", "--label-column", "stars"]
-        data += ["--label-map", RATING_MAP]
-    else:
-        data = ["-i", inputs[kind]]
-    out = work / f"recalibrated-{kind}-{backend}"
-    succeeded(
-        korsent(
-            capsys,
-            "calibrate",
-            "-t",
-            task,
-            "-m",
-            models[kind],
-            *data,
-            "-o",
-            out,
-            "--backend",
-            backend,
-            "-q",
-        )
-    )
-    assert json.loads((out / "calibration.json").read_text("utf-8"))
+    """Calibrating a model that carries a calibration starts from its raw probabilities: the
+    banded copy gets the fit the plain model gets."""
+    file, options = labelled(kind, inputs)
+    fitted = {}
+    for model in (kind, "binary") if kind == "banded" else (kind,):
+        out = work / f"recalibrated-{model}-{kind}-{backend}"
+        run = ["calibrate", "-i", file, "-m", models[model], *options, "--backend", backend]
+        succeeded(korsent(capsys, *run, "-o", out))
+        fitted[model] = json.loads((out / "calibration.json").read_text("utf-8"))
+    assert fitted[kind]
+    assert fitted[kind] == fitted.get("binary", fitted[kind])
 
 
 def test_the_student_distilled_from_a_calibrated_teacher_answers_as_a_sentiment_model(models):
