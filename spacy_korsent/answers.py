@@ -181,11 +181,13 @@ def is_probability(value: Any) -> bool:
 
 def shown_score(answer: Mapping[str, Any]) -> str:
     """The answer's score as a page shows it: its probability, or for the band's neutral (no
-    score) p(positive), which put it in the band."""
+    score) p(positive), which put it in the band, and the class its attributions point to."""
     score = answer.get("score")
     if score is not None:
         return f"{float(score):.3f}"
-    positive = (answer.get("scores") or {}).get("positive")
+    scores = answer.get("scores") or {}
+    positive = scores.get("positive")
     if answer.get("label") == NEUTRAL and positive is not None and not math.isnan(positive):
-        return f"p(positive) {float(positive):.3f}, in the neutral band"
+        towards = max(scores, key=scores.__getitem__)
+        return f"p(positive) {float(positive):.3f}, in the neutral band; shaded towards {towards}"
     return "no score"

@@ -57,7 +57,7 @@ def test_the_page_shows_a_neutral_answer_by_what_put_it_in_the_band():
     doc = nlp("평범한 영화")
     assert doc._.sentiment["label"] == "neutral" and doc._.sentiment["score"] is None
     html = render(doc, jupyter=False)
-    assert "p(positive) " in html and "in the neutral band" in html
+    assert "p(positive) 0.33" in html and "in the neutral band; shaded towards negative" in html
 
 
 def record(line: int, **row):
