@@ -5,6 +5,13 @@ three-class model trained with ``korsent train``, a random 60-class model of the
 model's shape, the KOTE test model (multi-label, saved thresholds) and a student distilled with
 ``korsent distill`` from the banded teacher; each on torch and onnx-int8.
 
+Consumers, for every kind on both backends (12 cells): ``analyze -t both --sentences`` (the
+kind's model next to KOTE or the NSMC model) to JSON Lines (with ``--html``), CSV, TSV, .xlsx,
+Parquet and the table, and ``report`` on each file it reads; ``analyze_frame``, DocBin with user
+data and ``render``; ``evaluate --json --plot``; ``spacy evaluate`` on the saved pipeline. Per
+kind: ``export --quantize``. Calibrated models (banded, KOTE) on both backends: ``calibrate``
+again. The student fixture is ``distill`` from the banded teacher.
+
 Every cell ends with exit code 0 (none of these crossings is refused), one output row per input
 row, every answer of its kind's shape (:mod:`spacy_korsent.answers`) and no traceback (the
 commands run in this process: an exception fails the test).
@@ -63,6 +70,7 @@ TEXTS = [
     "나쁘지 않았어요",
     "",  # a row without a text: written, with empty results
 ]
+IDS = [f"r{i}" for i in range(len(TEXTS))]
 BAND = NeutralBand(0.1, 0.5)
 RATINGS = [10, 6, 5, 6, 7, 9]
 RATING_MAP = "1-4=negative,5-8=neutral,9-10=positive"
@@ -131,7 +139,7 @@ def inputs(work: Path) -> dict[str, Path]:
     from spacy_korsent.taxonomy import LABELS
 
     texts = work / "texts.jsonl"
-    rows = [{"id": f"r{i}", "text": text} for i, text in enumerate(TEXTS)]
+    rows = [{"id": ident, "text": text} for ident, text in zip(IDS, TEXTS)]
     texts.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     rated = work / "rated.tsv"
     rated.write_text(
@@ -327,14 +335,17 @@ def test_analyze_to_every_format_and_report_each(kind, backend, models, inputs, 
                 assert (score in (None, "")) == answer_kind.score_is_none(label), row
         report = cell / f"report-{fmt}.html"
         succeeded(korsent(capsys, "report", "-i", out, "-o", report, "--id-column", "id"))
-        assert report.read_text("utf-8").startswith("<!DOCTYPE html>")
+        shown = report.read_text("utf-8")
+        for task in names:  # the row without a text was read too
+            assert f"1 rows without a result for {task} (no text)" in shown
     page = (cell / "page.html").read_text("utf-8")
     assert page.count("<article") == len(TEXTS)
     table = cell / "out.txt"
     succeeded(
         analyze(capsys, kind, backend, models, inputs, "--sentences", "-f", "table", "-o", table)
     )
-    assert len(table.read_text("utf-8").splitlines()) == 2 + len(TEXTS)  # a header, a rule
+    lines = table.read_text("utf-8").splitlines()  # a row's line, then its sentences' (└ ...)
+    assert [line.split()[0] for line in lines[2:] if not line[0].isspace()] == IDS
 
 
 @pytest.mark.parametrize("kind, backend", CELLS)

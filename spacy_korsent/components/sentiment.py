@@ -96,7 +96,7 @@ class SentimentClassifier(KoreanClassifier):
         scores = {label: float(p) for label, p in zip(self.labels, probs)}
         band = self.calibration.neutral_band
         if band is not None and band.low <= scores["positive"] < band.high:
-            return {"label": NEUTRAL, "score": None, "scores": scores}  # see answers.py
+            return {"label": NEUTRAL, "score": None, "scores": scores}
         best = int(probs.argmax())
         return {"label": self.labels[best], "score": float(probs[best]), "scores": scores}
 

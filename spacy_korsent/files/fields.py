@@ -54,6 +54,8 @@ class ResultFields:
 
     @property
     def sentiment_labels(self) -> Optional[tuple[str, ...]]:
+        """The sentiment model's labels (each has a ``sentiment_<label>`` field); None without
+        sentiment."""
         kind = self.answers.get(SENTIMENT)
         return kind.labels if kind is not None else None
 
