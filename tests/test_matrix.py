@@ -490,6 +490,25 @@ def test_the_ray_engine(kind, backend, models, inputs, work, capsys, ray_instanc
         assert (mine["sentiment_score"] is None) == (theirs["sentiment_score"] is None)
 
 
+def test_a_page_that_fails_on_the_ray_engine_keeps_every_row(
+    models, inputs, work, capsys, monkeypatch, ray_instance
+):
+    """The --html page of a Ray run is made here; when it fails, the workers' rows are written
+    all the same and the run exits 3 (as the local run does, tests/cli/test_optional_products)."""
+    import spacy_korsent.explain.report as page_module
+    from spacy_korsent.cli.products import PRODUCT_FAILED
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("the renderer broke on purpose")
+
+    monkeypatch.setattr(page_module, "doc_html", broken)
+    out, page = work / "ray-broken-page.jsonl", work / "ray-broken-page.html"
+    more = ["--engine", "ray", "-o", out, "--html", page]
+    code, _, err = analyze(capsys, "banded", "torch", models, inputs, *more)
+    assert code == PRODUCT_FAILED and "the --html page failed" in err and "Traceback" not in err
+    assert [row["id"] for row in read_rows(out, "jsonl")] == IDS and not page.exists()
+
+
 @pytest.mark.parametrize("kind, backend", FORK_CELLS)
 def test_two_worker_processes(kind, backend, models):
     nlp = pipeline(kind, backend, models)
