@@ -231,7 +231,10 @@ def evaluate_emotions(
     )
     gold = label_set.encode(rows)
 
+    kind = component.answer_kind
+
     def probabilities(doc: Doc) -> list[float]:
+        kind.check(doc._.emotions)
         return [doc.cats.get(label, float("nan")) for label in names]
 
     out, speed = _classify(nlp, rows.texts, probabilities, batch_size, progress)
