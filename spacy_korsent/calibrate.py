@@ -13,8 +13,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .answers import sentiment_kind
 from .calibration import (
-    NEUTRAL,
     Calibration,
     LabelThresholds,
     NeutralBand,
@@ -188,4 +188,5 @@ def multi_hot(indices: list[list[int]], n_labels: int) -> np.ndarray:
 def decision_labels(labels: list[str]) -> Optional[list[str]]:
     """The classes gold labels may name for a model: a negative/positive model's and neutral
     (None for other models, whose classes are their own)."""
-    return [*labels, NEUTRAL] if sorted(labels) == ["negative", "positive"] else None
+    kind = sentiment_kind(labels, band=True)
+    return list(kind.decision_labels) if kind.band else None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from ..explain.report import HtmlReport
 
+PAGE = "the --html page"
+"""The optional product of a run (:mod:`.products`): its failure loses no rows."""
 HTML_LIMIT = 1000
 """Rows the --html page shows by default (explaining costs a pass per token: a page, not a dump)."""
 

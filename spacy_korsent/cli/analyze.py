@@ -40,8 +40,9 @@ Analyze texts given as arguments, lines of standard input, or a file: plain text
 per line), CSV/TSV or an Excel sheet (.xlsx, --sheet) with a header (or --columns), or JSON Lines;
 --text-column names the text's column. The output keeps every input column and adds, per task:
 
-  sentiment        sentiment (label), sentiment_score (its probability),
-                   sentiment_<label> (the probability of each label, e.g. sentiment_positive)
+  sentiment        sentiment (label), sentiment_score (its probability; empty for the neutral
+                   answer of a neutral band), sentiment_<label> (the probability of each of the
+                   model's labels, e.g. sentiment_positive)
   emotion          emotion (the most probable), emotion_score, emotion_labels (the predicted
                    emotions: every one at or above the threshold for a multi-label model),
                    emotion_group (one of six groups for the default model), emotions_top (the

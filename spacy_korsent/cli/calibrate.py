@@ -41,6 +41,7 @@ from .common import (
     progress,
 )
 from .outputs import add_overwrite, check_output_dir, clear_output
+from .products import Products
 
 if TYPE_CHECKING:
     from ..calibrate import Fit
@@ -124,10 +125,11 @@ def run(args: argparse.Namespace) -> int:
     }
     print("\n".join(_table(report, fit)))
     _write(component, source, out, in_place, fit.calibration, report, args.overwrite)
+    products = Products("calibrate")
     if args.report:
-        _save(Path(args.report), report)
+        products.make("the --report file", lambda: _save(Path(args.report), report))
     print(f"korsent calibrate: wrote {out}", file=sys.stderr)
-    return 0
+    return products.exit_code
 
 
 def _read(args: argparse.Namespace, warn: Warnings) -> tuple[Any, LabelledLayout]:

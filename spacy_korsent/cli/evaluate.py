@@ -39,6 +39,7 @@ from .common import (
     pipeline_options,
     progress,
 )
+from .products import Products
 
 if TYPE_CHECKING:
     import numpy as np
@@ -142,11 +143,19 @@ def run(args: argparse.Namespace) -> int:
         print(_json(summary), end="")
     else:
         print("\n".join(_text_report(summary, report)))
+    products = Products("evaluate")
     if args.json and args.json != "-":
-        _write(args.json, lambda path: Path(path).write_text(_json(summary), encoding="utf-8"))
+        json_file = args.json
+        products.make(
+            "the --json file",
+            lambda: _write(
+                json_file, lambda path: Path(path).write_text(_json(summary), encoding="utf-8")
+            ),
+        )
     if args.plot:
-        _plot(args.plot, report, f"{Path(args.file).name}, model {_short_model(report.model)}")
-    return 0
+        title = f"{Path(args.file).name}, model {_short_model(report.model)}"
+        products.make("the --plot figure", lambda: _plot(args.plot, report, title))
+    return products.exit_code
 
 
 def _evaluate(

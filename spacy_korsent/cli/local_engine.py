@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..files.fields import ResultFields, checked_text
 from ..files.readers import Record, replace_lone_surrogates
 from .analysis import (
+    PAGE,
     AnalysisRequest,
     analysis_pipeline,
     check_outputs,
@@ -26,6 +27,7 @@ from .analysis import (
     write_page,
 )
 from .common import Warnings, progress
+from .products import Products
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,16 +35,18 @@ if TYPE_CHECKING:
 
 
 def run(request: AnalysisRequest, warn: Warnings) -> int:
-    """Analyze the request's input and write it; 2 when it cannot be used at all."""
+    """Analyze the request's input and write it; 2 when it cannot be used at all, 3 when the
+    rows were written but the --html page failed."""
     check_outputs(request, [file.path for file in request.files if file.path != "-"])
     rows, count = _input(request, warn)
     first = first_row(rows, request.source)
     nlp = analysis_pipeline(request, warn)
     analysis = Analysis(nlp, request.text_column, warn)
     report = None
+    products = Products("analyze")
     if request.html:
-        report = html_report(request, nlp, first[1])
-        analysis.on_docs = report.add
+        page = report = html_report(request, nlp, first[1])
+        analysis.on_docs = lambda docs, rows: products.make(PAGE, lambda: page.add(docs, rows))
     writer = result_writer(request, analysis.fields, warn)
     batch_size = request.pipeline.batch_size
     try:
@@ -53,11 +57,12 @@ def run(request: AnalysisRequest, warn: Warnings) -> int:
     finally:
         writer.close()
     if report is not None and request.html:
-        write_page(report, request.html, request.input)
+        html, page = request.html, report
+        products.make(PAGE, lambda: write_page(page, html, request.input))
     warn.summarize()
     if not analysis.with_text:
         raise no_text_error(request.text_column)
-    return 0
+    return products.exit_code
 
 
 def _input(

@@ -38,6 +38,7 @@ from ..files.sources import InputRows
 from ..files.writers import Writer
 from ..interrupts import own_handlers
 from .analysis import (
+    PAGE,
     AnalysisRequest,
     RayOptions,
     analysis_pipeline,
@@ -49,6 +50,7 @@ from .analysis import (
     write_page,
 )
 from .common import CommandError, Warnings, progress
+from .products import Products
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -80,7 +82,8 @@ def run(request: AnalysisRequest, warn: Warnings) -> int:
     first = first_row(records, request.source)
     nlp = analysis_pipeline(request, warn)
     fields = ResultFields(nlp)
-    page = Page(nlp, html_report(request, nlp, first[1])) if request.html else None
+    products = Products("analyze")
+    page = Page(nlp, html_report(request, nlp, first[1]), products) if request.html else None
     writer = result_writer(request, fields, warn)
     column = request.text_column
     try:
@@ -105,9 +108,10 @@ def run(request: AnalysisRequest, warn: Warnings) -> int:
     finally:
         writer.close()
     if page is not None and request.html:
-        write_page(page.report, request.html, request.input)
+        html, report = request.html, page.report
+        products.make(PAGE, lambda: write_page(report, html, request.input))
     warn.summarize()
-    return 0
+    return products.exit_code
 
 
 @dataclass
@@ -153,14 +157,19 @@ class Page:
     that hold the shown rows are analysed again here (in the same batches as a local run) and
     their first rows explained; the rest are counted."""
 
-    def __init__(self, nlp: Language, report: HtmlReport) -> None:
+    def __init__(self, nlp: Language, report: HtmlReport, products: Products) -> None:
         self.nlp = nlp
         self.report = report
+        self.products = products
+        """Where a failure of the page is said: the rows are written all the same."""
 
     def add(self, texts: list[str], rows: list[dict]) -> None:
         if len(self.report.fragments) >= self.report.limit:
             self.report.count(len(texts))
             return
+        self.products.make(PAGE, lambda: self._render(texts, rows))
+
+    def _render(self, texts: list[str], rows: list[dict]) -> None:
         with self.nlp.memory_zone():
             self.report.add(list(self.nlp.pipe(texts, batch_size=len(texts))), rows)
 

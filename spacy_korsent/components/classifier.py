@@ -33,6 +33,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
+from ..answers import AnswerKind
 from ..calibration import Calibration
 from ..explain.docs import (
     Attributions,
@@ -120,12 +121,18 @@ class KoreanClassifier(TrainablePipe):
         raise NotImplementedError
 
     def make_result(self, probs: np.ndarray) -> Result:
-        """The plain-data extension value for one text's probabilities."""
+        """The plain-data extension value for one text's probabilities: an answer of the
+        component's :attr:`answer_kind`."""
+        raise NotImplementedError
+
+    @property
+    def answer_kind(self) -> AnswerKind:
+        """The kind of answer the component gives (:mod:`spacy_korsent.answers`)."""
         raise NotImplementedError
 
     def empty_result(self) -> Result:
         """The extension value for a text without tokens (empty, whitespace, control characters)."""
-        raise NotImplementedError
+        return self.answer_kind.empty()
 
     # --- labels ------------------------------------------------------------------------------
 

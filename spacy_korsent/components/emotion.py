@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 from spacy.util import registry
 
+from ..answers import AnswerKind, emotion_kind
 from ..calibration import Calibration
 from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
 from .classifier import KoreanClassifier, Result
@@ -104,6 +105,11 @@ class EmotionClassifier(KoreanClassifier):
             )
         return names
 
+    @property
+    def answer_kind(self) -> AnswerKind:
+        """Single-label (with groups where known) or multi-label at per-label cuts."""
+        return emotion_kind(self.labels, self.multi_label)
+
     def make_result(self, probs: np.ndarray) -> Result:
         ranked = np.argsort(-probs, kind="stable")
         best = int(ranked[0])
@@ -171,9 +177,6 @@ class EmotionClassifier(KoreanClassifier):
             previous = scores.get(group, 0.0)
             scores[group] = max(previous, p) if self.multi_label else previous + p
         return scores
-
-    def empty_result(self) -> Result:
-        return {"label": None, "score": None, "labels": [], "group": None, "top": [], "groups": {}}
 
 
 make_emotion = register_component(EmotionClassifier)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 from spacy.util import registry
 
+from ..answers import AnswerKind, may_have_band, sentiment_kind
 from ..calibration import NEUTRAL, Calibration
 from .classifier import KoreanClassifier, Result
 from .factories import register_component
@@ -84,6 +85,11 @@ class SentimentClassifier(KoreanClassifier):
             return ["negative", "positive"]
         return canonical_sentiment(names) or names
 
+    @property
+    def answer_kind(self) -> AnswerKind:
+        """Two-class, two-class with a neutral band, or n-class."""
+        return sentiment_kind(self.labels, band=self.calibration.neutral_band is not None)
+
     def make_result(self, probs: np.ndarray) -> Result:
         """The top class, or ``"neutral"`` with a score of None where p(positive) lies in the
         band: the model gives no probability of neutral (``scores`` has what it gave)."""
@@ -103,24 +109,15 @@ class SentimentClassifier(KoreanClassifier):
         return cats
 
     def check_calibration(self, calibration: Calibration) -> None:
-        if sorted(self.labels) == ["negative", "positive"]:  # a band applies
+        if may_have_band(self.labels):
             calibration = dataclasses.replace(calibration, neutral_band=None)
         super().check_calibration(calibration)
-
-    @property
-    def decision_labels(self) -> list[str]:
-        """The labels the component answers: the model's, and ``"neutral"`` with a band."""
-        band = self.calibration.neutral_band is not None
-        return [*self.labels, NEUTRAL] if band else list(self.labels)
 
     def scoring_options(self) -> dict[str, Any]:
         """With a band: three-way scores (macro-F1 as ``sentiment_score``)."""
         if self.calibration.neutral_band is None:
             return {}
-        return {"labels": self.decision_labels, "positive_label": None}
-
-    def empty_result(self) -> Result:
-        return {"label": None, "score": None, "scores": {}}
+        return {"labels": list(self.answer_kind.decision_labels), "positive_label": None}
 
 
 make_sentiment = register_component(SentimentClassifier)

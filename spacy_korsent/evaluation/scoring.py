@@ -91,20 +91,23 @@ def evaluate_sentiment(
     texts in error messages (a file and its line numbers; default: "labels" and positions
     from 1).
 
-    Predictions are the component's answers (``doc._.sentiment["label"]``); calibration is that
-    of its probabilities (``doc._.sentiment["scores"]``, neutral 0 when the model gives none):
-    each text's top probability against whether that class is gold, on every text; where some
-    gold classes have no probability from the model (neutral texts for a negative/positive
-    model), also on the texts of the model's own classes (``calibration_on_model_classes``, the
-    texts ``korsent calibrate`` measures on).
+    Predictions are the component's answers (``doc._.sentiment["label"]``, each checked against
+    its answer kind, :mod:`spacy_korsent.answers`); calibration is that of its probabilities
+    (``doc._.sentiment["scores"]``, neutral 0 when the model gives none): each text's top
+    probability against whether that class is gold, on every text; where some gold classes have
+    no probability from the model (neutral texts for a negative/positive model), also on the
+    texts of the model's own classes (``calibration_on_model_classes``, the texts
+    ``korsent calibrate`` measures on).
     """
     rows = _rows(texts, labels, source, lines)
     gold = np.asarray(sentiment_labels(label_map, neutral=True).encode_single(rows))
     component = _component(nlp, pipe, SENTIMENT)
     classes = _sentiment_classes(component)
+    kind = component.answer_kind
 
     def answer(doc: Doc) -> tuple[int, list[float]]:
         result = doc._.sentiment
+        kind.check(result)
         if result["label"] is None:
             return NO_PREDICTION, [float("nan")] * len(THREE_WAY)
         row = [0.0] * len(THREE_WAY)
@@ -115,7 +118,8 @@ def evaluate_sentiment(
     out, speed = _classify(nlp, rows.texts, answer, batch_size, progress)
     pred = np.array([label for label, _ in out], dtype=np.int64)
     probs = np.array([row for _, row in out], dtype=np.float64).reshape(len(out), len(THREE_WAY))
-    three_way = NEUTRAL in gold or NEUTRAL in pred or NEUTRAL_NAME in classes.values()
+    answers = {classes.get(label, label) for label in kind.decision_labels}
+    three_way = NEUTRAL in gold or NEUTRAL_NAME in answers
     if not three_way:  # negative/positive: class 1 is positive, as in NSMC
         binary = np.array([0, NO_PREDICTION, 1])
         gold, pred = binary[gold], np.where(pred >= 0, binary[np.maximum(pred, 0)], pred)
@@ -231,7 +235,10 @@ def evaluate_emotions(
     )
     gold = label_set.encode(rows)
 
+    kind = component.answer_kind
+
     def probabilities(doc: Doc) -> list[float]:
+        kind.check(doc._.emotions)
         return [doc.cats.get(label, float("nan")) for label in names]
 
     out, speed = _classify(nlp, rows.texts, probabilities, batch_size, progress)

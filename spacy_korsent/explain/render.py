@@ -15,12 +15,11 @@ from typing import Any, Optional, Union
 
 from spacy.tokens import Doc, Span
 
+from ..answers import EXTENSIONS, shown_score
+from ..answers import TASKS as ANSWER_TASKS
 from ..fonts import FONTS
 
-TASKS = {
-    "sentiment": ("sentiment", "sentiment_attribution"),
-    "emotion": ("emotions", "emotion_attribution"),
-}
+TASKS = {task: (EXTENSIONS[task], f"{task}_attribution") for task in ANSWER_TASKS}
 """Task name -> (prediction extension, attribution extension)."""
 
 LEVELS = ("doc", "sentence")
@@ -221,5 +220,5 @@ def _label(result: Optional[dict[str, Any]]) -> str:
         label = f"{label} ({top[0]['gloss']})"
     return (
         f'<span class="korsent-label">{escape(label)}</span>'
-        f'<span class="korsent-score">{float(result["score"]):.3f}</span>'
+        f'<span class="korsent-score">{escape(shown_score(result))}</span>'
     )

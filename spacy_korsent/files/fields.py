@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span
 
+from ..answers import EXTENSIONS, LABEL, LABELS, SCORE, SENTIMENT, TOP, TOP_KEYS, AnswerKind
 from ..components.registry import EMOTION as EMOTION_FACTORY
 from ..components.registry import SENTIMENT as SENTIMENT_FACTORY
 
@@ -33,21 +34,30 @@ def checked_text(value: object, column: str) -> tuple[str, Optional[str]]:
 class ResultFields:
     """The fields a pipeline's components fill: which ones, their values for a doc, their types.
 
-    Components are found by factory, so a pipeline saved under other component names works too.
+    Each component's answer kind (:mod:`spacy_korsent.answers`) defines its columns and their
+    values; components are found by factory, so a pipeline saved under other component names
+    works too.
     """
 
     def __init__(self, nlp: Language) -> None:
         pipes: dict[str, Any] = {
             nlp.get_pipe_meta(name).factory: nlp.get_pipe(name) for name in nlp.pipe_names
         }
-        sentiment = pipes.get(SENTIMENT_FACTORY)
-        emotion = pipes.get(EMOTION_FACTORY)
-        ours = [pipe for pipe in (sentiment, emotion) if pipe is not None]
-        self.sentiment_labels = tuple(sentiment.labels) if sentiment is not None else None
-        self.emotion = emotion is not None
+        ours = [pipes[name] for name in (SENTIMENT_FACTORY, EMOTION_FACTORY) if name in pipes]
+        self.answers: dict[str, AnswerKind] = {
+            pipe.answer_kind.task: pipe.answer_kind for pipe in ours
+        }
+        """Each task's answer kind, sentiment first."""
         self.sentences = any(pipe.settings.sentences for pipe in ours)
         self.kinds = self._kinds()
         """Each field, in the order it is added to a row, with what it holds."""
+
+    @property
+    def sentiment_labels(self) -> Optional[tuple[str, ...]]:
+        """The sentiment model's labels (each has a ``sentiment_<label>`` field); None without
+        sentiment."""
+        kind = self.answers.get(SENTIMENT)
+        return kind.labels if kind is not None else None
 
     @property
     def names(self) -> list[str]:
@@ -73,49 +83,32 @@ class ResultFields:
 
     def _results(self, target: Doc | Span) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        if self.sentiment_labels is not None:
-            sentiment = target._.sentiment or {}
-            scores = sentiment.get("scores") or {}
-            fields["sentiment"] = sentiment.get("label")
-            fields["sentiment_score"] = sentiment.get("score")
-            fields.update(
-                {f"sentiment_{label}": scores.get(label) for label in self.sentiment_labels}
-            )
-        if self.emotion:
-            emotions = target._.emotions or {}
-            fields["emotion"] = emotions.get("label")
-            fields["emotion_score"] = emotions.get("score")
-            fields["emotion_labels"] = emotions.get("labels", [])
-            fields["emotion_group"] = emotions.get("group")
-            fields["emotions_top"] = emotions.get("top", [])
+        for task, kind in self.answers.items():
+            fields.update(kind.row(target._.get(EXTENSIONS[task])))
         return fields
 
     def _kinds(self) -> dict[str, str]:
-        """Each field with what it holds: a label, a score, the predicted emotions (a list), the
-        top emotions, the sentences."""
+        """Each field with what it holds (:data:`~spacy_korsent.answers.HOLDS`), and the
+        sentences."""
         kinds: dict[str, str] = {}
-        if self.sentiment_labels is not None:
-            kinds.update({"sentiment": "label", "sentiment_score": "score"})
-            kinds.update({f"sentiment_{label}": "score" for label in self.sentiment_labels})
-        if self.emotion:
-            kinds.update({"emotion": "label", "emotion_score": "score", "emotion_labels": "labels"})
-            kinds["emotion_group"] = "label"
-            kinds["emotions_top"] = "top"
+        for kind in self.answers.values():
+            kinds.update(kind.columns())
         if self.sentences:
             kinds["sentences"] = "sentences"
         return kinds
 
     def arrow_types(self) -> dict[str, pa.DataType]:
-        """Each field's Apache Arrow type, for columnar outputs (needs pyarrow)."""
+        """Each field's Apache Arrow type, for columnar outputs (needs pyarrow); every one may
+        be null, as :mod:`~spacy_korsent.answers` says when."""
         import pyarrow as pa
 
         string, score = pa.string(), pa.float64()
-        item = [("label", string), ("gloss", string), ("group", string), ("score", score)]
+        item = [(key, score if key == "score" else string) for key in TOP_KEYS]
         plain = {
-            "label": string,
-            "score": score,
-            "labels": pa.list_(string),
-            "top": pa.list_(pa.struct(item)),
+            LABEL: string,
+            SCORE: score,
+            LABELS: pa.list_(string),
+            TOP: pa.list_(pa.struct(item)),
         }
         types = {name: plain[kind] for name, kind in self.kinds.items() if kind in plain}
         if self.sentences:

@@ -36,6 +36,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         'spacy_korsent.analyze_frame needs pandas: pip install "spacy-korsent[pandas]"'
     ) from err
 
+from ..answers import LABEL, LABELS, SCORE, TOP
 from ..components.pipeline import PipelineOptions
 from ..components.registry import CLASSIFIERS
 from ..files.fields import ResultFields
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
     from ..components.classifier import KoreanClassifier
 
-_DTYPES = {"score": "float64", "label": object, "labels": object, "top": object}
+_DTYPES = {SCORE: "float64", LABEL: object, LABELS: object, TOP: object}
 """The dtype of each kind of result field (``ResultFields.kinds``); the rest are object."""
 
 
@@ -238,7 +239,7 @@ def _column(values: Sequence[Any], kind: str, index: pd.Index) -> pd.Series:
         array = np.array([np.nan if value is None else value for value in values], dtype=float)
     else:
         array = np.empty(len(values), dtype=object)
-        array[:] = list(values) if kind == "label" else [list(value) for value in values]
+        array[:] = list(values) if kind == LABEL else [list(value) for value in values]
     return pd.Series(array, index=index, dtype=dtype, copy=False)
 
 

@@ -21,10 +21,10 @@ from .columns import (
     ATTRIBUTION,
     SCORE,
     Columns,
+    answer_score,
     attribution_pairs,
     json_list,
     label,
-    score,
 )
 from .dates import as_date
 from .words import WordTable, stem, words
@@ -56,7 +56,8 @@ class Settings:
 class Example:
     """A row shown as an example: its id (or line), score and (cut) text."""
 
-    score: float
+    score: float | None
+    """None for an answer without a score (the neutral band's neutral)."""
     id: str
     text: str
 
@@ -69,7 +70,7 @@ class Tally:
     rows: int = 0
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def add(self, results: dict[str, tuple[str, float]], emotion_group: str | None) -> None:
+    def add(self, results: dict[str, tuple[str, float | None]], emotion_group: str | None) -> None:
         self.rows += 1
         counts = self.counts
         for task, (name, _) in results.items():
@@ -92,6 +93,8 @@ class Label:
 
     histogram: list[int]
     """Rows per score bin: bin i holds [i/bins, (i+1)/bins) (1.0 in the last)."""
+    unscored: int = 0
+    """Rows of answers without a score (the neutral band's neutral): in no bin."""
     confident: list[tuple[float, int, Example]] = field(default_factory=list)
     uncertain: list[tuple[float, int, Example]] = field(default_factory=list)
 
@@ -111,22 +114,33 @@ class TaskStats:
 
     @property
     def histograms(self) -> dict[str, list[int]]:
-        """Per label, rows per score bin."""
-        return {name: label.histogram for name, label in self.per_label.items()}
+        """Per label that has scores, rows per score bin."""
+        return {
+            name: label.histogram for name, label in self.per_label.items() if any(label.histogram)
+        }
+
+    @property
+    def unscored(self) -> dict[str, int]:
+        """Per label, rows of answers without a score (the neutral band's neutral)."""
+        return {name: label.unscored for name, label in self.per_label.items() if label.unscored}
 
     def add(
-        self, name: str, value: float, number: int, ident: Any, text: str, tokens: list[str]
+        self, name: str, value: float | None, number: int, ident: Any, text: str, tokens: list[str]
     ) -> None:
         """Count a row's result and its words (``tokens``), and keep it if it is among the most
-        or least confident (``ident``: the id cell, or None)."""
+        or least confident (``ident``: the id cell, or None). An answer without a score (None)
+        is in no bin, and its label's examples are its first rows."""
         bins, k = self.settings.bins, self.settings.examples
         self.labels[name] += 1
         label = self.per_label.get(name)
         if label is None:
             label = self.per_label[name] = Label([0] * bins)
-        label.histogram[min(int(value * bins), bins - 1)] += 1
+        if value is None:
+            label.unscored += 1
+        else:
+            label.histogram[min(int(value * bins), bins - 1)] += 1
         _keep(label.confident, value, number, k, ident, text)
-        _keep(label.uncertain, -value, number, k, ident, text)
+        _keep(label.uncertain, None if value is None else -value, number, k, ident, text)
         if tokens:
             self.words.add(name, tokens)
 
@@ -155,15 +169,22 @@ def group_key(name: str) -> tuple[int, float, str]:
 
 
 def _keep(
-    heap: list[tuple[float, int, Example]], key: float, number: int, k: int, ident: Any, text: str
+    heap: list[tuple[float, int, Example]],
+    score: float | None,
+    number: int,
+    k: int,
+    ident: Any,
+    text: str,
 ) -> None:
-    """Keep a row in a heap of the ``k`` largest keys. Rows come in order, so a later row with
-    a key equal to the smallest kept does not displace it: ties keep the earlier row."""
+    """Keep a row in a heap of the ``k`` largest scores (None: all equal). Rows come in order,
+    so a later row with a key equal to the smallest kept does not displace it: ties keep the
+    earlier row."""
+    key = 0.0 if score is None else score
     if len(heap) >= k and key <= heap[0][0]:
         return
     cut = text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
     name = f"line {number}" if ident is None or ident == "" else str(ident)
-    item = (key, -number, Example(abs(key), name, cut))
+    item = (key, -number, Example(None if score is None else abs(key), name, cut))
     if len(heap) < k:
         heapq.heappush(heap, item)
     else:
@@ -182,6 +203,8 @@ class Corpus:
         self.tasks = {
             task: TaskStats(task, settings, task in columns.attributions) for task in columns.tasks
         }
+        self.kinds = {task: columns.answer_kind(task) for task in columns.tasks}
+        """Each task's answer kind: which scores may be empty."""
         self.sentiment_labels = list(columns.sentiment_labels)
         self.by_emotion_group = (
             TaskStats(EMOTION_GROUP, settings, False) if columns.emotion_groups else None
@@ -220,14 +243,15 @@ class Corpus:
         ident = row.get(columns.id) if columns.id else None
         tokens = words(text)
         emotion_group = label(row.get("emotion_group")) if columns.emotion_groups else None
-        results: dict[str, tuple[str, float]] = {}
+        results: dict[str, tuple[str, float | None]] = {}
         for task, stats in self.tasks.items():
             name = label(row.get(task))
             if name is None:
                 stats.without += 1
                 continue
             column = SCORE.format(task=task)
-            value = score(row.get(column), column, self.source, record.line)
+            kind = self.kinds[task]
+            value = answer_score(kind, name, row.get(column), column, self.source, record.line)
             results[task] = (name, value)
             # A row with an emotion group has its words counted by group (below) only: the page
             # lists an emotion model's words by group when it has groups, by emotion otherwise.
@@ -279,7 +303,7 @@ class Corpus:
         return tally
 
     def _day(
-        self, value: Any, results: dict[str, tuple[str, float]], emotion_group: str | None
+        self, value: Any, results: dict[str, tuple[str, float | None]], emotion_group: str | None
     ) -> None:
         if value is None or value == "":
             self.undated += 1

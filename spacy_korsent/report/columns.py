@@ -3,10 +3,11 @@
 ``korsent analyze`` writes ``sentiment``, ``sentiment_score``, ``sentiment_<label>`` and
 ``emotion``, ``emotion_score``, ``emotion_labels``, ``emotion_group``, ``emotions_top``; lists
 are JSON strings in CSV, TSV and Excel sheets (lists in JSON Lines and Parquet), and every value
-is a string in CSV and TSV. A file may
-hold either task or both, and a single-label emotion model leaves ``emotion_group`` empty for
-models without groups. Attributions are read when a row carries them as
-``sentiment_attribution`` / ``emotion_attribution``: a list of ``[token, value]`` pairs.
+is a string in CSV and TSV. A file may hold either task or both, and a single-label emotion model
+leaves ``emotion_group`` empty for models without groups. Which cells may be empty is the answer
+kinds' rule (:mod:`spacy_korsent.answers`): those of a row without a result, and the neutral
+band's score. Attributions are read when a row carries them as ``sentiment_attribution`` /
+``emotion_attribution``: a list of ``[token, value]`` pairs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answers import TASKS, AnswerKind, written_kind
 from ..files.readers import InputError
 
-TASKS = ("sentiment", "emotion")
 SCORE = "{task}_score"
 ATTRIBUTION = "{task}_attribution"
 
@@ -41,6 +42,10 @@ class Columns:
     date: str | None = None
     missing: tuple[str, ...] = field(default=())
     """One sentence per thing the report cannot show, and why."""
+
+    def answer_kind(self, task: str) -> AnswerKind:
+        """The kind of answer the file's ``task`` columns hold, as far as they say."""
+        return written_kind(task, self.sentiment_labels if task == "sentiment" else ())
 
     @property
     def read(self) -> list[str]:
@@ -96,7 +101,7 @@ def find_columns(
         name[len("sentiment_") :]
         for name in names
         if name.startswith("sentiment_")
-        and name not in ("sentiment_score", "sentiment_attribution")
+        and name not in (SCORE.format(task="sentiment"), ATTRIBUTION.format(task="sentiment"))
     )
     emotion = "emotion" in tasks
     attributions = tuple(task for task in tasks if ATTRIBUTION.format(task=task) in row)
@@ -130,6 +135,21 @@ def label(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text else None
+
+
+def answer_score(
+    kind: AnswerKind, name: str, value: Any, column: str, source: str, line: int
+) -> float | None:
+    """The score cell of an answer labelled ``name``: None where the answer kind has no score
+    (the neutral band's neutral: an empty cell), else a probability (:func:`score`)."""
+    if kind.score_is_none(name):
+        if value is None or value == "":
+            return None
+        raise InputError(
+            f"{source}:{line}: {column} is {value!r} for the answer {name!r}, which has no score "
+            f"({kind.name}): give the file korsent analyze wrote, with its columns."
+        )
+    return score(value, column, source, line)
 
 
 def score(value: Any, column: str, source: str, line: int) -> float:

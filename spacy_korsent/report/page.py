@@ -188,15 +188,21 @@ def _sentiment(corpus: Corpus, stats: TaskStats) -> str:
     names += sorted(set(stats.labels) - set(names))
     palette = colours(names)
     items = [(name, stats.labels[name]) for name in names]
-    histograms = {name: stats.histograms[name] for name in names}
+    histograms = {name: stats.histograms[name] for name in names if name in stats.histograms}
+    unscored = "".join(
+        f'<p class="note">{escape(name)}: {n:,} rows without a score (a neutral band: the '
+        "model gives no probability of neutral), counted but not in the histogram.</p>"
+        for name, n in stats.unscored.items()
+    )
     return (
         "<section><h2>Sentiment</h2>"
         + _figure("Labels", svg.bars(items, palette, "sentiment labels"))
         + _figure(
             "Score (probability of the predicted label)",
             svg.histogram(histograms, palette, "sentiment score histogram", "sentiment_score"),
-            _legend(palette),
+            _legend({name: palette[name] for name in histograms}),
         )
+        + unscored
         + "</section>\n"
     )
 
@@ -451,7 +457,7 @@ def _examples(corpus: Corpus) -> str:
 
 def _example_table(caption: str, examples: Sequence[Example]) -> str:
     rows = "".join(
-        f'<tr><td class="id">{escape(e.id)}</td><td class="num">{e.score:.3f}</td>'
+        f'<tr><td class="id">{escape(e.id)}</td><td class="num">{_example_score(e)}</td>'
         f'<td class="text">{escape(e.text)}</td></tr>'
         for e in examples
     )
@@ -459,6 +465,10 @@ def _example_table(caption: str, examples: Sequence[Example]) -> str:
         f'<table><thead><tr><th colspan="3">{escape(caption)}</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _example_score(example: Example) -> str:
+    return "–" if example.score is None else f"{example.score:.3f}"
 
 
 def _method(corpus: Corpus) -> str:
