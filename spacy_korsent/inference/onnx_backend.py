@@ -12,7 +12,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import PerProcess, ShardPool, available_cores, process_threads, shard_pool
+from .parallel import (
+    Forward,
+    PerProcess,
+    ShardPool,
+    available_cores,
+    process_threads,
+    shard_pool,
+    warm_up,
+)
 
 INSTALL_HINT = 'pip install "spacy-korsent[onnx]"'
 
@@ -32,7 +40,8 @@ class OnnxBackend:
     shard pool, all run at once by one single-threaded session (see
     :mod:`spacy_korsent.inference.parallel`). ONNX Runtime's threads, like torch's, do not survive
     a fork (``nlp.pipe(n_process=N)``, a server that forks its workers): each process makes its own
-    session, and a forked process skips ONNX Runtime's exit handlers (see :mod:`.forks`).
+    session, and a forked process skips ONNX Runtime's exit handlers (see :mod:`.forks`). The
+    session runs once before the shard threads share it (:func:`~.parallel.warm_up`).
     """
 
     def __init__(self, onnx_path: Path, *, n_threads: Optional[int] = None) -> None:
@@ -44,15 +53,10 @@ class OnnxBackend:
         self._process.get()  # a broken file fails here, not with the first document
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        session, shards = self._process.get()
-
-        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            logits = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            return logits.astype(np.float32, copy=False)
-
+        forward, shards = self._process.get()
         return shards(forward, input_ids, attention_mask)
 
-    def _session_and_shards(self, *, inherited: bool) -> tuple[Any, ShardPool]:
+    def _session_and_shards(self, *, inherited: bool) -> tuple[Forward, ShardPool]:
         ort = require("onnxruntime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -61,5 +65,12 @@ class OnnxBackend:
         session = ort.InferenceSession(
             str(self.onnx_path), options, providers=["CPUExecutionProvider"]
         )
+
+        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            logits = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            return logits.astype(np.float32, copy=False)
+
         threads = process_threads(self.n_threads, available_cores, inherited=inherited)
-        return session, shard_pool(threads)
+        shards = shard_pool(threads)
+        warm_up(shards, forward)
+        return forward, shards

@@ -5,18 +5,28 @@ the same fp32 export for bfloat16 on CPUs with AVX512-BF16 or AMX, about 2.5 tim
 float32 torch on a base-sized model and a fifth faster than torch's own bfloat16 (measured:
 benchmarks/); ``"openvino"`` compiles it as it is, in float32. Like the other backends, each batch
 is split into one shard per thread of the process's shared shard pool; OpenVINO runs one
-single-threaded stream per shard thread, each with its own infer request.
+single-threaded stream per shard thread, each with its own infer request. The requests are made,
+and one of them run once (:func:`~.parallel.warm_up`), before any shard thread uses them: two shard
+threads making OpenVINO's first inference of a process at once can hang for ever.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import PerProcess, ShardPool, available_cores, process_threads, shard_pool
+from .parallel import (
+    Forward,
+    PerProcess,
+    ShardPool,
+    available_cores,
+    process_threads,
+    shard_pool,
+    warm_up,
+)
 
 INSTALL_HINT = 'pip install "spacy-korsent[openvino]"'
 PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
@@ -40,18 +50,10 @@ class OpenVinoBackend:
         self._process.get()  # a broken file fails here, not with the first document
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        compiled, shards, requests = self._process.get()
-
-        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            request = getattr(requests, "request", None)
-            if request is None:
-                request = requests.request = compiled.create_infer_request()
-            result = request.infer({"input_ids": ids, "attention_mask": mask})
-            return np.asarray(result[compiled.output(0)], dtype=np.float32)
-
+        forward, shards = self._process.get()
         return shards(forward, input_ids, attention_mask)
 
-    def _compile(self, *, inherited: bool) -> tuple[Any, ShardPool, threading.local]:
+    def _compile(self, *, inherited: bool) -> tuple[Forward, ShardPool]:
         try:
             import openvino
         except ImportError as err:
@@ -67,4 +69,20 @@ class OpenVinoBackend:
             "ENABLE_CPU_PINNING": False,  # worker processes must not pin to the same cores
         }
         compiled = openvino.Core().compile_model(str(self.onnx_path), "CPU", settings)
-        return compiled, shard_pool(threads), threading.local()
+        # One infer request per shard thread, made here: a shard thread takes an idle one.
+        idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(threads):
+            idle.put(compiled.create_infer_request())
+        output = compiled.output(0)
+
+        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            request = idle.get()
+            try:
+                result = request.infer({"input_ids": ids, "attention_mask": mask})
+                return np.asarray(result[output], dtype=np.float32)
+            finally:
+                idle.put(request)
+
+        shards = shard_pool(threads)
+        warm_up(shards, forward)
+        return forward, shards
