@@ -18,21 +18,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import (
-    Forward,
-    PerProcess,
-    ShardPool,
-    available_cores,
-    process_threads,
-    shard_pool,
-    warm_up,
-)
+from .onnx_backend import ExportBackend
+from .parallel import Forward
 
 INSTALL_HINT = 'pip install "spacy-korsent[openvino]"'
 PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(ExportBackend):
     """Map padded id/mask arrays to logits with an OpenVINO model compiled for ``dtype``
     (``"float32"`` or ``"bfloat16"``)."""
 
@@ -42,18 +35,9 @@ class OpenVinoBackend:
         if dtype not in PRECISION_HINTS:
             raise ValueError(f"OpenVINO runs dtype='float32' or 'bfloat16', not {dtype!r}.")
         self.precision = PRECISION_HINTS[dtype]
-        self.onnx_path = Path(onnx_path)
-        if not self.onnx_path.is_file():
-            raise FileNotFoundError(f"No ONNX model at {str(self.onnx_path)!r}.")
-        self.n_threads = n_threads
-        self._process = PerProcess(self._compile)
-        self._process.get()  # a broken file fails here, not with the first document
+        super().__init__(onnx_path, n_threads=n_threads)
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        forward, shards = self._process.get()
-        return shards(forward, input_ids, attention_mask)
-
-    def _compile(self, *, inherited: bool) -> tuple[Forward, ShardPool]:
+    def load(self, threads: int) -> Forward:
         try:
             import openvino
         except ImportError as err:
@@ -61,7 +45,6 @@ class OpenVinoBackend:
                 "backend='openvino' and 'openvino-bfloat16' need the openvino package: "
                 + INSTALL_HINT
             ) from err
-        threads = process_threads(self.n_threads, available_cores, inherited=inherited)
         settings = {
             "INFERENCE_PRECISION_HINT": self.precision,
             "NUM_STREAMS": threads,  # one single-threaded stream per shard thread
@@ -83,6 +66,4 @@ class OpenVinoBackend:
             finally:
                 idle.put(request)
 
-        shards = shard_pool(threads)
-        warm_up(shards, forward)
-        return forward, shards
+        return forward
