@@ -2,8 +2,8 @@
 
 Two shard threads making OpenVINO's first inference of a process at the same moment used to
 deadlock inside its Python binding, in the one-time lookup of numpy's C API (issue 28). On this
-project's 2-core AMX machines 11 of 100 cold starts of the test model hung before the fix (7 of
-60 in bfloat16, 4 of 40 in float32), none of 200 after it. That setup is per process, so each
+project's 2-core AMX machines 22 of 180 cold starts of the test model hung before the fix (9 of
+100 in bfloat16, 13 of 80 in float32), none of 360 after it. That setup is per process, so each
 start needs a process in which the runtime never ran: ``cold_starts.py`` forks one per start
 from a launcher that has loaded torch and the model but never imported ONNX Runtime or OpenVINO
 (a start takes 0.05 s on torch, 0.1 s on ONNX Runtime, 0.4 to 0.5 s on OpenVINO, where an
