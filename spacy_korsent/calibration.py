@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
@@ -243,6 +244,15 @@ def best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
 
 CALIBRATION_FILE = "calibration.json"
 """A model directory's fitted values, beside its ``config.json``."""
+FIELDS = ("temperature", "neutral_band", "thresholds")
+SCHEMA = (
+    "a calibration is a JSON object with any of temperature (a number between "
+    f"{TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}), neutral_band ([low, high] with "
+    "0 <= low <= 0.5 <= high <= 1) and thresholds ({label: number from 0 to 1})"
+)
+"""What :meth:`Calibration.read` accepts, as its errors say it."""
+MAX_FILE_BYTES = 1_000_000
+"""The largest ``calibration.json`` read: the thresholds of thousands of labels take a tenth."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +285,7 @@ class Calibration:
         given = {name: value for name, value in values.items() if value is not None}
         if "neutral_band" in given:
             band = given["neutral_band"]
-            given["neutral_band"] = NeutralBand(*band) if band else None
+            given["neutral_band"] = NeutralBand(*map(float, band)) if band else None
         if given.get("temperature") == 1.0:
             given["temperature"] = None
         if given.get("thresholds") == {}:
@@ -292,11 +302,13 @@ class Calibration:
         return {name: value for name, value in values.items() if value is not None}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str) -> Calibration:
+    def from_dict(cls, values: Any, source: str) -> Calibration:
         """A calibration from :meth:`to_dict`'s keys, checked (a ValueError naming ``source``)."""
-        unknown = set(values) - {"temperature", "neutral_band", "thresholds"}
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: {SCHEMA}, not {_shown(values)}.")
+        unknown = set(values) - set(FIELDS)
         if unknown:
-            raise ValueError(f"{source}: unknown keys {sorted(unknown)}.")
+            raise ValueError(f"{source}: unknown keys {sorted(unknown)}; {SCHEMA}.")
         try:
             check_values(**values)
         except ValueError as err:
@@ -305,16 +317,24 @@ class Calibration:
 
     @classmethod
     def read(cls, directory: str | Path) -> Calibration:
-        """The calibration saved in a model directory (none without the file, or for a hub id)."""
+        """The calibration saved in a model directory (none without the file, or for a hub id).
+
+        The file comes from outside: anything but :data:`SCHEMA` within :data:`MAX_FILE_BYTES`
+        is a ValueError of one line that names the file and the field.
+        """
         path = Path(directory) / CALIBRATION_FILE
         if not path.is_file():
             return cls()
         try:
-            values = json.loads(path.read_text(encoding="utf-8"))
+            with path.open("rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_FILE_BYTES:,} bytes")
+            values = json.loads(data.decode("utf-8"), object_pairs_hook=_once_each)
+        except RecursionError:
+            raise ValueError(f"{path}: not a calibration file (JSON nested too deeply).") from None
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: not a calibration file ({err}).") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: not a calibration file (a JSON object is expected).")
         return cls.from_dict(values, str(path))
 
     def write(self, directory: Path) -> None:
@@ -332,17 +352,62 @@ def check_values(
     neutral_band: Optional[list[float]] = None,
     thresholds: Optional[dict[str, float]] = None,
 ) -> None:
-    """Refuse calibration values that cannot work (a ValueError that says why)."""
-    if temperature is not None and not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:
-        low, high = TEMPERATURE_RANGE
-        raise ValueError(f"temperature must lie between {low} and {high}, not {temperature}.")
-    band = neutral_band or [0.0, 0.5]  # [] or None: no band
-    if len(band) != 2 or not 0.0 <= band[0] <= 0.5 <= band[1] <= 1.0 + EPSILON:
+    """Refuse calibration values of the wrong type or range: a ValueError of one line that names
+    the field and what it must be. The one check of ``calibration.json`` (on disk, and in a
+    component's bytes) and of the components' settings."""
+    low, high = TEMPERATURE_RANGE
+    if temperature is not None and not (_is_number(temperature) and low <= temperature <= high):
         raise ValueError(
-            f"neutral_band must be [low, high] with 0 <= low <= 0.5 <= high <= 1, not "
-            f"{neutral_band} (outside the band the model's own top class answers; [] turns "
-            "a saved band off)."
+            f"temperature must be a number between {low} and {high}, not {_shown(temperature)}."
         )
-    for label, value in (thresholds or {}).items():
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"thresholds[{label!r}] must lie between 0 and 1, not {value}.")
+    if neutral_band is not None and not _is_band(neutral_band):
+        raise ValueError(
+            "neutral_band must be [low, high], two numbers with 0 <= low <= 0.5 <= high <= 1 "
+            f"(outside the band the model's own top class answers), or [] for none; not "
+            f"{_shown(neutral_band)}."
+        )
+    if thresholds is None:
+        return
+    if not isinstance(thresholds, dict):
+        raise ValueError(
+            f"thresholds must be an object {{label: number from 0 to 1}} ({{}} for none), not "
+            f"{_shown(thresholds)}."
+        )
+    for label, value in thresholds.items():
+        if not (_is_number(value) and 0.0 <= value <= 1.0):
+            raise ValueError(
+                f"thresholds[{_shown(label)}] must be a number from 0 to 1, not {_shown(value)}."
+            )
+
+
+def _is_number(value: Any) -> bool:
+    """A real number (not a bool, a string or None); NaN passes here and fails every range."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_band(band: Any) -> bool:
+    if not isinstance(band, (list, tuple)):
+        return False
+    if not band:
+        return True
+    return (
+        len(band) == 2
+        and all(map(_is_number, band))
+        and 0.0 <= band[0] <= 0.5 <= band[1] <= 1.0 + EPSILON
+    )
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON writes it (a string in quotes), cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json would keep the last of a repeated key)."""
+    values: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in values:
+            raise ValueError(f"the key {_shown(key)} appears twice")
+        values[key] = value
+    return values

@@ -6,10 +6,11 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from ..files.readers import FORMATS
 from ..inference.backends import BACKENDS
+from ..interrupts import exit_code
 from .common import CommandError, Warnings, add_file_options, check_file_options, positive_int
 from .outputs import add_overwrite, check_output_dir
 
@@ -25,8 +26,8 @@ smaller width (--hidden, embeddings projected onto their principal directions), 
 teacher's probabilities softened by --temperature, plus gold labels where --label-column gives them.
 The best student on a held-out part (most agreement with the teacher) is written to --output as
 a Hugging Face model directory that korean_sentiment/korean_emotion load, with distill.json:
-agreement, gold accuracy of both where known, docs/s of both on --backend, sizes. Ctrl-C (or
-SIGTERM) keeps the best student so far.
+agreement, gold accuracy of both where known, docs/s of both on --backend, sizes. Ctrl-C (exit
+130) or SIGTERM (143) keeps the best student so far.
 """
 
 
@@ -141,7 +142,7 @@ def _defaults() -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Distil; 130 when interrupted (the best student so far is kept)."""
+    """Distil; 130 (Ctrl-C) or 143 (SIGTERM) when interrupted (the best student so far is kept)."""
     from ..files.readers import Layout, guess_format
     from ..training import distill, teacher
     from ..training.corpus import read_corpus
@@ -193,19 +194,19 @@ def run(args: argparse.Namespace) -> int:
     return _summary(outcome.report, outcome.interrupted, output)
 
 
-def _summary(report: dict, interrupted: bool, output: Path) -> int:
-    """Print what was reached; the exit code."""
+def _summary(report: dict, interrupted: Optional[KeyboardInterrupt], output: Path) -> int:
+    """Print what was reached; the exit code (130 for Ctrl-C, 143 for SIGTERM)."""
     best = report.get("best")
     if best is None:
         print("interrupted before the first check: no student was written.", file=sys.stderr)
-        return 130
-    if interrupted:
+        return exit_code(interrupted)
+    if interrupted is not None:
         print(
             f"interrupted: the best student so far (agreement {best['agreement']:.4f} on the "
             f"held-out texts) is in {output}.",
             file=sys.stderr,
         )
-        return 130
+        return exit_code(interrupted)
     held = report["held_out"]
     line = (
         f"student in {output}: agrees with the teacher on {held['agreement']:.2%} of "

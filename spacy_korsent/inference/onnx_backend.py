@@ -12,7 +12,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import PerProcess, ShardPool, available_cores, process_threads, shard_pool
+from .parallel import (
+    Forward,
+    PerProcess,
+    ShardPool,
+    available_cores,
+    process_threads,
+    shard_pool,
+    warm_up,
+)
 
 INSTALL_HINT = 'pip install "spacy-korsent[onnx]"'
 
@@ -25,14 +33,13 @@ def require(module: str) -> Any:
         raise ImportError(f"backend='onnx' needs the {module} package: {INSTALL_HINT}") from err
 
 
-class OnnxBackend:
-    """Map padded id/mask arrays to logits with an ONNX Runtime session.
+class ExportBackend:
+    """An ONNX export run by a runtime that each process sets up once (:meth:`load`).
 
-    Like the torch backend, each batch is split into one shard per thread of the process's shared
-    shard pool, all run at once by one single-threaded session (see
-    :mod:`spacy_korsent.inference.parallel`). ONNX Runtime's threads, like torch's, do not survive
-    a fork (``nlp.pipe(n_process=N)``, a server that forks its workers): each process makes its own
-    session, and a forked process skips ONNX Runtime's exit handlers (see :mod:`.forks`).
+    Each batch is split into one shard per thread of the process's shared shard pool (see
+    :mod:`spacy_korsent.inference.parallel`). The setup loads the runtime for that many threads
+    and runs it once alone (:func:`~.parallel.warm_up`) before the shard threads share it. After a
+    fork the child sets up its own: runtimes' threads do not survive a fork.
     """
 
     def __init__(self, onnx_path: Path, *, n_threads: Optional[int] = None) -> None:
@@ -40,19 +47,35 @@ class OnnxBackend:
         if not self.onnx_path.is_file():
             raise FileNotFoundError(f"No ONNX model at {str(self.onnx_path)!r}.")
         self.n_threads = n_threads
-        self._process = PerProcess(self._session_and_shards)
+        self._process = PerProcess(self._set_up)
         self._process.get()  # a broken file fails here, not with the first document
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        session, shards = self._process.get()
-
-        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            logits = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            return logits.astype(np.float32, copy=False)
-
+        forward, shards = self._process.get()
         return shards(forward, input_ids, attention_mask)
 
-    def _session_and_shards(self, *, inherited: bool) -> tuple[Any, ShardPool]:
+    def load(self, threads: int) -> Forward:
+        """The runtime's forward pass over the export, for ``threads`` shard threads at once."""
+        raise NotImplementedError
+
+    def _set_up(self, *, inherited: bool) -> tuple[Forward, ShardPool]:
+        threads = process_threads(self.n_threads, available_cores, inherited=inherited)
+        forward = self.load(threads)
+        shards = shard_pool(threads)
+        warm_up(shards, forward)
+        return forward, shards
+
+
+class OnnxBackend(ExportBackend):
+    """Map padded id/mask arrays to logits with an ONNX Runtime session.
+
+    Like the torch backend, the shards of a batch run at once, here in one single-threaded session
+    shared by the shard threads. ONNX Runtime's threads, like torch's, do not survive a fork
+    (``nlp.pipe(n_process=N)``, a server that forks its workers): each process makes its own
+    session, and a forked process skips ONNX Runtime's exit handlers (see :mod:`.forks`).
+    """
+
+    def load(self, threads: int) -> Forward:
         ort = require("onnxruntime")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -61,5 +84,9 @@ class OnnxBackend:
         session = ort.InferenceSession(
             str(self.onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        threads = process_threads(self.n_threads, available_cores, inherited=inherited)
-        return session, shard_pool(threads)
+
+        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            logits = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            return logits.astype(np.float32, copy=False)
+
+        return forward

@@ -5,24 +5,27 @@ the same fp32 export for bfloat16 on CPUs with AVX512-BF16 or AMX, about 2.5 tim
 float32 torch on a base-sized model and a fifth faster than torch's own bfloat16 (measured:
 benchmarks/); ``"openvino"`` compiles it as it is, in float32. Like the other backends, each batch
 is split into one shard per thread of the process's shared shard pool; OpenVINO runs one
-single-threaded stream per shard thread, each with its own infer request.
+single-threaded stream per shard thread, each with its own infer request. The requests are made,
+and one of them run once (:func:`~.parallel.warm_up`), before any shard thread uses them: two shard
+threads making OpenVINO's first inference of a process at once can hang for ever.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from .parallel import PerProcess, ShardPool, available_cores, process_threads, shard_pool
+from .onnx_backend import ExportBackend
+from .parallel import Forward
 
 INSTALL_HINT = 'pip install "spacy-korsent[openvino]"'
 PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(ExportBackend):
     """Map padded id/mask arrays to logits with an OpenVINO model compiled for ``dtype``
     (``"float32"`` or ``"bfloat16"``)."""
 
@@ -32,26 +35,9 @@ class OpenVinoBackend:
         if dtype not in PRECISION_HINTS:
             raise ValueError(f"OpenVINO runs dtype='float32' or 'bfloat16', not {dtype!r}.")
         self.precision = PRECISION_HINTS[dtype]
-        self.onnx_path = Path(onnx_path)
-        if not self.onnx_path.is_file():
-            raise FileNotFoundError(f"No ONNX model at {str(self.onnx_path)!r}.")
-        self.n_threads = n_threads
-        self._process = PerProcess(self._compile)
-        self._process.get()  # a broken file fails here, not with the first document
+        super().__init__(onnx_path, n_threads=n_threads)
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        compiled, shards, requests = self._process.get()
-
-        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            request = getattr(requests, "request", None)
-            if request is None:
-                request = requests.request = compiled.create_infer_request()
-            result = request.infer({"input_ids": ids, "attention_mask": mask})
-            return np.asarray(result[compiled.output(0)], dtype=np.float32)
-
-        return shards(forward, input_ids, attention_mask)
-
-    def _compile(self, *, inherited: bool) -> tuple[Any, ShardPool, threading.local]:
+    def load(self, threads: int) -> Forward:
         try:
             import openvino
         except ImportError as err:
@@ -59,7 +45,6 @@ class OpenVinoBackend:
                 "backend='openvino' and 'openvino-bfloat16' need the openvino package: "
                 + INSTALL_HINT
             ) from err
-        threads = process_threads(self.n_threads, available_cores, inherited=inherited)
         settings = {
             "INFERENCE_PRECISION_HINT": self.precision,
             "NUM_STREAMS": threads,  # one single-threaded stream per shard thread
@@ -67,4 +52,18 @@ class OpenVinoBackend:
             "ENABLE_CPU_PINNING": False,  # worker processes must not pin to the same cores
         }
         compiled = openvino.Core().compile_model(str(self.onnx_path), "CPU", settings)
-        return compiled, shard_pool(threads), threading.local()
+        # One infer request per shard thread, made here: a shard thread takes an idle one.
+        idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(threads):
+            idle.put(compiled.create_infer_request())
+        output = compiled.output(0)
+
+        def forward(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            request = idle.get()
+            try:
+                result = request.infer({"input_ids": ids, "attention_mask": mask})
+                return np.asarray(result[output], dtype=np.float32)
+            finally:
+                idle.put(request)
+
+        return forward

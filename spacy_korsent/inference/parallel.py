@@ -108,6 +108,19 @@ def balanced_shards(lengths: np.ndarray, shards: int) -> list[np.ndarray]:
     return [order[start:end] for start, end in reversed(cut(low))]
 
 
+def warm_up(shards: ShardPool, forward: Forward) -> None:
+    """Run ``forward`` once on a one-row batch, alone on one shard thread while the caller waits.
+
+    A runtime's first call in a process sets up process-wide state lazily: OpenVINO's Python
+    binding looks up numpy's C API on its first array (pybind11's ``npy_api``), and two shard
+    threads doing that at once can deadlock for ever inside it; torch and transformers import
+    modules on a first forward pass. Each backend's per-process setup ends here, so that the
+    threads of the first batch find all of it done.
+    """
+    ids = np.zeros((1, 2), dtype=np.int64)
+    shards(forward, ids, np.ones_like(ids))
+
+
 _pools: dict[int, ShardPool] = {}
 _lock = threading.RLock()
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from .parallel import Forward, PerProcess, ShardPool, process_threads, shard_pool
+from .parallel import Forward, PerProcess, ShardPool, process_threads, shard_pool, warm_up
 
 if TYPE_CHECKING:
     import torch
@@ -116,7 +116,11 @@ class TorchBackend:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _shard_pool(self, *, inherited: bool) -> Optional[ShardPool]:
-        """The shard pool on CPU; None on a GPU, which runs the whole batch at once."""
+        """The shard pool on CPU, after one forward pass on it alone (:func:`~.parallel.warm_up`:
+        the model's first pass imports and sets up what later passes share); None on a GPU,
+        which runs the whole batch at once."""
         if self.device.type != "cpu":
             return None
-        return shard_pool(process_threads(self.n_threads, _torch_threads, inherited=inherited))
+        shards = shard_pool(process_threads(self.n_threads, _torch_threads, inherited=inherited))
+        warm_up(shards, partial(_single_threaded, self._forward))
+        return shards

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -56,7 +56,8 @@ class Outcome:
     """What :func:`distill` did; ``report`` is what it wrote to ``distill.json``."""
 
     report: dict[str, Any]
-    interrupted: bool
+    interrupted: Optional[KeyboardInterrupt]
+    """What stopped the run early (Ctrl-C, or :class:`~spacy_korsent.interrupts.Terminated`)."""
 
 
 def distill(
@@ -191,15 +192,15 @@ def _train_and_report(
         save_student(trainer.student, tokenizer, output, record)
 
     history, interrupted = trainer.fit(train_rows, val_rows, save_best)
-    report.update(history=history, interrupted=interrupted, best=trainer.best)
-    if interrupted or trainer.best is None:
+    report.update(history=history, interrupted=interrupted is not None, best=trainer.best)
+    if interrupted is not None or trainer.best is None:
         if trainer.best is not None:
             _write_report(output, report)
-        return Outcome(report, True)
+        return Outcome(report, interrupted)
     report["student"]["weights_bytes"] = weights_bytes(output)
     report.update(measure_student(output, spec, corpus, teacher, gold, val_rows, settings))
     _write_report(output, report)
-    return Outcome(report, False)
+    return Outcome(report, None)
 
 
 def _split(rows: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray]:

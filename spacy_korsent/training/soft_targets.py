@@ -11,7 +11,7 @@ student, is its :func:`~.measure.agreement` with the teacher.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -74,9 +74,11 @@ class StudentTrainer:
         train_rows: np.ndarray,
         val_rows: np.ndarray,
         on_best: Callable[[dict[str, Any], list[dict[str, Any]]], None],
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Train; the evaluation log and whether it was interrupted. ``on_best`` hears each check
-        that beats the best so far, with the log up to it (to save the student then)."""
+    ) -> tuple[list[dict[str, Any]], Optional[KeyboardInterrupt]]:
+        """Train; the evaluation log and what interrupted it (Ctrl-C, or
+        :class:`~spacy_korsent.interrupts.Terminated`; None when it ran to its end). ``on_best``
+        hears each check that beats the best so far, with the log up to it (to save the student
+        then)."""
         import torch
 
         settings = self.settings
@@ -121,10 +123,10 @@ class StudentTrainer:
                     else:
                         stale += 1
                     if stale >= settings.patience:
-                        return history, False
-        except KeyboardInterrupt:
-            return history, True
-        return history, False
+                        return history, None
+        except KeyboardInterrupt as interrupt:
+            return history, interrupt
+        return history, None
 
     def _optimizer(self, total: int) -> tuple[Any, Any]:
         import torch

@@ -96,7 +96,7 @@ def test_a_temperature_softens_scores_and_cats_alike():
     [
         ({"neutral_band": [0.6, 0.9]}, "0 <= low <= 0.5 <= high"),
         ({"neutral_band": [0.2]}, "neutral_band must be"),
-        ({"temperature": 0.0}, "temperature must lie"),
+        ({"temperature": 0.0}, "temperature must be a number"),
     ],
 )
 def test_values_that_cannot_work_are_refused_before_the_model_loads(settings, message):

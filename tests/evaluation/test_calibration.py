@@ -154,5 +154,5 @@ def test_a_calibration_round_trips_through_its_file_and_settings_override_it(tmp
     Calibration().write(tmp_path)  # nothing to save: the old file goes
     assert not (tmp_path / "calibration.json").exists()
     (tmp_path / "calibration.json").write_text("[1]", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a calibration file"):
+    with pytest.raises(ValueError, match="a calibration is a JSON object"):
         Calibration.read(tmp_path)

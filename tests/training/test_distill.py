@@ -94,7 +94,8 @@ def test_the_command_writes_a_student_the_components_and_onnx_load(tmp_path):
     np.testing.assert_allclose(results["onnx"], results["torch"], atol=1e-4)
 
 
-def test_sigterm_keeps_the_best_student_and_exits_130(tmp_path):
+@pytest.mark.parametrize("number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_keeps_the_best_student_and_exits_as_every_command_does(tmp_path, number, code):
     output = tmp_path / "student"
     argv = [sys.executable, "-m", "spacy_korsent"] + [
         str(arg)
@@ -109,9 +110,9 @@ def test_sigterm_keeps_the_best_student_and_exits_130(tmp_path):
     while not (output / "distill.json").is_file():
         assert child.poll() is None and time.monotonic() < deadline, "no student was written"
         time.sleep(0.2)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(number)
     _, stderr = child.communicate(timeout=120)
-    assert child.returncode == 130, stderr
+    assert child.returncode == code, stderr
     assert "the best student so far" in stderr
     report = json.loads((output / "distill.json").read_text())
     assert report["interrupted"] is True and report["best"]["step"] >= 1
