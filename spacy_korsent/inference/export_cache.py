@@ -21,7 +21,9 @@ reached the disk, a hand edit) is removed and made again, with a :class:`CacheWa
 the cache is executed or unpickled: the manifest is JSON, the graph is data for ONNX Runtime or
 OpenVINO. Only exports of weights that are on disk are cached; weights changed in memory (a
 training step) are exported to the component's scratch directory, as they change too often to
-keep.
+keep. A saved pipeline's own ``model.onnx`` is run as it is and never enters the cache: nothing
+proves it an export of the weights beside it, and under their key it would be served for every
+other copy of them.
 
 Where: ``$SPACY_KORSENT_CACHE`` when set, else the user's cache directory as the platform names it
 (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%``
@@ -69,7 +71,8 @@ _CHUNK = 1 << 20
 
 
 class CacheWarning(UserWarning):
-    """An entry of the export cache was damaged and is made again."""
+    """The export cache cannot be used as it is: a damaged entry is made again, a cache that
+    cannot be written is passed by."""
 
 
 def cache_dir() -> Path:
@@ -163,7 +166,19 @@ def cached_export(source: str, target: Path, *, int8: bool) -> Path:
     entry = root / key
     if _take(entry, key, target):
         return target
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        writable = os.access(root, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        warnings.warn(
+            f"The export cache {root} cannot be written; exporting without it (move it with "
+            f"{CACHE_ENV}, or set {NO_CACHE_ENV}=1).",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return onnx_export.export_onnx(source, target, quantize=int8)
     with _key_lock(root / f"{key}.lock"):
         if not _take(entry, key, target):  # still none: another process did not make it
             _make(model_dir, entry, inputs, name=name, int8=int8)
@@ -195,7 +210,8 @@ def _take(entry: Path, key: str, target: Path) -> bool:
         CacheWarning,
         stacklevel=2,
     )
-    remove_entry(entry)
+    with suppress(OSError):  # a read-only cache: exported without it (see cached_export)
+        remove_entry(entry)
     return False
 
 
@@ -350,8 +366,7 @@ def remove(chosen: list[Entry]) -> None:
     for entry in chosen:
         remove_entry(entry.path)
         _remove_unheld_lock(entry.path.with_name(f"{entry.key}.lock"))
-    if chosen:
-        scratch.remove_stale(chosen[0].path.parent, STAGING)
+    scratch.remove_stale(exports_dir(), STAGING)
 
 
 def _remove_unheld_lock(path: Path) -> None:

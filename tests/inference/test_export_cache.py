@@ -247,6 +247,16 @@ def test_no_cache_variable_exports_and_writes_nothing(
     assert sorted((path, path.stat().st_mtime) for path in filled.rglob("*")) == before
 
 
+def test_a_cache_that_cannot_be_made_is_passed_by_with_a_warning(
+    made, make_nlp, export_children, tmp_path, monkeypatch
+):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(export_cache.CACHE_ENV, str(tmp_path / "a-file" / "cache"))
+    with pytest.warns(export_cache.CacheWarning, match="cannot be written; exporting without it"):
+        assert probabilities(make_nlp, TINY_MODEL) == made[1]
+    assert len(export_children) == 1
+
+
 def test_the_directory_follows_the_variable_then_the_platform(tmp_path, monkeypatch):
     monkeypatch.setenv(export_cache.CACHE_ENV, str(tmp_path / "moved"))
     assert export_cache.exports_dir() == tmp_path / "moved" / "exports"
