@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Optional
@@ -88,6 +89,20 @@ def build_model_dir(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def export_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ONNX export cache of this test session (never the user's): tests that export the same
+    model on the same backend share one entry. Set in the environment, so that child processes
+    (the exporter, ``korsent`` in a subprocess, workers) use it too."""
+    from spacy_korsent.inference.export_cache import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("export-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(path))
+        patch.delenv("SPACY_KORSENT_NO_CACHE", raising=False)
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,17 @@ from ..inference.loading import ModelNotFoundError
 from ..interrupts import Terminated, exit_code, signals_handled
 from .common import CommandError
 
-COMMANDS = ("analyze", "evaluate", "calibrate", "train", "export", "convert", "report", "distill")
+COMMANDS = (
+    "analyze",
+    "evaluate",
+    "calibrate",
+    "train",
+    "export",
+    "convert",
+    "report",
+    "distill",
+    "cache",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
 from ..inference.model_files import check_inside
 from .extensions import register_extension, stored_name
-from .lifecycle import WEIGHT_SHARDS, ModelLifecycle
+from .lifecycle import ModelLifecycle
 from .loss import window_loss
 from .model import problem_type, uses_mixed_precision, with_new_head
 from .registry import CFG_FILE, EXPORT_FILE, LEGACY_CFG_FILE, MODEL_DIR
@@ -577,7 +577,7 @@ class KoreanClassifier(TrainablePipe):
         allows are refused (ValueError) before anything is written.
         """
         unpacked = self.stages.scratch("unpacked")
-        weights = (*(f"{MODEL_DIR}/{pattern}" for pattern in WEIGHT_SHARDS), EXPORT_FILE)
+        weights = (*(f"{MODEL_DIR}/{pattern}" for pattern in loading.WEIGHT_SHARDS), EXPORT_FILE)
         try:
             files = load_packed(bytes_data)
             check_limits(files, large=weights)

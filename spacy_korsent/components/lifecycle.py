@@ -34,11 +34,6 @@ from .model import get_module, problem_type, set_module
 from .registry import EXPORT_FILE, MODEL_DIR, resolve_model
 from .settings import ClassifierSettings
 
-WEIGHT_SHARDS = ("model*.safetensors", "pytorch_model*.bin")
-"""The files of a Hugging Face directory that hold the weights themselves."""
-WEIGHT_FILES = (*WEIGHT_SHARDS, "model.safetensors.index.json", "pytorch_model.bin.index.json")
-"""The weights and their indexes (copied when they are on disk)."""
-
 
 class ModelLifecycle:
     """Source, loaded, module, export and backend of one component's model."""
@@ -120,15 +115,18 @@ class ModelLifecycle:
         return module
 
     def export(self, *, int8: bool) -> Path:
-        """An ONNX export of the current weights (made now, in a child process, if there is none
-        of this kind)."""
-        from ..inference.onnx_export import export_onnx
+        """An ONNX export of the current weights: from the export cache, else made now in a
+        child process (:mod:`~spacy_korsent.inference.export_cache`). Weights that exist only
+        as a scratch copy of the module (changed by training) are exported without the cache."""
+        from ..inference import export_cache, onnx_export
 
         with self.locked():
             if self._export is None or self._export[1] != int8:
-                path = export_onnx(
-                    self._weights_on_disk(), self.scratch(EXPORT_FILE), quantize=int8
-                )
+                weights, target = self._weights_on_disk(), self.scratch(EXPORT_FILE)
+                if export_cache.enabled() and not self._weights_copied():
+                    path = export_cache.cached_export(weights, target, int8=int8)
+                else:
+                    path = onnx_export.export_onnx(weights, target, quantize=int8)
                 self._export = (path, int8)
             return self._export[0]
 
@@ -240,6 +238,10 @@ class ModelLifecycle:
             self._weights = str(scratch)
         return self._weights
 
+    def _weights_copied(self) -> bool:
+        """Whether the weights on disk are this component's scratch copy of the module."""
+        return self._scratch is not None and self._weights == str(self._scratch[1] / MODEL_DIR)
+
     def scratch(self, name: str) -> Path:
         """``name`` in this component's scratch directory, emptied of an earlier version.
 
@@ -262,7 +264,7 @@ def _weight_files(weights: Optional[str]) -> list[Path]:
     """The weight files of a local Hugging Face directory (none for a hub id or no directory)."""
     if not weights or not Path(weights).is_dir():
         return []
-    return [file for pattern in WEIGHT_FILES for file in sorted(Path(weights).glob(pattern))]
+    return loading.weight_files(Path(weights))
 
 
 def _position_limit(tokenizer: Any, config: Any) -> int:

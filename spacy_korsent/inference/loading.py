@@ -94,13 +94,26 @@ def _no_directory_message(name: str, path: Path) -> str:
 
 
 def _in_hub_cache(name: str) -> bool:
+    return _hub_snapshot(name) is not None
+
+
+def _hub_snapshot(name: str) -> Optional[Path]:
+    """The directory of the hub id ``name`` in the Hugging Face cache (None: not there)."""
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.utils import HFValidationError
 
     try:
-        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+        config = try_to_load_from_cache(name, "config.json")
     except HFValidationError:  # not a hub id at all (e.g. a path that does not exist)
-        return False
+        return None
+    return Path(config).parent if isinstance(config, str) else None
+
+
+def local_model_dir(name: str) -> Optional[Path]:
+    """The directory the model ``name`` is read from: itself, or a hub id's snapshot in the
+    Hugging Face cache; None when it has none (a hub id not downloaded yet)."""
+    path = Path(name).expanduser()
+    return path if path.is_dir() else _hub_snapshot(name)
 
 
 def _hub_unreachable() -> OSError | None:
@@ -257,6 +270,17 @@ def check_device(device: str, option: str = "device=") -> torch.device:
             f"numbered from 0 to {available - 1}."
         )
     return place
+
+
+WEIGHT_SHARDS = ("model*.safetensors", "pytorch_model*.bin")
+"""The files of a Hugging Face directory that hold the weights themselves."""
+WEIGHT_FILES = (*WEIGHT_SHARDS, "model.safetensors.index.json", "pytorch_model.bin.index.json")
+"""The weights and their indexes."""
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The weight files in the Hugging Face model ``directory``, in a fixed order."""
+    return [file for pattern in WEIGHT_FILES for file in sorted(directory.glob(pattern))]
 
 
 def save_pretrained(tokenizer: Any, model: Any, path: Path) -> None:

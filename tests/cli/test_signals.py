@@ -188,14 +188,17 @@ def test_a_forked_worker_keeps_its_parents_scratch_while_it_lives(tmp_path: Path
 def test_sigterm_during_an_onnx_export_leaves_no_scratch(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    tmp = tmp_path / "tmp"
+    tmp, cache = tmp_path / "tmp", tmp_path / "cache"
     tmp.mkdir()
-    process = start("export", MODEL, tmp_path / "exported", env={"TMPDIR": str(tmp)})
-    # The export runs in a child process, in the scratch directory of the command's component.
-    wait_for(lambda: any(tmp.rglob("*export-*")), process)
+    env = {"TMPDIR": str(tmp), "SPACY_KORSENT_CACHE": str(cache)}
+    process = start("export", MODEL, tmp_path / "exported", env=env)
+    # The export runs in a child process, in a staging directory of the export cache.
+    wait_for(lambda: any(cache.rglob("*export-*")), process)
     exit_code, err = stop(process, signal.SIGTERM)
 
     assert exit_code == 143, err
     assert err.splitlines()[-1] == "korsent export: terminated (SIGTERM)."
     assert scratch_dirs(tmp) == set()  # torch and onnx leave small notes of their own
     assert not (tmp_path / "exported").exists()
+    # Neither an entry nor a staging directory: only the (empty) lock file of the key.
+    assert [path.suffix for path in (cache / "exports").iterdir()] == [".lock"]

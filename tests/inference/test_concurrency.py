@@ -58,10 +58,11 @@ def at_once(function, arguments, threads: int = 8) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_cold_start_from_eight_threads(
-    make_nlp, sentiment_model_dir, emotion_model_dir, monkeypatch, backend
+    make_nlp, sentiment_model_dir, emotion_model_dir, monkeypatch, backend, tmp_path
 ):
     if backend == "onnx":
         pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("SPACY_KORSENT_CACHE", str(tmp_path))  # empty: the exports are made here
     loads = counting(monkeypatch, "spacy_korsent.inference.loading.load_model")
     exports = counting(monkeypatch, "spacy_korsent.inference.onnx_export.export_onnx")
 
