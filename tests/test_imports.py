@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).parent.parent / "spacy_korsent"
 CLI_MODULES = sorted(path.stem for path in (PACKAGE / "cli").glob("[!_]*.py"))
 ENGINES_AND_LIBRARIES = (
     "cli/analysis.py", "cli/local_engine.py", "cli/ray_engine.py", "evaluation", "files",
-    "integrations",
+    "integrations", "serving",
 )  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def test_no_import_cycle_anywhere_in_the_package() -> None:
     assert [cycle for name in sorted(edges) for cycle in cycles_through(name, edges)] == []
 
 
-@pytest.mark.parametrize("part", ["components", "inference", "integrations", "training"])
+@pytest.mark.parametrize("part", ["components", "inference", "integrations", "serving", "training"])
 def test_the_library_imports_nothing_from_the_command_line(part: str) -> None:
     """``build_pipeline`` and its options live in the library: ``analyze_frame``, the Ray engine
     and the server use them without the command line's modules."""

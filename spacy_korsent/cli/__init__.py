@@ -31,6 +31,7 @@ COMMANDS = (
     "report",
     "distill",
     "cache",
+    "serve",
 )
 
 

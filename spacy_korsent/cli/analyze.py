@@ -17,8 +17,6 @@ from itertools import chain
 from pathlib import Path
 from typing import Callable
 
-from ..components.pipeline import TASKS
-from ..components.registry import EMOTION, SENTIMENT
 from ..files.readers import FORMATS, Layout, source_name
 from ..files.sources import InputFile, input_files
 from ..files.writers import OUTPUT_ENCODINGS, OUTPUT_FORMATS, output_format
@@ -29,8 +27,10 @@ from .common import (
     CommandError,
     Warnings,
     add_file_options,
+    add_model_options,
     add_pipeline_options,
     check_file_options,
+    chosen_models,
     pipeline_options,
     positive_int,
 )
@@ -119,26 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the column or field whose value heads each row on the --html page, next to its "
         "number (default: id, where the rows have one)",
     )
-    models = parser.add_argument_group("analyses")
-    models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
-    models.add_argument(
-        "--sentiment-model",
-        metavar="MODEL",
-        help="hub id, model directory or saved pipeline "
-        "(default: cringepnh/koelectra-korean-sentiment)",
-    )
-    models.add_argument(
-        "--emotion-model",
-        metavar="MODEL",
-        help="hub id, model directory or saved pipeline "
-        "(default: hun3359/klue-bert-base-sentiment)",
-    )
-    models.add_argument(
-        "--sentences",
-        action="store_true",
-        help="also classify each sentence (split by korean_sentencizer when kiwipiepy is "
-        "installed, else by spaCy's sentencizer)",
-    )
+    add_model_options(parser)
     add_pipeline_options(parser)
     add_engine_options(parser)
     parser.set_defaults(func=run)
@@ -195,9 +176,8 @@ def run(args: argparse.Namespace) -> int:
     files = _input_files(args, text_column, warn)
     for file in files:
         check_file_options(source_name(file.path), file.fmt, args)
-    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
     request = AnalysisRequest(
-        models={factory: chosen[factory] for factory in TASKS[args.task]},
+        models=chosen_models(args),
         texts=tuple(args.texts),
         files=tuple(files),
         input=args.input,

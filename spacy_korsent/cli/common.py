@@ -12,7 +12,8 @@ import sys
 from dataclasses import fields
 from typing import Any, Callable
 
-from ..components.pipeline import PipelineOptions
+from ..components.pipeline import TASKS, PipelineOptions
+from ..components.registry import EMOTION, SENTIMENT
 from ..files.labelled import LabelledLayout
 from ..files.workbook_limits import MAX_SHEET_CELLS, MAX_SHEET_TEXT
 from ..inference.backends import BACKENDS
@@ -168,17 +169,53 @@ def _names(value: str) -> tuple[str, ...]:
     return names
 
 
-def add_pipeline_options(parser: argparse.ArgumentParser, *, calibration: bool = True) -> None:
-    """The component settings the commands pass through to ``add_pipe``; ``calibration``: with
-    ``--no-calibration`` (not for ``calibrate``, which always starts from the raw model)."""
-    group = parser.add_argument_group("pipeline")
-    group.add_argument(
-        "--batch-size",
-        metavar="N",
-        type=positive_int,
-        default=1024,
-        help="documents classified (and written) together; the components' buffer_size",
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Which analyses, with which models (``analyze``, ``serve``)."""
+    models = parser.add_argument_group("analyses")
+    models.add_argument("-t", "--task", choices=tuple(TASKS), default="sentiment")
+    models.add_argument(
+        "--sentiment-model",
+        metavar="MODEL",
+        help="hub id, model directory or saved pipeline "
+        "(default: cringepnh/koelectra-korean-sentiment); its calibration (korsent calibrate) "
+        "is applied",
     )
+    models.add_argument(
+        "--emotion-model",
+        metavar="MODEL",
+        help="hub id, model directory or saved pipeline "
+        "(default: hun3359/klue-bert-base-sentiment); its calibration is applied",
+    )
+    models.add_argument(
+        "--sentences",
+        action="store_true",
+        help="also classify each sentence (split by korean_sentencizer when kiwipiepy is "
+        "installed, else by spaCy's sentencizer)",
+    )
+
+
+def chosen_models(args: argparse.Namespace) -> dict[str, str | None]:
+    """Factory -> model of the task parsed by :func:`add_model_options`."""
+    chosen = {SENTIMENT: args.sentiment_model, EMOTION: args.emotion_model}
+    return {factory: chosen[factory] for factory in TASKS[args.task]}
+
+
+def add_pipeline_options(
+    parser: argparse.ArgumentParser, *, stream: bool = True, calibration: bool = True
+) -> None:
+    """The component settings the commands pass through to ``add_pipe``; with ``stream``, also
+    the batch size and progress bar of a command that reads a stream of documents (not
+    ``serve``); with ``calibration``, ``--no-calibration`` (not for ``calibrate``, which always
+    starts from the raw model)."""
+    group = parser.add_argument_group("pipeline")
+    if stream:
+        group.add_argument(
+            "--batch-size",
+            metavar="N",
+            type=positive_int,
+            default=1024,
+            help="documents classified (and written) together; the components' buffer_size",
+        )
     group.add_argument("--device", help="torch device: cpu, cuda, cuda:1 ... (default: cpu)")
     group.add_argument(
         "--backend",
@@ -205,7 +242,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser, *, calibration: bool =
             help="the models' own probabilities and decisions: leave out the calibration saved "
             "with a model (temperature, neutral band, per-label thresholds)",
         )
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    if stream:
+        group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
