@@ -113,9 +113,7 @@ class AnswerKind:
 
     def empty(self) -> Answer:
         """The answer for a text with nothing for the model."""
-        if self.task == SENTIMENT:
-            return {"label": None, "score": None, "scores": {}}
-        return {"label": None, "score": None, "labels": [], "group": None, "top": [], "groups": {}}
+        return empty_answer(self.task)
 
     def check(self, answer: Mapping[str, Any]) -> None:
         """A :class:`ValueError` saying how ``answer`` differs from this kind's shape."""
@@ -150,6 +148,14 @@ class AnswerKind:
             if not isinstance(entry, dict) or tuple(entry) != TOP_KEYS:
                 problems.append(f"a top entry {entry!r} without the keys {list(TOP_KEYS)}")
         return problems
+
+
+def empty_answer(task: str) -> Answer:
+    """The answer of ``task`` for a text with nothing for the model: the same for every kind of
+    the task, so a component gives it without loading its model."""
+    if task == SENTIMENT:
+        return {"label": None, "score": None, "scores": {}}
+    return {"label": None, "score": None, "labels": [], "group": None, "top": [], "groups": {}}
 
 
 def sentiment_kind(labels: Sequence[str], band: bool = False) -> AnswerKind:

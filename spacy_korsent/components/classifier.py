@@ -33,7 +33,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
-from ..answers import AnswerKind
+from ..answers import AnswerKind, empty_answer
 from ..calibration import Calibration
 from ..explain.docs import (
     Attributions,
@@ -131,8 +131,9 @@ class KoreanClassifier(TrainablePipe):
         raise NotImplementedError
 
     def empty_result(self) -> Result:
-        """The extension value for a text without tokens (empty, whitespace, control characters)."""
-        return self.answer_kind.empty()
+        """The extension value for a text without tokens (empty, whitespace, control characters):
+        the same for every kind of answer, so no model is loaded for it."""
+        return empty_answer(self.spec.task)
 
     # --- labels ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 from spacy.util import registry
 
+from .. import answers
 from ..answers import AnswerKind, emotion_kind
 from ..calibration import Calibration
 from ..taxonomy import EMOTIONS, GROUP_NAMES, GROUP_SIZE, LABELS
@@ -34,6 +35,7 @@ _GLOSSES = {emotion.label: emotion.gloss for emotion in EMOTIONS}
 
 SPEC = ComponentSpec(
     factory=EMOTION,
+    task=answers.EMOTION,
     extension="emotions",
     attribution_extension="emotion_attribution",
     settings=EmotionSettings,

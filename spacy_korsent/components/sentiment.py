@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 from spacy.util import registry
 
+from .. import answers
 from ..answers import AnswerKind, may_have_band, sentiment_kind
 from ..calibration import NEUTRAL, Calibration
 from .classifier import KoreanClassifier, Result
@@ -26,6 +27,7 @@ DEFAULT_MODEL = "cringepnh/koelectra-korean-sentiment"
 
 SPEC = ComponentSpec(
     factory=SENTIMENT,
+    task=answers.SENTIMENT,
     extension="sentiment",
     attribution_extension="sentiment_attribution",
     settings=SentimentSettings,

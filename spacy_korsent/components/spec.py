@@ -21,6 +21,8 @@ class ComponentSpec:
 
     factory: str
     """The factory name, e.g. ``korean_sentiment``."""
+    task: str
+    """The analysis, as :mod:`spacy_korsent.answers` names it: ``sentiment`` or ``emotion``."""
     extension: str
     """The Doc/Span extension with the results, e.g. ``sentiment``."""
     attribution_extension: str
