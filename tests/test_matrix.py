@@ -16,18 +16,22 @@ Every cell ends with exit code 0 (none of these crossings is refused), one outpu
 row, every answer of its kind's shape (:mod:`spacy_korsent.answers`) and no traceback (the
 commands run in this process: an exception fails the test).
 
-Cost: each model is built once per module, each pipeline once per module (the commands' pipeline
-builder is memoized here, as one long-lived process would keep it) and each model's ONNX export
-once (memoized by the model's weights); Ray starts once. The Ray engine and ``n_process=2`` run on
-a representative subset (:data:`RAY_CELLS`, :data:`FORK_CELLS`); the rest is the full cross.
+Also for every cell: ``korsent serve``'s application answers the texts with what the pipeline
+gives them.
+
+Cost: each model is built once per module, each pipeline once per module (the commands' and the
+server's pipeline builder is memoized here, as one long-lived process would keep it) and each
+model's ONNX export once (the suite's export cache); Ray starts once. The Ray engine and
+``n_process=2`` run on a representative subset (:data:`RAY_CELLS`, :data:`FORK_CELLS`); the rest
+is the full cross.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,24 +99,11 @@ def succeeded(done: tuple[int, str, str]) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def built_once() -> Iterator[None]:
-    """Each pipeline the commands ask for, and each model's ONNX export, made once."""
+    """Each pipeline the commands and the server ask for made once (the ONNX exports are made
+    once by the export cache, which the suite keeps for the session)."""
     import spacy_korsent.cli.analysis as analysis
     import spacy_korsent.cli.evaluate as evaluate
-    import spacy_korsent.inference.onnx_export as onnx_export
-
-    export = onnx_export.export_onnx
-    exports: dict[tuple[str, bool], Path] = {}
-
-    def export_once(source: Any, target: Any, *, quantize: bool) -> Path:
-        weights = Path(source) / "model.safetensors"
-        if not weights.is_file():
-            return export(source, target, quantize=quantize)
-        key = (hashlib.sha256(weights.read_bytes()).hexdigest(), quantize)
-        if key not in exports:
-            exports[key] = export(source, target, quantize=quantize)
-        elif Path(target) != exports[key]:
-            shutil.copyfile(exports[key], target)
-        return Path(target)
+    import spacy_korsent.serving.service as service
 
     @functools.cache
     def pipeline(models: tuple, options: PipelineOptions, sentences: bool) -> Any:
@@ -122,9 +113,8 @@ def built_once() -> Iterator[None]:
         return pipeline(tuple(models.items()), options, sentences)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(onnx_export, "export_onnx", export_once)
-        patch.setattr(analysis, "build_pipeline", cached)
-        patch.setattr(evaluate, "build_pipeline", cached)
+        for module in (analysis, evaluate, service):
+            patch.setattr(module, "build_pipeline", cached)
         yield
 
 
@@ -247,16 +237,18 @@ def pipeline(kind: str, backend: str, models: dict[str, Path], both: bool = True
     the model's component alone."""
     import spacy_korsent.cli.analysis as analysis
 
-    other, model = partner(kind)
-    chosen = (
-        {TASK[kind]: str(models[kind]), other: str(model)}
-        if both
-        else {TASK[kind]: str(models[kind])}
-    )
-    factories = {FACTORY[task]: chosen[task] for task in ("sentiment", "emotion") if task in chosen}
     return analysis.build_pipeline(
-        factories, PipelineOptions(batch_size=4, backend=backend), sentences=both
+        cell_models(kind, models, both),
+        PipelineOptions(batch_size=4, backend=backend),
+        sentences=both,
     )
+
+
+def cell_models(kind: str, models: dict[str, Path], both: bool = True) -> dict[str, str]:
+    """Factory -> model of the cell's pipeline: the kind's model, with its partner if ``both``."""
+    other, model = partner(kind)
+    chosen = {TASK[kind]: str(models[kind]), **({other: str(model)} if both else {})}
+    return {FACTORY[task]: chosen[task] for task in ("sentiment", "emotion") if task in chosen}
 
 
 def analyze(capsys: Any, kind: str, backend: str, models: dict, inputs: dict, *more: object):
@@ -375,6 +367,36 @@ def test_frame_docbin_and_render(kind, backend, models):
         scores = frame[f"{task}_score"]
         labels = frame[task]
         assert [bool(pd.isna(s)) for s in scores] == [kind_.score_is_none(v) for v in labels]
+
+
+@pytest.mark.parametrize("kind, backend", CELLS)
+def test_the_server_answers_what_the_pipeline_gives(kind, backend, models):
+    """``korsent serve``'s application (in process) gives every text the fields ``analyze``
+    writes for it, of its kind's shape, per document and per sentence."""
+    pytest.importorskip("fastapi")
+    from starlette.testclient import TestClient
+
+    from spacy_korsent.files.fields import ResultFields
+    from spacy_korsent.serving.app import create_app
+    from spacy_korsent.serving.service import ServerSettings
+
+    nlp = pipeline(kind, backend, models)
+    expected = [ResultFields(nlp).of(doc) for doc in nlp.pipe(TEXTS)]
+    options = PipelineOptions(batch_size=4, backend=backend)
+    app = create_app(ServerSettings(cell_models(kind, models), options, sentences=True))
+    with TestClient(app) as client:
+        for _ in range(600):
+            if client.get("/health").status_code == 200:
+                break
+            time.sleep(0.05)
+        response = client.post("/analyze", json={"texts": TEXTS, "sentences": True})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert results == expected
+    for task, kind_ in answer_kinds(nlp).items():
+        labels = [result[task] for result in results]
+        scores = [result[f"{task}_score"] for result in results]
+        assert [s is None for s in scores] == [kind_.score_is_none(v) for v in labels]
 
 
 @pytest.mark.parametrize("kind, backend", CELLS)
