@@ -226,7 +226,7 @@ class Workbook:
 
         def check() -> None:
             _check_count(where, len(self.shared_sizes), "shared strings", self.limits)
-            _check_text(where, self.shared_text, self.limits)
+            _check_text(where, self.shared_text, self.limits.text)
 
         handlers: dict[str, Callable[..., None]] = {"StartElementHandler": start}
         handlers.update(EndElementHandler=end, CharacterDataHandler=text)
@@ -376,7 +376,7 @@ class _SheetScan:
 
     def check(self) -> None:
         """Called after each piece of XML: refuse as soon as a limit is passed."""
-        _check_text(self.where, self.text, self.limits)
+        _check_text(self.where, self.text, self.limits.text)
         _check_count(self.where, self.filled, "cells written", self.limits)
         rows, columns = self._size()
         if rows * columns > self.limits.cells:
@@ -425,10 +425,10 @@ def _check_count(where: str, count: int, what: str, limits: SheetLimits) -> None
         )
 
 
-def _check_text(where: str, text: int, limits: SheetLimits) -> None:
-    if text > limits.text:
+def _check_text(where: str, text: int, limit: int) -> None:
+    if text > limit:
         raise InputError(
-            f"{where}: more than {limits.text:,} characters of text (a shared string counted for "
+            f"{where}: more than {limit:,} characters of text (a shared string counted for "
             "each cell that uses it), the limit read into memory; raise it with --max-sheet-text, "
             "or save the sheet as CSV (read as a stream)."
         )
@@ -473,8 +473,7 @@ def _parse(
                     )
                 tag = chunk.rfind(b"<")
                 run = run + len(chunk) if tag < 0 else len(chunk) - tag
-                if run > text_limit:
-                    _check_text(where, run, SheetLimits(text=text_limit))
+                _check_text(where, run, text_limit)
                 parser.Parse(chunk, False)
                 check()
             parser.Parse(b"", True)

@@ -182,13 +182,15 @@ def cached_export(source: str, target: Path, *, int8: bool) -> Path:
     with _key_lock(root / f"{key}.lock"):
         if not _take(entry, key, target):  # still none: another process did not make it
             _make(model_dir, entry, inputs, name=name, int8=int8)
-            if not _take(entry, key, target):
+            if not _take(entry, key, target, made_now=True):
                 raise onnx_export.ExportError(f"The export cached in {entry} cannot be read back.")
     return target
 
 
-def _take(entry: Path, key: str, target: Path) -> bool:
-    """Link ``entry``'s graph to ``target`` if the entry is whole; remove a damaged one."""
+def _take(entry: Path, key: str, target: Path, *, made_now: bool = False) -> bool:
+    """Link ``entry``'s graph to ``target`` if the entry is whole; remove a damaged one. An
+    entry ``made_now`` whose graph ``target`` is (a hard link) was hashed as it was written: its
+    size is checked, not its sha256 again."""
     if not entry.is_dir():
         return False
     target.unlink(missing_ok=True)
@@ -198,7 +200,8 @@ def _take(entry: Path, key: str, target: Path) -> bool:
         problem: Optional[str] = f"{GRAPH} cannot be read"
     else:
         # The linked file is checked, not the entry: what is checked is what will run.
-        problem = damage(entry, key, target)
+        full = not (made_now and os.path.samefile(entry / GRAPH, target))
+        problem = damage(entry, key, target, full=full)
     if problem is None:
         # The entry's time is its last use (``--older-than``); a read-only cache is still used.
         with suppress(OSError):

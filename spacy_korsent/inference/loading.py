@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 from .errors import ModelNotFoundError
+from .model_files import WEIGHT_INDEXES, check_model_files
 
 if TYPE_CHECKING:
     import torch
@@ -62,7 +63,7 @@ def resolve_source(name: str | Path) -> str:
         )
     if looks_like_path(name):
         raise ModelNotFoundError(_no_directory_message(name, path))
-    if _in_hub_cache(name):
+    if _hub_snapshot(name) is not None:
         return name
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     problem = OSError("HF_HUB_OFFLINE is set") if offline else _hub_unreachable()
@@ -91,10 +92,6 @@ def _no_directory_message(name: str, path: Path) -> str:
             return f"{message}; {str(parent)!r} has {', '.join(map(repr, close))}."
         return f"{message} ({str(parent)!r} exists)."
     return f"{message}, nor does {str(parent)!r}."
-
-
-def _in_hub_cache(name: str) -> bool:
-    return _hub_snapshot(name) is not None
 
 
 def _hub_snapshot(name: str) -> Optional[Path]:
@@ -171,8 +168,6 @@ def _loading(name_or_path: str | Path, load: Any) -> Any:
     once. A model whose files would make transformers read outside its directory is refused
     (:mod:`.model_files`).
     """
-    from .model_files import check_model_files
-
     name = resolve_source(name_or_path)
     with LOAD_LOCK:
         check_model_files(name)
@@ -274,7 +269,7 @@ def check_device(device: str, option: str = "device=") -> torch.device:
 
 WEIGHT_SHARDS = ("model*.safetensors", "pytorch_model*.bin")
 """The files of a Hugging Face directory that hold the weights themselves."""
-WEIGHT_FILES = (*WEIGHT_SHARDS, "model.safetensors.index.json", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (*WEIGHT_SHARDS, *WEIGHT_INDEXES)
 """The weights and their indexes."""
 
 

@@ -188,7 +188,8 @@ def _sentiment(corpus: Corpus, stats: TaskStats) -> str:
     names += sorted(set(stats.labels) - set(names))
     palette = colours(names)
     items = [(name, stats.labels[name]) for name in names]
-    histograms = {name: stats.histograms[name] for name in names if name in stats.histograms}
+    scored = stats.histograms
+    histograms = {name: scored[name] for name in names if name in scored}
     unscored = "".join(
         f'<p class="note">{escape(name)}: {n:,} rows without a score (a neutral band: the '
         "model gives no probability of neutral), counted but not in the histogram.</p>"

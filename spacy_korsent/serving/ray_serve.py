@@ -95,11 +95,10 @@ def settings_from(args: dict[str, str]) -> ServerSettings:
     chosen = {SENTIMENT: args.get("sentiment_model"), EMOTION: args.get("emotion_model")}
     flags = {name: args.get(name, "false").lower() in ("1", "true", "yes") for name in _FLAGS}
     numbers = {name: kind(args[name]) for name, kind in _NUMBERS.items() if name in args}
-    max_length = numbers.pop("max_length", None)
     pipeline = PipelineOptions(
         backend=args.get("backend", "torch"),
         device=args.get("device"),
-        max_length=None if max_length is None else int(max_length),
+        max_length=numbers.pop("max_length", None),
         truncate=flags["truncate"],
     )
     return ServerSettings(
