@@ -47,6 +47,7 @@ from ..inference import loading
 from ..inference.backends import backend_kind
 from ..inference.engine import WindowClassifier
 from ..inference.model_files import check_inside
+from ..inference.row_quantization import PER_TOKEN
 from .extensions import register_extension, stored_name
 from .lifecycle import ModelLifecycle
 from .loss import window_loss
@@ -107,6 +108,7 @@ class KoreanClassifier(TrainablePipe):
             "multi_label": bool(settings.forced_multi_label),
             "source": source,
             "onnx_quantized": None,
+            "int8_activations": None,
         }
         self.stages = ModelLifecycle(
             model, settings, name=name, source=source, adopt=self._adopt_labels
@@ -488,6 +490,7 @@ class KoreanClassifier(TrainablePipe):
         export = self.stages.saved_export
         # cfg says whether model.onnx is an export of these weights, int8 or not (none without).
         self.cfg["onnx_quantized"] = None if export is None else export[1]
+        self.cfg["int8_activations"] = PER_TOKEN if export is not None and export[1] else None
         writers = {
             CFG_FILE: lambda p: srsly.write_json(p, self.cfg),
             MODEL_DIR: self.save_model,
@@ -560,8 +563,14 @@ class KoreanClassifier(TrainablePipe):
             saved_int8 = self.cfg.get("onnx_quantized")
             if wanted is None:
                 stages.module()  # now: the directory may be gone by the first doc
-            elif saved_int8 == (wanted == "int8") and saved_export.is_file():
-                # The saved export fits (same quantization): use it; weights stay on disk.
+            elif (
+                saved_int8 == (wanted == "int8")
+                and saved_export.is_file()
+                and (not saved_int8 or self.cfg.get("int8_activations") == PER_TOKEN)
+            ):
+                # The saved export fits (same quantization): use it; weights stay on disk. An
+                # int8 export quantized per batch (before 0.5) is not: answers would move with
+                # a text's neighbours.
                 stages.use_saved_export(saved_export, int8=bool(saved_int8))
             stages.ready()
 

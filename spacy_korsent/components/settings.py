@@ -205,6 +205,10 @@ class SavedCfg:
     """The hub id or directory the model came from."""
     onnx_quantized: Optional[bool]
     """Whether the saved ``model.onnx`` is int8 (null: no export saved)."""
+    int8_activations: Optional[str]
+    """How the saved int8 ``model.onnx`` quantizes activations: ``"per token"``. Null or absent
+    (int8 exports of spacy-korsent 0.4 and earlier, one scale per batch): that export is not
+    used, the weights are exported again."""
     gold_names: dict[str, str]
     """Class: the gold cat that stands for it (see the components' ``initialize``)."""
 

@@ -7,7 +7,7 @@ kept in a directory of its own, named by a key that changes with everything the 
 - the model's content: the sha256 of its ``config.json`` and weight files (the tokenizer plays no
   part: the graph takes token ids);
 - the kind of export: ``float32`` (run by the ``onnx``, ``openvino`` and ``openvino-bfloat16``
-  backends alike) or ``int8`` (``onnx-int8``);
+  backends alike) or ``int8`` (``onnx-int8``), with how int8 quantizes activations;
 - the versions of spacy-korsent, torch, transformers and onnx (the exporter), of onnxruntime for
   int8 (the quantizer), and the opset.
 
@@ -50,6 +50,7 @@ from .. import __version__, scratch
 from . import onnx_export
 from .loading import local_model_dir, weight_files
 from .onnx_backend import require
+from .row_quantization import PER_TOKEN
 
 try:
     import fcntl
@@ -120,13 +121,16 @@ def key_inputs(model: str, *, int8: bool) -> dict[str, Any]:
     versions = {"spacy-korsent": __version__}
     for module in ("torch", "transformers", "onnx", *(["onnxruntime"] if int8 else [])):
         versions[module] = str(require(module).__version__)
-    return {
+    inputs = {
         "format": FORMAT,
         "model_sha256": model,
         "export": "int8" if int8 else "float32",
         "opset": onnx_export.OPSET,
         "versions": versions,
     }
+    if int8:
+        inputs["int8_activations"] = PER_TOKEN
+    return inputs
 
 
 def entry_key(inputs: dict[str, Any]) -> str:

@@ -9,8 +9,9 @@ sake, and what the export needed is given back to the system when the child ends
 
 The graph: inputs ``input_ids`` and ``attention_mask`` (int64, dynamic batch and length axes),
 output ``logits``, opset 17, the TorchScript exporter with constant folding. ``quantize`` adds
-int8 dynamic quantization of the MatMul weights (per output channel), which on CPU makes it two
-to three times faster again.
+int8 dynamic quantization of the MatMul weights (per output channel) with each token's
+activations quantized on its own (:mod:`.row_quantization`), which on CPU makes it two to three
+times faster again and leaves every text's answer independent of its batch.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Optional
 
 from .loading import ModelNotFoundError, load_model
 from .onnx_backend import require
+from .row_quantization import quantize_rows
 
 INPUTS = ("input_ids", "attention_mask")
 OPSET = 17
@@ -113,7 +115,9 @@ def export_model(model: Any, target: Path) -> None:
 
 
 def quantize(source: Path, target: Path) -> None:
-    """int8 dynamic quantization of the matrix multiplications (weights per output channel)."""
+    """int8 dynamic quantization of the matrix multiplications: weights per output channel,
+    activations per token."""
+    onnx = require("onnx")
     quantization = require("onnxruntime.quantization")
     # Its advice to pre-process first does not apply: shape inference fails on these graphs.
     root = logging.getLogger()
@@ -128,6 +132,7 @@ def quantize(source: Path, target: Path) -> None:
         )
     finally:
         root.removeFilter(_not_preprocessing_advice)
+    onnx.save(quantize_rows(onnx.load(str(target))), str(target))
 
 
 def _not_preprocessing_advice(record: logging.LogRecord) -> bool:

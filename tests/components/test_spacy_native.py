@@ -256,6 +256,7 @@ def test_cfg_is_a_dict_saved_with_exclude(make_nlp, sentiment_model_dir, tmp_pat
         "multi_label": False,
         "source": str(sentiment_model_dir),
         "onnx_quantized": None,
+        "int8_activations": None,
     }
     component.to_disk(tmp_path / "c", exclude=["model"])
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["cfg"]

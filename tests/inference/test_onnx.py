@@ -4,7 +4,8 @@ Tolerances: fp32 ONNX within 1e-4 of torch (only the order of float operations d
 within 2e-3 per probability on the tiny random test models, with the same label for at least 90%
 of the texts (their probabilities are close together, so a small change can flip a label); on the
 NSMC-trained fixture model, the same label for at least 99% of the NSMC test slice (the full test
-set: benchmarks/agreement.py).
+set: benchmarks/agreement.py). Each text's int8 answer is its own, whatever else is in its batch:
+within 1e-5, as for torch.
 """
 
 import json
@@ -87,6 +88,42 @@ def test_int8_keeps_the_labels_of_a_trained_model(make_nlp):
     got = cats(make_nlp(("korean_sentiment", {**settings, "backend": "onnx-int8"})), texts)
     assert same_label_share(got, expected) >= 0.99
     assert max_difference(got, expected) < 0.05
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_int8_answers_do_not_depend_on_the_batch(factory, make_nlp, model_dirs):
+    """Activations are quantized per token: a text alone, in a batch of long neighbours or of
+    short ones, with other padding and shards, gets the same probabilities (as ``nlp(text)``)."""
+    settings = {"model": str(model_dirs[factory]), "backend": "onnx-int8"}
+    alone = [dict(make_nlp((factory, settings))(text).cats) for text in TEXTS]
+    batched = cats(make_nlp((factory, {**settings, "batch_tokens": 4096, "n_threads": 3})))
+    reversed_small = cats(make_nlp((factory, {**settings, "batch_tokens": 64})), TEXTS[::-1])
+    assert max_difference(batched, alone) < 1e-5
+    assert max_difference(reversed_small[::-1], alone) < 1e-5
+
+
+def test_saved_int8_export_quantized_per_batch_is_made_again(
+    make_nlp, sentiment_model_dir, tmp_path
+):
+    """An int8 ``model.onnx`` saved by spacy-korsent 0.4 (one activation scale per batch, no
+    ``int8_activations`` in cfg) is not run: the saved weights are exported again."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    settings = {"model": str(sentiment_model_dir), "backend": "onnx-int8"}
+    expected = [dict(make_nlp(("korean_sentiment", settings))(text).cats) for text in TEXTS]
+    nlp = make_nlp(("korean_sentiment", {**settings, "backend": "onnx"}))
+    nlp.to_disk(tmp_path / "pipeline")
+    component = tmp_path / "pipeline" / "korean_sentiment"
+    old = component / "model-int8.onnx"
+    quantize_dynamic(component / "model.onnx", old, weight_type=QuantType.QInt8)
+    old.replace(component / "model.onnx")
+    cfg = json.loads((component / "cfg").read_text())
+    cfg["onnx_quantized"] = True
+    del cfg["int8_activations"]
+    (component / "cfg").write_text(json.dumps(cfg))
+    config = {"components": {"korean_sentiment": {"backend": "onnx-int8"}}}
+    loaded = spacy.load(tmp_path / "pipeline", config=config)
+    assert max_difference(cats(loaded), expected) < 1e-5
 
 
 def test_saved_pipeline_carries_the_export(make_nlp, sentiment_model_dir, tmp_path, monkeypatch):
