@@ -2,10 +2,11 @@
 
 The component's int8 path (``backend="onnx-int8"``) exports the model to ONNX and
 quantizes it dynamically with ONNX Runtime: int8 weights per output channel, uint8 activations
-quantized on the fly, MatMul only (U8S8). On AVX-512 VNNI that is 3.3 times the torch path; on
-AVX2 alone (int8 dot products through VPMADDUBSW) about 2 times. This tries the other recipes
-ONNX Runtime offers on the same KoELECTRA-base-shaped model that benchmarks/throughput.py builds
-(random weights, the head spread so that labels mean something):
+quantized on the fly with one scale per token (``spacy_korsent.inference.row_quantization``),
+MatMul only (U8S8). This tries it against ONNX Runtime's own dynamic quantization (one scale per
+batch for the activations) and the other recipes ONNX Runtime offers, on the same
+KoELECTRA-base-shaped model that benchmarks/throughput.py builds (random weights, the head
+spread so that labels mean something):
 
 - per-tensor instead of per-channel weights; uint8 weights (U8U8); ``reduce_range`` (7-bit weights,
   which avoids VPMADDUBSW's saturation on AVX2);
@@ -14,7 +15,8 @@ ONNX Runtime offers on the same KoELECTRA-base-shaped model that benchmarks/thro
 - OpenVINO running the int8 graph, and OpenVINO on the fp32 graph, for reference.
 
 Each variant runs through the package's window engine (length-sorted batches, shard threads), on
-the same texts, rounds taken in turn; agreement is with the fp32 torch labels.
+the same texts, rounds taken in turn; agreement is with the fp32 torch labels. "batch Δp" is
+the largest change of P(positive) between a text classified alone and in a batch of others.
 
     python benchmarks/int8.py --nsmc ../shared/data/nsmc/ratings_test.txt \\
         --vocab ../shared/vocab/koelectra-base-v1/vocab.txt
@@ -38,6 +40,8 @@ from cpu import cpu_description, load_note  # noqa: E402
 from markdown_report import add_option, recorded
 
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ALONE = 50
+"""Texts classified one at a time too, for the batch Δp column."""
 
 
 def quantized(source: Path, target: Path, **options: Any) -> Path:
@@ -73,10 +77,16 @@ def variants(fp32: Path, work: Path, heads: int, hidden: int) -> dict[str, tuple
     """name -> (runtime, graph)."""
     from onnxruntime.quantization import QuantType
 
+    from spacy_korsent.inference.onnx_export import quantize
+
     graph = fused(fp32, work / "fused.onnx", heads, hidden)
+    per_token = work / "per-token.onnx"
+    if not per_token.exists():
+        quantize(fp32, per_token)
     return {
         "onnx fp32": ("ort", fp32),
-        "int8 per-channel U8S8 (the package's)": ("ort", quantized(fp32, work / "pc.onnx")),
+        "int8 per-channel U8S8, activations per token (the package's)": ("ort", per_token),
+        "int8 per-channel U8S8, activations per batch": ("ort", quantized(fp32, work / "pc.onnx")),
         "int8 per-tensor U8S8": ("ort", quantized(fp32, work / "pt.onnx", per_channel=False)),
         "int8 per-channel U8U8": (
             "ort",
@@ -203,18 +213,21 @@ def main(argv: Optional[list[str]] = None) -> int:
             "waiting counts as busy).\n"
         )
         print(
-            "| variant | docs/s | × torch fp32 | docs/CPU-s | × torch fp32 | agreement | graph MB |"
+            "| variant | docs/s | × torch fp32 | docs/CPU-s | × torch fp32 | agreement "
+            "| batch Δp | graph MB |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for name, classifier in engines.items():
             probs = reference if name == "torch fp32" else np.stack(classifier.predict(check))
             same = float((probs.argmax(1) == reference.argmax(1)).mean())
             graph = graphs.get(name, (None, None))[1]
             size = f"{graph.stat().st_size / 1e6:.0f}" if graph else "–"
             speed, cpu = statistics.median(speeds[name]), statistics.median(per_cpu[name])
+            alone = np.stack([classifier.predict([text])[0] for text in check[:ALONE]])
+            moved = float(np.abs(alone[:, 1] - probs[:ALONE, 1]).max())
             print(
                 f"| {name} | {speed:.1f} | {speed / base:.2f}× | {cpu:.1f} | {cpu / base_cpu:.2f}× "
-                f"| {same:.2%} | {size} |"
+                f"| {same:.2%} | {moved:.1e} | {size} |"
             )
         print(f"\nCPU: {cpu_description()}; {load_note()}")
         return 0

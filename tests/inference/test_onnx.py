@@ -284,9 +284,9 @@ def test_shards_keep_row_order_and_cut_padding():
     for row, length in enumerate(lengths):
         ids[row, :length] = row + 1
         mask[row, :length] = 1
-    got = ShardPool(3)(forward, ids, mask)
+    got = ShardPool(2)(forward, ids, mask)  # two runs per thread
     np.testing.assert_array_equal(got[:, 0], [(row + 1) * n for row, n in enumerate(lengths)])
-    assert sorted(widths) == [2, 5, 8]
+    assert sorted(widths) == [2, 5, 8, 8]
 
 
 WORKERS_SCRIPT = """
