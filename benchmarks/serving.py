@@ -17,10 +17,10 @@ Then a 4x overload of ``korsent serve`` (4 x the most clients, with ``--max-queu
 clients): how many get 429, and the p99 latency of those accepted. Reported: requests/s (answered
 with 200), p50/p95/p99 latency, errors (anything but 200; 429 in the overload row), the ratio to
 the offline ceiling and to the plain endpoint, and the bound the issue sets on p99:
-``--max-wait-ms`` + 3 batch times (mean batch time from the server's /metrics).
+``--max-wait-ms`` + 3 batch times (the mean time of the batches of that row, from /metrics).
 
     python benchmarks/serving.py [--model DIR] [--int8-model DIR] [--backends torch onnx-int8]
-        [--requests 256] [--clients 1 16 64]
+        [--requests 512] [--clients 1 16 64]
 
 The default model is the KoELECTRA-base-sized random classifier ``throughput.py`` builds (and
 caches in $TMPDIR/korsent-bench), and for onnx-int8 its int8 export saved as a pipeline
@@ -131,16 +131,16 @@ class Server:
         self.process.terminate()
         self.process.wait(60)
 
-    def mean_batch_seconds(self) -> Optional[float]:
+    def batch_totals(self) -> tuple[float, float]:
+        """Seconds spent in batches and batches run so far, from the server's /metrics."""
         import httpx
 
-        values = {}
+        values = {"korsent_batch_seconds_sum": 0.0, "korsent_batch_seconds_count": 0.0}
         for line in httpx.get(f"{self.url}/metrics").text.splitlines():
             name, _, value = line.partition(" ")
-            if name in ("korsent_batch_seconds_sum", "korsent_batch_seconds_count"):
+            if name in values:
                 values[name] = float(value)
-        count = values.get("korsent_batch_seconds_count")
-        return values["korsent_batch_seconds_sum"] / count if count else None
+        return values["korsent_batch_seconds_sum"], values["korsent_batch_seconds_count"]
 
 
 def korsent_serve(model: str, backend: str, args: argparse.Namespace, **extra: int) -> Server:
@@ -308,9 +308,11 @@ def run_backend(
         with make() as server:
             asyncio.run(drive(server.url, warm, 4))
             for clients in args.clients:
+                before = server.batch_totals() if name == "korsent serve" else None
                 row = asyncio.run(drive(server.url, texts, clients))
-                if name == "korsent serve":
-                    row["batch"] = server.mean_batch_seconds()
+                if before is not None:  # the mean time of this row's batches
+                    seconds, count = (a - b for a, b in zip(server.batch_totals(), before))
+                    row["batch"] = seconds / count if count else None
                 rows.append((name, str(clients), row))
                 print(f"  {backend} {name} {clients}: {row}", file=sys.stderr, flush=True)
     most = max(args.clients)
@@ -353,7 +355,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, help="a model directory (default: base-sized)")
     parser.add_argument("--int8-model", type=Path, help="its int8 saved pipeline")
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"])
-    parser.add_argument("--requests", type=int, default=256)
+    parser.add_argument("--requests", type=int, default=512)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--max-wait-ms", type=float, default=10.0)
     parser.add_argument("--max-batch-tokens", type=int, default=2048)
@@ -385,7 +387,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     model, int8 = models(args, texts)
     print(f"CPU: {cpu_description()}; at the start: {load_note()}", flush=True)
     if args.boot:
-        print(f"{boot(model, args)}; {load_note()}")
+        with recorded(args.markdown):
+            print(f"{boot(model, args)}; {load_note()}")
         return 0
     tables = []
     for backend in args.backends:

@@ -62,9 +62,9 @@ class ShardPool:
     batch gets them) would otherwise leave the thread with the short rows idle. There are
     ``RUNS_PER_THREAD`` runs per thread, taken by the threads as they come free: shorter runs pad
     less, and a thread that another process slows down leaves its next run to the others (on
-    two cores, 5% more documents/s offline and 7% in a server's batches of 64 requests). A batch of one
-    row still runs on a pool thread: the pool's size is then the bound on forward passes running
-    at once, whoever calls.
+    two cores, 5% more documents/s offline and 7% in a server's batches of 64 requests). A batch
+    of one row still runs on a pool thread: the pool's size is then the bound on forward passes
+    running at once, whoever calls.
     """
 
     def __init__(self, shards: int) -> None:
