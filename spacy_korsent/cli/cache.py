@@ -22,7 +22,8 @@ List or clear the ONNX exports that the backends onnx, onnx-int8, openvino and o
 keep between runs, so that only the first run of a model exports it. The cache directory is
 ${export_cache.CACHE_ENV} when set, else the user's cache directory (~/.cache/spacy-korsent on
 Linux, ~/Library/Caches/spacy-korsent on macOS, %LOCALAPPDATA%\\spacy-korsent on Windows);
-{export_cache.NO_CACHE_ENV}=1 exports every time and writes nothing there.
+{export_cache.NO_CACHE_ENV}=1 exports every time and writes nothing there. (korsent distill keeps
+its teacher labels in distill/ there; these commands leave them alone.)
 """
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

@@ -83,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cache",
         metavar="DIR",
         type=Path,
-        help="where teacher labels are kept (default: ~/.cache/korsent/distill)",
+        help="where teacher labels are kept (default: distill/ in the cache directory, see korsent "
+        "cache)",
     )
 
     recipe = parser.add_argument_group("training")

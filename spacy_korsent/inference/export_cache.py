@@ -25,9 +25,8 @@ keep. A saved pipeline's own ``model.onnx`` is run as it is and never enters the
 proves it an export of the weights beside it, and under their key it would be served for every
 other copy of them.
 
-Where: ``$SPACY_KORSENT_CACHE`` when set, else the user's cache directory as the platform names it
-(``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%``
-on Windows) with ``spacy-korsent`` in it. ``SPACY_KORSENT_NO_CACHE=1`` exports afresh every time
+Where: ``exports/`` in :func:`spacy_korsent.user_cache.cache_dir` (``$SPACY_KORSENT_CACHE``, else
+the platform's user cache directory). ``SPACY_KORSENT_NO_CACHE=1`` exports afresh every time
 and writes nothing there. ``korsent cache`` lists and clears the entries.
 """
 
@@ -37,7 +36,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -47,6 +45,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .. import __version__, scratch
+from ..user_cache import CACHE_ENV, cache_dir
 from . import onnx_export
 from .loading import local_model_dir, weight_files
 from .onnx_backend import require
@@ -57,8 +56,6 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-CACHE_ENV = "SPACY_KORSENT_CACHE"
-"""Moves the cache directory."""
 NO_CACHE_ENV = "SPACY_KORSENT_NO_CACHE"
 """Set (to anything but ``0``): export every time, read and write no cache."""
 EXPORTS = "exports"
@@ -74,20 +71,6 @@ _CHUNK = 1 << 20
 class CacheWarning(UserWarning):
     """The export cache cannot be used as it is: a damaged entry is made again, a cache that
     cannot be written is passed by."""
-
-
-def cache_dir() -> Path:
-    """The cache directory: ``$SPACY_KORSENT_CACHE``, else the platform's user cache directory."""
-    moved = os.environ.get(CACHE_ENV)
-    if moved:
-        return Path(moved).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "spacy-korsent"
-    if sys.platform == "darwin":
-        return home / "Library" / "Caches" / "spacy-korsent"
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else home / ".cache") / "spacy-korsent"
 
 
 def exports_dir() -> Path:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..components.registry import CLASSIFIERS, EMOTION, SENTIMENT
 from ..inference.loading import ModelNotFoundError, load_config, resolve_source
+from ..user_cache import cache_dir
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -36,9 +37,9 @@ CHUNK = 1024
 
 
 def default_cache() -> Path:
-    """Where teacher labels are kept unless told: ``$XDG_CACHE_HOME/korsent/distill``."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "korsent" / "distill"
+    """Where teacher labels are kept unless told: ``distill/`` in the package's cache directory
+    (:func:`spacy_korsent.user_cache.cache_dir`), beside the ONNX exports."""
+    return cache_dir() / "distill"
 
 
 @dataclass(frozen=True)
