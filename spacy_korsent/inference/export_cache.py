@@ -219,7 +219,18 @@ def damage(
 ) -> Optional[str]:
     """What is wrong with the entry (None: nothing): its manifest, or the graph (``graph``,
     default the entry's own) against the size and, with ``full``, the sha256 it records."""
-    manifest = read_manifest(entry)
+    return manifest_damage(read_manifest(entry), entry, key, graph, full=full)
+
+
+def manifest_damage(
+    manifest: Optional[dict[str, Any]],
+    entry: Path,
+    key: str,
+    graph: Optional[Path] = None,
+    *,
+    full: bool = True,
+) -> Optional[str]:
+    """:func:`damage` with the entry's manifest already read (None: unreadable)."""
     if manifest is None:
         return f"no readable {MANIFEST}"
     if manifest.get("key") != key:
@@ -329,7 +340,7 @@ class Entry:
     @property
     def whole(self) -> bool:
         """Manifest readable and the graph's size as recorded (no sha256: listing stays fast)."""
-        return damage(self.path, self.key, full=False) is None
+        return manifest_damage(self.manifest, self.path, self.key, full=False) is None
 
 
 def entries() -> list[Entry]:
