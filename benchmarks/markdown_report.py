@@ -65,7 +65,19 @@ def recorded(path: Optional[Path]) -> Iterator[None]:
         f"{platform.system()}, Python {platform.python_version()}.*\n\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(heading + tee.kept.getvalue().strip() + "\n", encoding="utf-8")
+    path.write_text(heading + tables_apart(tee.kept.getvalue().strip()) + "\n", encoding="utf-8")
+
+
+def tables_apart(text: str) -> str:
+    """``text`` with a blank line before every table that follows a line of text: Markdown reads
+    a table only as a block of its own (a script's caption line right above it would swallow it).
+    """
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("|") and lines and lines[-1].strip() and not lines[-1].startswith("|"):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def command() -> str:
