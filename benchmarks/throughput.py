@@ -499,6 +499,8 @@ def run_isolated(method: str, args: argparse.Namespace, before: Optional[Path] =
     """Run :func:`measure` for one method in a fresh interpreter and read its JSON result;
     with ``before``, the package is imported from that checkout."""
     env = dict(os.environ)
+    if is_korsent(method):  # setup s is a first run's: it exports (later runs read the cache)
+        env["SPACY_KORSENT_NO_CACHE"] = "1"
     if before:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(before), env.get("PYTHONPATH")]))
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
@@ -561,7 +563,8 @@ def report(results: list[dict], texts: int, rounds: int) -> str:
         f"{texts} documents, {rounds} round(s), medians. docs/s: the timed pass only (docs/CPU-s: "
         "per second of CPU time of the process and its workers, steadier than docs/s on a busy "
         "machine, but blind to idle cores and counting spin-waiting threads); setup s: "
-        "loading the model (and any export or conversion) plus a warm-up on a few documents. "
+        "loading the model (and any export or conversion; spacy-korsent's methods run without "
+        "the export cache, as a first run does) plus a warm-up on a few documents. "
         "Peak MB: the method's process's peak resident memory, setup included; child MB: the "
         "largest of its child processes (spacy-korsent's ONNX export, n_process workers), at "
         "least what the method's process held when it started that child. "
