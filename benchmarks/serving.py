@@ -8,7 +8,8 @@ client at 1, 16 and 64 concurrent clients, one NSMC review per request:
   FastAPI's thread pool), the same pipeline;
 - transformers pipeline: ``transformers.pipeline("text-classification")`` behind the same
   endpoint (torch only);
-- ``nlp.pipe`` offline over the same texts in this process: the ceiling.
+- ``nlp.pipe`` over the same texts in this process, in calls of as many texts as there are
+  clients (the most a batch of one request per client can reach), and in one call: the ceiling.
 
 ``--boot`` times instead a first and a second start of an onnx-int8 server on the model
 directory, the first with an empty export cache (``$SPACY_KORSENT_CACHE``).
@@ -242,16 +243,26 @@ def summary(latencies: list[float], statuses: list[int], seconds: float) -> dict
     }
 
 
-def offline(model: str, backend: str, texts: list[str]) -> dict[str, Any]:
-    """``nlp.pipe`` over the texts in this process, after a warm-up."""
+def offline(
+    model: str, backend: str, texts: list[str], calls_of: list[int]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Rows of ``nlp.pipe`` in this process, after a warm-up: over the texts in calls of each
+    size in ``calls_of`` (what a server's batches of that many requests can reach at best), then
+    over all of them in one call (the ceiling, last)."""
     from spacy_korsent.components.pipeline import PipelineOptions, build_pipeline
     from spacy_korsent.components.registry import SENTIMENT
 
     nlp = build_pipeline({SENTIMENT: model}, PipelineOptions(backend=backend))
     list(nlp.pipe(texts[:32]))
-    started = time.perf_counter()
-    list(nlp.pipe(texts))
-    return {"per_second": len(texts) / (time.perf_counter() - started)}
+
+    def rate(size: int) -> dict[str, Any]:
+        started = time.perf_counter()
+        for start in range(0, len(texts), size):
+            list(nlp.pipe(texts[start : start + size]))
+        return {"per_second": len(texts) / (time.perf_counter() - started)}
+
+    rows = [(f"`nlp.pipe` in calls of {size} texts", str(size), rate(size)) for size in calls_of]
+    return [*rows, ("`nlp.pipe` offline (ceiling)", "-", rate(len(texts)))]
 
 
 def boot(model: str, args: argparse.Namespace) -> str:
@@ -320,7 +331,7 @@ def run_backend(
         asyncio.run(drive(server.url, warm, 4))
         row = asyncio.run(drive(server.url, texts * 2, 4 * most))
         rows.append(("korsent serve, 4x overload", f"{4 * most}", row))
-    rows.append(("nlp.pipe offline (ceiling)", "-", offline(model, backend, texts)))
+    rows += offline(model, backend, texts, args.clients)
     return rows
 
 
