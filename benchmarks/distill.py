@@ -182,7 +182,8 @@ def quality_part(args: argparse.Namespace) -> None:
     teacher_fp32 = speeds[(TEACHER, "torch")]
     print(
         f"\nDistilled on {args.distil_texts:,} unlabelled crawl reviews ({args.epochs} epochs); "
-        f"scored on the full cleaned NSMC test set ({len(gold):,} reviews); docs/s on "
+        f"scored on {'the first ' if args.test_texts else 'the whole '}"
+        f"{len(gold):,} reviews of the cleaned NSMC test set; docs/s on "
         f"{args.speed_texts:,} of them, median of {args.rounds} rounds.\n"
     )
     header = ("model", "params", "MB", "backend", "agreement", "accuracy", "docs/s",
