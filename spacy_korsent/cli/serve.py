@@ -38,8 +38,8 @@ Serve sentiment and emotion analysis over HTTP:
   GET  /docs      the API's documentation (OpenAPI schema at /openapi.json)
 
 Requests from all connections are batched: a batch runs when it holds --max-batch-tokens subword
-tokens, when its oldest request has waited --max-wait-ms, or when no request came for a tenth of
-that. A full queue answers 429 with Retry-After.
+tokens or its oldest request has waited --max-wait-ms (a lone request: when no other came for a
+tenth of that). A full queue answers 429 with Retry-After.
 Needs pip install "spacy-korsent[serve]". See 'Serving' in the README.
 """
 
@@ -85,8 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MS",
         type=float,
         default=10.0,
-        help="the longest a request waits for others to share its batch; a tenth of it without "
-        "a new request ends the wait (default: 10)",
+        help="the longest a request waits for others to share its batch; a lone request waits a "
+        "tenth of it (default: 10)",
     )
     batching.add_argument(
         "--max-queue",

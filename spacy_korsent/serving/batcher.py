@@ -1,12 +1,13 @@
 """Dynamic batching: requests from every connection go into one queue, and one worker thread runs
 them through the pipeline in batches.
 
-A batch starts when the queue holds ``max_batch_tokens`` subword tokens, when its oldest request
-has waited ``max_wait`` seconds, or when no request has come for a tenth of that (``QUIET``): the
-burst of requests that clients send together has arrived, and waiting longer would only add to
-every request's latency (a lone caller's most of all). While a batch runs, requests queue up; the
-next batch takes them at once (their wait is over), so under load batches fill to the budget by
-themselves and at low load a request waits about ``max_wait / 10``, never more than ``max_wait``.
+A batch starts when the queue holds ``max_batch_tokens`` subword tokens, or when its oldest
+request has waited ``max_wait`` seconds; a lone request, when no other has come for a tenth of
+that (``QUIET``). A second request says that others are on their way (concurrent clients send in
+bursts), and the batch waits for them; with none, waiting longer would only add to the caller's
+latency. While a batch runs, requests queue up; the next batch takes them at once (their wait is
+over), so under load batches fill to the budget by themselves, and a lone caller waits
+``max_wait / 10``.
 The pipeline runs on a single thread: the components already spread each batch over the cores
 (:mod:`spacy_korsent.inference.parallel`), so a second batch at the same time would only compete
 for them.
@@ -30,7 +31,7 @@ from typing import Any, Callable, Generic, Optional, TypeVar
 
 R = TypeVar("R")
 QUIET = 0.1
-"""A batch starts when no request has come for this share of ``max_wait``."""
+"""A lone request's batch starts when no other has come for this share of ``max_wait``."""
 
 
 class QueueFull(Exception):
@@ -184,13 +185,10 @@ class Batcher(Generic[R]):
                     return None
                 await self._changed.wait()
                 continue
-            due = (
-                min(
-                    self._queue[0].queued_at + self.max_wait,  # the oldest has waited long enough
-                    self._last_arrival + self.max_wait * QUIET,  # or the burst is over
-                )
-                - time.monotonic()
-            )
+            due = self._queue[0].queued_at + self.max_wait  # the oldest has waited long enough
+            if len(self._queue) == 1:  # or, alone, no other is coming
+                due = min(due, self._last_arrival + self.max_wait * QUIET)
+            due -= time.monotonic()
             if self._stopping or due <= 0 or self._queued_tokens >= self.max_batch_tokens:
                 break
             with suppress(asyncio.TimeoutError):  # a wait is over

@@ -224,7 +224,7 @@ def test_a_full_queue_answers_429_and_a_caller_that_leaves_frees_its_place():
 
 
 def test_a_lone_request_waits_a_tenth_of_max_wait_for_company():
-    """No other request comes: its batch starts once the queue was quiet for max_wait / 10."""
+    """No other request comes: its batch starts once the queue held it alone for max_wait / 10."""
     with Server(replace(settings(), max_wait_ms=3000)) as running:
         started = time.monotonic()
         assert running.post({"texts": "혼자"}).status_code == 200
