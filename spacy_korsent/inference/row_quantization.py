@@ -49,7 +49,7 @@ def quantize_rows(model: Any) -> Any:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    constants = {
+    constants: dict[str, np.ndarray] = {
         "zero_point": np.array(ZERO_POINT, np.uint8),
         "one": np.array(1.0, np.float32),
         "inverse_127": np.array(1 / 127, np.float32),
