@@ -336,3 +336,11 @@ def test_gold_labels_are_read_as_korsent_train_reads_them():
     with pytest.raises(InputError, match="'great'"):
         gold_matrix(Corpus(["a"], [["great"]]), ["negative", "positive"], None)
     assert gold_matrix(Corpus(["a"], [[]]), ["negative", "positive"], None) is None
+
+
+def test_teacher_labels_live_in_the_one_cache_directory(tmp_path, monkeypatch):
+    """Without --cache, labels go beside the exports: $SPACY_KORSENT_CACHE moves both."""
+    from spacy_korsent.inference.export_cache import exports_dir
+
+    monkeypatch.setenv("SPACY_KORSENT_CACHE", str(tmp_path / "cache"))
+    assert teacher.default_cache().parent == exports_dir().parent == tmp_path / "cache"
