@@ -4,7 +4,7 @@ SPEC (JSON) names the model directory, its ONNX exports (``float32``, ``int8``),
 many cold starts each and the seconds one may take. This process loads numpy, torch,
 transformers and spacy_korsent, and the torch module without running it; ONNX Runtime and
 OpenVINO are never imported here. Each start is a fork of it that opens the backend with two
-shard threads and runs one batch that splits into two shards, so that its first inference is
+shard threads and runs one batch that splits over both threads, so that its first inference is
 the process's first (for ONNX Runtime and OpenVINO, the first since their libraries loaded), as
 in a new process, at the cost of a fork rather than an interpreter with torch. A start that
 outlives its seconds is killed and counted as hung.
@@ -49,7 +49,7 @@ class Source:
 
 
 def batch(vocabulary: int) -> tuple[np.ndarray, np.ndarray]:
-    """Eight rows of two lengths: the shard pool cuts them into two shards."""
+    """Eight rows of two lengths: the shard pool spreads them over its two threads."""
     ids = np.random.default_rng(0).integers(5, vocabulary, size=(8, 24), dtype=np.int64)
     mask = np.ones_like(ids)
     mask[:4, 12:] = 0

@@ -127,7 +127,8 @@ def test_the_first_inference_runs_alone_before_the_shards_fan_out(name, exports,
     backend(ids, mask)
     warm_up = calls[0][1]
     assert calls[:2] == [("begin", warm_up, 1), ("end", warm_up, 1)]  # alone, first
-    assert sorted(rows for event, _, rows in calls[2:] if event == "begin") == [4, 4]
+    runs = [rows for event, _, rows in calls[2:] if event == "begin"]
+    assert len(runs) > 1 and sum(runs) == 8  # then the batch fans out over the shard threads
 
 
 class _Source:
