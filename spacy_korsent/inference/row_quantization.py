@@ -59,22 +59,24 @@ def quantize_rows(model: Any) -> Any:
     graph.initializer.extend(
         numpy_helper.from_array(value, _PREFIX + name) for name, value in constants.items()
     )
-    replaced: dict[int, list[Any]] = {}
-    dropped: set[int] = set()
+    # Nodes are known by their first output's name (unique in a graph): protobuf may hand out a
+    # new Python object for the same node each time the graph is read.
+    replaced: dict[str, list[Any]] = {}
+    dropped: set[str] = set()
     for node in graph.node:
         if node.op_type != "DynamicQuantizeLinear":
             continue
-        replaced[id(node)] = _row_quantizer(helper, node)
+        replaced[node.output[0]] = _row_quantizer(helper, node)
         quantized, scale = node.output[0], node.output[1]
         for product in consumers.get(quantized, []):
             cast, multiply, scales = _dequantization(product, scale, consumers, producer)
-            dropped |= {id(cast), id(multiply), id(scales)}
-            replaced[id(product)] = _scaled_product(helper, product, scales, multiply, scale)
+            dropped |= {cast.output[0], multiply.output[0], scales.output[0]}
+            replaced[product.output[0]] = _scaled_product(helper, product, scales, multiply, scale)
     nodes = [
         new
         for node in graph.node
-        if id(node) not in dropped
-        for new in replaced.get(id(node), [node])
+        if node.output[0] not in dropped
+        for new in replaced.get(node.output[0], [node])
     ]
     del graph.node[:]
     graph.node.extend(nodes)
