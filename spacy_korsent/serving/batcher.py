@@ -94,7 +94,6 @@ class Batcher(Generic[R]):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="korsent-batch")
         self._seconds_per_token = 0.0
         """A running estimate of the pipeline's speed, for Retry-After."""
-        self._last_arrival = 0.0
 
     @property
     def queued_texts(self) -> int:
@@ -128,7 +127,6 @@ class Batcher(Generic[R]):
         if self._queued_texts + len(texts) > self.max_queue:
             raise QueueFull(self._retry_after())
         job = _Job(texts, max(1, tokens), asyncio.get_running_loop().create_future())
-        self._last_arrival = job.queued_at
         self._queue.append(job)
         self._count(job, +1)
         try:
@@ -185,10 +183,9 @@ class Batcher(Generic[R]):
                     return None
                 await self._changed.wait()
                 continue
-            due = self._queue[0].queued_at + self.max_wait  # the oldest has waited long enough
-            if len(self._queue) == 1:  # or, alone, no other is coming
-                due = min(due, self._last_arrival + self.max_wait * QUIET)
-            due -= time.monotonic()
+            # The oldest has waited long enough; a lone request, once no other came meanwhile.
+            wait = self.max_wait * (QUIET if len(self._queue) == 1 else 1)
+            due = self._queue[0].queued_at + wait - time.monotonic()
             if self._stopping or due <= 0 or self._queued_tokens >= self.max_batch_tokens:
                 break
             with suppress(asyncio.TimeoutError):  # a wait is over
